@@ -87,6 +87,12 @@ class MockBackend:
     def set_last_run(self, obj: dict) -> None:
         self.last_run = obj
 
+    def get_last_mirror_run(self) -> dict:
+        return self.last_mirror_run
+
+    def set_last_mirror_run(self, obj: dict) -> None:
+        self.last_mirror_run = obj
+
     def unique_file(self) -> str:
         return str(uuid.uuid4())
 
@@ -188,11 +194,11 @@ def setLastRun(obj: dict) -> None:
 
 
 def getLastMirrorRun() -> dict:
-    return _backend.last_mirror_run
+    return _backend.get_last_mirror_run()
 
 
 def setLastMirrorRun(obj: dict) -> None:
-    _backend.last_mirror_run = obj
+    _backend.set_last_mirror_run(obj)
 
 
 def demistoVersion() -> dict:

@@ -1,0 +1,131 @@
+"""Unified scripts and pack zips, built by demisto-sdk in its own environment and cached by content hash.
+
+The unified script is what the server runs: the integration code with every API module inlined. Building it takes
+demisto-sdk a couple of seconds, so each build is cached under build/unified/ and redone only when a source changed.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from .integrations import Integration, repo_root
+
+API_MODULE_IMPORT = 'ApiModule import *'
+
+
+class BuildError(RuntimeError):
+    """demisto-sdk could not build an artefact; the message carries its output."""
+
+
+def sdk_executable(root: Path | None = None) -> Path:
+    root = root or repo_root()
+    sdk = root / '.venv-sdk' / 'bin' / 'demisto-sdk'
+    if not sdk.exists():
+        raise BuildError(f'demisto-sdk is not installed at {sdk}. Run "make sdk-env" (make demo/test do it for you).')
+    return sdk
+
+
+def sdk_environment(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        'DEMISTO_SDK_CONTENT_PATH': str(root),
+        'DEMISTO_SDK_IGNORE_CONTENT_WARNING': '1',
+        'DEMISTO_SDK_SKIP_VERSION_CHECK': '1',
+        'DEMISTO_SDK_OFFLINE_ENV': 'false',
+        'CI': env.get('CI', 'true'),
+    })
+    return env
+
+
+def api_modules_used(integration: Integration, root: Path) -> list[Path]:
+    """The API module files an integration star-imports (and those they import in turn)."""
+    seen: list[Path] = []
+    pending = [integration.py_path]
+    while pending:
+        text = pending.pop().read_text(encoding='utf-8')
+        for line in text.splitlines():
+            stripped = line.strip()
+            if stripped.startswith('from ') and stripped.split('#')[0].rstrip().endswith(API_MODULE_IMPORT):
+                module = stripped.split()[1]
+                path = root / 'Packs' / 'ApiModules' / 'Scripts' / module / f'{module}.py'
+                if path.exists() and path not in seen:
+                    seen.append(path)
+                    pending.append(path)
+    return seen
+
+
+def source_digest(integration: Integration, root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in integration.source_files() + api_modules_used(integration, root):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes() if path.exists() else b'')
+    return digest.hexdigest()
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, 'w') as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def unified_yml(integration: Integration, root: Path | None = None, force: bool = False) -> Path:
+    """Path of the integration's unified YAML, rebuilt first if any source changed since the cached build."""
+    root = root or repo_root()
+    out_dir = root / 'build' / 'unified'
+    target = out_dir / f'{integration.name}.yml'
+    stamp = out_dir / f'.{integration.name}.sha256'
+    with _locked(out_dir / f'.{integration.name}.lock'):
+        digest = source_digest(integration, root)
+        if not force and target.exists() and stamp.exists() and stamp.read_text() == digest:
+            return target
+        _prepare_content(integration, root, target)
+        stamp.write_text(digest)
+    return target
+
+
+def _prepare_content(integration: Integration, root: Path, target: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix='unify-') as scratch:
+        cmd = [str(sdk_executable(root)), 'prepare-content', '-i', str(integration.directory), '-o', scratch]
+        proc = subprocess.run(cmd, cwd=root, env=sdk_environment(root), capture_output=True, text=True, timeout=300,
+                              check=False)
+        built = list(Path(scratch).glob('*.yml'))
+        if proc.returncode != 0 or len(built) != 1:
+            raise BuildError(f'demisto-sdk prepare-content failed for {integration.name}:\n{proc.stdout}\n{proc.stderr}')
+        shutil.move(str(built[0]), target)
+
+
+def unified_script(integration: Integration, root: Path | None = None) -> tuple[Path, str]:
+    """The unified YAML path and the script text the server would execute."""
+    path = unified_yml(integration, root)
+    with open(path, encoding='utf-8') as handle:
+        manifest = yaml.safe_load(handle)
+    return path, manifest['script']['script']
+
+
+def zip_packs(packs: list[Path], root: Path | None = None) -> Path:
+    """Uploadable zips of the given packs in build/packs/."""
+    root = root or repo_root()
+    out_dir = root / 'build' / 'packs'
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [str(sdk_executable(root)), 'zip-packs', '-o', str(out_dir)]
+    for pack in packs:
+        cmd += ['-i', str(pack)]
+    proc = subprocess.run(cmd, cwd=root, env=sdk_environment(root), capture_output=True, text=True, timeout=600,
+                          check=False)
+    if proc.returncode != 0:
+        raise BuildError(f'demisto-sdk zip-packs failed:\n{proc.stdout}\n{proc.stderr}')
+    return out_dir

@@ -1,0 +1,175 @@
+"""The child process that executes one integration command, like the server's Python runner does.
+
+Run as ``python -m xsoar_local.executor JOB.json``. The job names the script, the instance parameters, the command and
+its arguments. The executor installs a backend into demistomock so ``demisto.*`` calls reach real per-instance state,
+executes CommonServerPython and the unified script in one ``__main__`` namespace (the server concatenates them the same
+way), and writes what happened — entries, incidents, lastRun, logs, a crash traceback — to the job's output file.
+"""
+from __future__ import annotations
+
+import builtins
+import json
+import sys
+import time
+import traceback
+import types
+import uuid
+from pathlib import Path
+from typing import Any
+
+
+def _load_job(path: str) -> dict:
+    with open(path, encoding='utf-8') as handle:
+        return json.load(handle)
+
+
+def _make_backend(job: dict) -> Any:
+    """Build the runtime backend; imported late because sys.path is set from the job first."""
+    import demistomock
+
+    from xsoar_local.state import FileStore, InstanceStore
+
+    store = InstanceStore(job['instance'], Path(job['state_home']))
+    files = FileStore(Path(job['state_home']))
+
+    class RuntimeBackend(demistomock.MockBackend):
+        """demisto.* served from the instance store; outputs are collected for the parent process."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.entries: list = []
+            self.fetched: list | None = None
+            self.logs: list[dict] = []
+            self.new_last_run: dict | None = None
+            self.new_mirror_run: dict | None = None
+
+        def params(self) -> dict:
+            return job['params']
+
+        def args(self) -> dict:
+            return job['args']
+
+        def command(self) -> str:
+            return job['command']
+
+        def integration_instance(self) -> str:
+            return job['instance']
+
+        def results(self, results: Any) -> None:
+            items = results if isinstance(results, list) else [results]
+            for item in items:
+                if isinstance(item, dict):
+                    self.entries.append(item)
+                elif item is not None:
+                    self.entries.append({'Type': 1, 'ContentsFormat': 'text', 'Contents': str(item)})
+
+        def incidents(self, incidents: list | None) -> None:
+            self.fetched = (self.fetched or []) + list(incidents or [])
+
+        def log(self, level: str, msg: str) -> None:
+            self.logs.append({'level': level, 'message': str(msg), 'time': time.time()})
+
+        def get_integration_context_versioned(self, refresh: bool) -> dict:
+            return store.get_context()
+
+        def set_integration_context_versioned(self, context: dict, version: int, sync: bool) -> None:
+            store.set_context(context, version)
+
+        def get_last_run(self) -> dict:
+            return self.new_last_run if self.new_last_run is not None else store.get_last_run()
+
+        def set_last_run(self, obj: dict) -> None:
+            self.new_last_run = obj
+
+        def get_last_mirror_run(self) -> dict:
+            return self.new_mirror_run if self.new_mirror_run is not None else store.get_last_mirror_run()
+
+        def set_last_mirror_run(self, obj: dict) -> None:
+            self.new_mirror_run = obj
+
+        def unique_file(self) -> str:
+            return str(uuid.uuid4())
+
+        def get_file_path(self, entry_id: str) -> dict:
+            found = files.lookup(entry_id)
+            if not found:
+                raise ValueError(f'Entry {entry_id} is not a file entry in this investigation.')
+            return {'id': entry_id, 'path': found['path'], 'name': found['name']}
+
+        def investigation(self) -> dict:
+            return {'id': job['investigation_id']}
+
+    return RuntimeBackend()
+
+
+def _calling_context(job: dict) -> dict:
+    return {
+        'integration': True,
+        'context': {
+            'IntegrationBrand': job['integration'],
+            'IntegrationInstance': job['instance'],
+            'ExecutedCommands': [{'moduleBrand': job['integration'], 'name': job['command']}],
+            'ParentEntry': job.get('parent_entry') or {},
+            'DockerImage': job.get('docker_image', ''),
+            'TimeoutDuration': job.get('timeout', 300),
+        },
+    }
+
+
+def _script_sources(job: dict) -> list[tuple[str, str]]:
+    """(file name, code) in execution order."""
+    if job['mode'] == 'source':
+        path = Path(job['script'])
+        return [(str(path), path.read_text(encoding='utf-8'))]
+    sources = []
+    for path in (Path(job['csp']), Path(job['csup']), Path(job['script'])):
+        sources.append((str(path), path.read_text(encoding='utf-8')))
+    return sources
+
+
+def _execute(job: dict, backend: Any) -> tuple[int, str | None]:
+    """Run the script; return (exit code, traceback text of an uncaught exception)."""
+    main_module = types.ModuleType('__main__')
+    main_module.__dict__['__builtins__'] = builtins
+    main_module.__file__ = job['script']
+    sys.modules['__main__'] = main_module
+    try:
+        for filename, source in _script_sources(job):
+            exec(compile(source, filename, 'exec'), main_module.__dict__)  # noqa: S102 - running the integration is the point
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        return code, None
+    except BaseException:  # noqa: BLE001 - an uncaught error is a result to report, not to re-raise
+        return 1, traceback.format_exc()
+    return 0, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    job = _load_job(argv[0])
+    sys.path[:0] = job['import_paths']
+    import demistomock
+
+    backend = _make_backend(job)
+    demistomock.set_backend(backend)
+    demistomock.is_debug = bool(job.get('debug'))
+    demistomock.callingContext = _calling_context(job)
+    started = time.monotonic()
+    exit_code, crash = _execute(job, backend)
+    outcome = {
+        'entries': backend.entries,
+        'incidents': backend.fetched,
+        'last_run': backend.new_last_run,
+        'last_mirror_run': backend.new_mirror_run,
+        'logs': backend.logs,
+        'exit_code': exit_code,
+        'crash': crash,
+        'duration_s': round(time.monotonic() - started, 4),
+    }
+    with open(job['output'], 'w', encoding='utf-8') as handle:
+        json.dump(outcome, handle, default=str)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Finding integrations in the repository and reading what their YAML manifests declare."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Commands the server runs without the YAML listing them under script.commands.
+BUILTIN_COMMANDS = frozenset({'test-module', 'fetch-incidents', 'long-running-execution', 'fetch-indicators'})
+
+
+def repo_root() -> Path:
+    """The content root: the folder holding Packs/ and Tests/ (this file lives in Tests/xsoar_local/)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def integration_search_roots(root: Path) -> list[Path]:
+    """Packs of the product first, then the runtime's own fixtures (never shipped, never validated)."""
+    return [root / 'Packs', root / 'Tests' / 'fixtures' / 'Packs']
+
+
+@dataclass(frozen=True)
+class Output:
+    path: str
+    type: str
+    description: str = ''
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    required: bool = False
+    default_value: Any = None
+    predefined: tuple[str, ...] = ()
+    is_array: bool = False
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    arguments: tuple[Argument, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    polling: bool = False
+    deprecated: bool = False
+
+    def argument(self, name: str) -> Argument | None:
+        return next((a for a in self.arguments if a.name == name), None)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: int
+    default: Any = None
+    required: bool = False
+    display: str = ''
+
+
+@dataclass
+class Integration:
+    """One integration package: ``<dir>/<name>.py`` + ``<dir>/<name>.yml``."""
+
+    name: str
+    directory: Path
+    manifest: dict = field(repr=False)
+
+    @property
+    def yml_path(self) -> Path:
+        return self.directory / f'{self.name}.yml'
+
+    @property
+    def py_path(self) -> Path:
+        return self.directory / f'{self.name}.py'
+
+    @property
+    def pack_dir(self) -> Path:
+        return self.directory.parents[1]
+
+    @property
+    def is_fetch(self) -> bool:
+        return bool(self.manifest.get('script', {}).get('isfetch'))
+
+    @functools.cached_property
+    def commands(self) -> dict[str, Command]:
+        return {c['name']: _command(c) for c in self.manifest.get('script', {}).get('commands') or []}
+
+    @functools.cached_property
+    def parameters(self) -> dict[str, Parameter]:
+        return {p['name']: _parameter(p) for p in self.manifest.get('configuration') or []}
+
+    def command(self, name: str) -> Command | None:
+        return self.commands.get(name)
+
+    def source_files(self) -> list[Path]:
+        """Every file whose change must rebuild the unified script."""
+        files = [p for p in self.directory.iterdir() if p.is_file() and not p.name.endswith('_test.py')]
+        return sorted(files) + [self.pack_dir / 'pack_metadata.json']
+
+
+def _command(raw: dict) -> Command:
+    arguments = tuple(
+        Argument(
+            name=a['name'],
+            required=bool(a.get('required')),
+            default_value=a.get('defaultValue'),
+            predefined=tuple(str(v) for v in a.get('predefined') or ()),
+            is_array=bool(a.get('isArray')),
+            secret=bool(a.get('secret')),
+        )
+        for a in raw.get('arguments') or []
+    )
+    outputs = tuple(
+        Output(path=o['contextPath'], type=str(o.get('type') or 'Unknown'), description=o.get('description') or '')
+        for o in raw.get('outputs') or []
+    )
+    return Command(name=raw['name'], arguments=arguments, outputs=outputs, polling=bool(raw.get('polling')),
+                   deprecated=bool(raw.get('deprecated')))
+
+
+def _parameter(raw: dict) -> Parameter:
+    return Parameter(name=raw['name'], type=int(raw.get('type', 0)), default=raw.get('defaultvalue'),
+                     required=bool(raw.get('required')), display=raw.get('display') or raw.get('displaypassword') or '')
+
+
+def find_integration(name: str, root: Path | None = None) -> Integration:
+    root = root or repo_root()
+    for search_root in integration_search_roots(root):
+        for yml in search_root.glob(f'*/Integrations/{name}/{name}.yml'):
+            return load_integration(yml.parent)
+    known = ', '.join(sorted(i.name for i in all_integrations(root))) or 'none'
+    raise LookupError(f'No integration named "{name}". Known integrations: {known}.')
+
+
+def load_integration(directory: Path) -> Integration:
+    name = directory.name
+    with open(directory / f'{name}.yml', encoding='utf-8') as handle:
+        manifest = yaml.safe_load(handle)
+    return Integration(name=name, directory=directory, manifest=manifest)
+
+
+def all_integrations(root: Path | None = None, include_fixtures: bool = True) -> list[Integration]:
+    root = root or repo_root()
+    roots = integration_search_roots(root) if include_fixtures else [root / 'Packs']
+    found = []
+    for search_root in roots:
+        for yml in sorted(search_root.glob('*/Integrations/*/*.yml')):
+            if yml.stem == yml.parent.name:
+                found.append(load_integration(yml.parent))
+    return found

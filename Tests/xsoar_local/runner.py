@@ -1,0 +1,288 @@
+"""Running commands the way the server does: one fresh process per execution, state carried between executions.
+
+``run_command`` executes one command once. ``run_with_polling`` follows ScheduledCommand entries (waiting ``NextRun``
+seconds, rerunning with ``PollingArgs``) until nothing more is scheduled or the polling timeout passes.
+``run_fetch`` runs fetch-incidents in cycles, carrying lastRun between them and keeping every incident it returned.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import build
+from .context import OutputProblem, check_outputs, merge_entry_context
+from .instances import Instance
+from .integrations import BUILTIN_COMMANDS, Integration, repo_root
+from .state import FileStore, InstanceStore, state_home
+
+ERROR_ENTRY = 4
+FILE_ENTRY = 3
+DEFAULT_TIMEOUT_S = 300
+DEFAULT_POLLING_TIMEOUT_S = 600
+
+
+def time_scale() -> float:
+    """Polling waits are multiplied by XSOAR_LOCAL_TIME_SCALE (tests use a small value; default real time)."""
+    try:
+        return max(0.0, float(os.environ.get('XSOAR_LOCAL_TIME_SCALE', '1')))
+    except ValueError:
+        return 1.0
+
+
+def error_entry(message: str) -> dict:
+    return {'Type': ERROR_ENTRY, 'ContentsFormat': 'text', 'Contents': message}
+
+
+@dataclass
+class RunResult:
+    """What one execution produced, as the war room and the context would see it."""
+
+    command: str
+    args: dict
+    entries: list[dict] = field(default_factory=list)
+    context: dict = field(default_factory=dict)
+    incidents: list[dict] | None = None
+    logs: list[dict] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)  # file entry ID → where the file was saved
+    problems: list[OutputProblem] = field(default_factory=list)
+    crash: str | None = None
+    stderr: str = ''
+    duration_s: float = 0.0
+
+    @property
+    def errors(self) -> list[str]:
+        return [str(e.get('Contents')) for e in self.entries if e.get('Type') == ERROR_ENTRY]
+
+    @property
+    def has_error(self) -> bool:
+        return bool(self.errors) or self.crash is not None
+
+    @property
+    def scheduled(self) -> dict | None:
+        return next((e for e in self.entries if e.get('PollingCommand')), None)
+
+    def to_json(self) -> dict:
+        return {
+            'command': self.command,
+            'args': self.args,
+            'entries': self.entries,
+            'context': self.context,
+            'incidents': self.incidents,
+            'files': {k: str(v) for k, v in self.files.items()},
+            'undeclared_outputs': [str(p) for p in self.problems],
+            'crash': self.crash,
+            'duration_s': self.duration_s,
+        }
+
+
+@dataclass
+class RunOptions:
+    source: bool = False
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    debug: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    home: Path | None = None
+
+
+def prepare_args(integration: Integration, command: str, args: dict) -> tuple[dict, str | None]:
+    """Fill YAML default values and check required arguments, as the server does before running a command."""
+    spec = integration.command(command)
+    if spec is None:
+        if command in BUILTIN_COMMANDS:
+            return dict(args), None
+        known = ', '.join(sorted(integration.commands)) or 'none'
+        return args, f'Unsupported command "{command}" for {integration.name}. Commands: {known}.'
+    filled = {a.name: str(a.default_value) for a in spec.arguments if a.default_value is not None}
+    filled.update(args)
+    missing = [a.name for a in spec.arguments if a.required and filled.get(a.name) in (None, '')]
+    if missing:
+        return filled, f'Missing required argument(s) for {command}: {", ".join(missing)}.'
+    return filled, None
+
+
+def _import_paths(integration: Integration, source: bool) -> list[str]:
+    root = repo_root()
+    paths = [root / 'Packs' / 'Base' / 'Scripts' / 'CommonServerPython', root / 'Tests' / 'demistomock', root / 'Tests']
+    if source:
+        paths += sorted((root / 'Packs' / 'ApiModules' / 'Scripts').glob('*')) + [integration.directory]
+    return [str(p) for p in paths]
+
+
+def _job(integration: Integration, instance: Instance, command: str, args: dict, options: RunOptions,
+         work_dir: Path) -> dict:
+    root = repo_root()
+    csp_dir = root / 'Packs' / 'Base' / 'Scripts' / 'CommonServerPython'
+    if options.source:
+        script = integration.py_path
+    else:
+        yml, text = build.unified_script(integration, root)
+        script = yml.with_suffix('.py')
+        if not script.exists() or script.read_text(encoding='utf-8') != text:
+            script.write_text(text, encoding='utf-8')
+    return {
+        'mode': 'source' if options.source else 'unified',
+        'script': str(script),
+        'csp': str(csp_dir / 'CommonServerPython.py'),
+        'csup': str(csp_dir / 'CommonServerUserPython.py'),
+        'integration': integration.name,
+        'instance': instance.name,
+        'params': instance.params,
+        'command': command,
+        'args': args,
+        'state_home': str(options.home or state_home()),
+        'investigation_id': 'local',
+        'import_paths': _import_paths(integration, options.source),
+        'debug': options.debug,
+        'timeout': options.timeout_s,
+        'output': str(work_dir / 'outcome.json'),
+        'docker_image': integration.manifest.get('script', {}).get('dockerimage', ''),
+    }
+
+
+def _spawn(job: dict, work_dir: Path, options: RunOptions) -> tuple[dict | None, str]:
+    job_path = work_dir / 'job.json'
+    job_path.write_text(json.dumps(job), encoding='utf-8')
+    env = dict(os.environ) | options.env
+    try:
+        proc = subprocess.run([sys.executable, '-m', 'xsoar_local.executor', str(job_path)], cwd=work_dir, env=env,
+                              capture_output=True, text=True, timeout=options.timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        return None, f'The command did not finish within {options.timeout_s:g} seconds and was stopped.'
+    outcome_path = Path(job['output'])
+    if not outcome_path.exists():
+        return None, f'The command process ended without a result (exit code {proc.returncode}).\n{proc.stderr[-4000:]}'
+    return json.loads(outcome_path.read_text(encoding='utf-8')), proc.stderr
+
+
+def _collect_files(entries: list[dict], work_dir: Path, home: Path | None) -> dict[str, Path]:
+    """Move files the script wrote with fileResult into the file store, keyed by their entry's FileID."""
+    store = FileStore(home)
+    saved = {}
+    for entry in entries:
+        file_id = entry.get('FileID')
+        if entry.get('Type') in (FILE_ENTRY, 9) and file_id:
+            produced = next(work_dir.glob(f'*_{file_id}'), None)
+            if produced is not None:
+                saved[file_id] = store.add(file_id, entry.get('File') or file_id, produced)
+    return saved
+
+
+def run_command(integration: Integration, instance: Instance, command: str, args: dict | None = None,
+                options: RunOptions | None = None) -> RunResult:
+    """Execute one command once in a fresh process and collect its entries, context and state changes."""
+    options = options or RunOptions()
+    filled, problem = prepare_args(integration, command, dict(args or {}))
+    result = RunResult(command=command, args=filled)
+    if problem:
+        result.entries = [error_entry(problem)]
+        return result
+    home = options.home or state_home()
+    runs = home / 'runs'
+    runs.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f'{uuid.uuid4().hex[:8]}-', dir=runs) as scratch:
+        work_dir = Path(scratch)
+        try:
+            job = _job(integration, instance, command, filled, options, work_dir)
+        except build.BuildError as error:
+            result.entries = [error_entry(str(error))]
+            return result
+        outcome, stderr = _spawn(job, work_dir, options)
+        result.stderr = stderr
+        if outcome is None:
+            result.entries = [error_entry(stderr)]
+            return result
+        result.entries = outcome['entries']
+        result.files = _collect_files(result.entries, work_dir, options.home)
+    result.duration_s = round(time.monotonic() - started, 4)
+    result.logs = outcome['logs']
+    result.incidents = outcome['incidents']
+    result.crash = outcome['crash']
+    if result.crash:
+        result.entries.append(error_entry(f'The script ended with an uncaught exception:\n{result.crash}'))
+    _apply_state(instance, outcome, result, options.home)
+    _build_context(integration, result)
+    return result
+
+
+def _apply_state(instance: Instance, outcome: dict, result: RunResult, home: Path | None) -> None:
+    """lastRun and the mirror run are kept only when the execution succeeded, as the server does."""
+    if result.crash is not None:
+        return
+    store = InstanceStore(instance.name, home)
+    if outcome.get('last_run') is not None:
+        store.set_last_run(outcome['last_run'])
+    if outcome.get('last_mirror_run') is not None:
+        store.set_last_mirror_run(outcome['last_mirror_run'])
+
+
+def _build_context(integration: Integration, result: RunResult) -> None:
+    spec = integration.command(result.command)
+    declared = spec.outputs if spec else ()
+    for entry in result.entries:
+        entry_context = entry.get('EntryContext')
+        if isinstance(entry_context, dict):
+            merge_entry_context(result.context, entry_context)
+            result.problems += [p for p in check_outputs(declared, entry_context) if p not in result.problems]
+
+
+ProgressCallback = Callable[[int, float, dict], None]
+
+
+def run_with_polling(integration: Integration, instance: Instance, command: str, args: dict | None = None,
+                     options: RunOptions | None = None, progress: ProgressCallback | None = None) -> list[RunResult]:
+    """Run a command and follow its ScheduledCommand reruns; returns every round's result, the last one final."""
+    rounds: list[RunResult] = []
+    deadline: float | None = None
+    current_command, current_args = command, dict(args or {})
+    while True:
+        result = run_command(integration, instance, current_command, current_args, options)
+        rounds.append(result)
+        scheduled = result.scheduled
+        if scheduled is None or result.has_error:
+            return rounds
+        if deadline is None:
+            timeout = float(scheduled.get('Timeout') or DEFAULT_POLLING_TIMEOUT_S)
+            deadline = time.monotonic() + timeout * time_scale()
+        wait = float(scheduled.get('NextRun') or 10) * time_scale()
+        if time.monotonic() + wait > deadline:
+            result.entries.append(error_entry(
+                f'Polling for {command} timed out after {len(rounds)} round(s): the command was still not done when '
+                f'its timeout of {scheduled.get("Timeout") or DEFAULT_POLLING_TIMEOUT_S} seconds ran out.'))
+            return rounds
+        if progress:
+            progress(len(rounds), wait, scheduled)
+        time.sleep(wait)
+        current_command = scheduled['PollingCommand']
+        current_args = dict(scheduled.get('PollingArgs') or {})
+
+
+def run_fetch(integration: Integration, instance: Instance, cycles: int = 1, options: RunOptions | None = None,
+              progress: Callable[[int, RunResult], None] | None = None) -> list[RunResult]:
+    """Run fetch-incidents ``cycles`` times; each successful cycle's incidents are kept in the instance store."""
+    if not integration.is_fetch:
+        raise ValueError(f'{integration.name} does not fetch incidents (isfetch is not set in its YAML).')
+    results = []
+    store = InstanceStore(instance.name, (options or RunOptions()).home)
+    for cycle in range(1, cycles + 1):
+        result = run_command(integration, instance, 'fetch-incidents', {}, options)
+        if not result.has_error and result.incidents:
+            store.append_incidents(result.incidents)
+        results.append(result)
+        if progress:
+            progress(cycle, result)
+    return results
+
+
+def summarize_incidents(incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{'name': i.get('name'), 'occurred': i.get('occurred'), 'severity': i.get('severity'),
+             'dbotMirrorId': i.get('dbotMirrorId')} for i in incidents]
