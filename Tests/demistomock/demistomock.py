@@ -6,6 +6,7 @@ real per-instance state (parameters, integration context with versions, lastRun,
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -69,7 +70,8 @@ class MockBackend:
 
     # -- state -------------------------------------------------------------------------------------------
     def get_integration_context_versioned(self, refresh: bool) -> dict:
-        return {'context': integrationContext, 'version': self.integration_context_version}
+        # A copy, as the server returns: changing it without a set must not change the stored context.
+        return {'context': copy.deepcopy(integrationContext), 'version': self.integration_context_version}
 
     def set_integration_context_versioned(self, context: dict, version: int, sync: bool) -> None:
         global integrationContext
