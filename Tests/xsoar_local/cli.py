@@ -122,7 +122,7 @@ def cmd_build(ns: argparse.Namespace, console: Console) -> int:
     if ns.zip:
         packs = sorted({i.pack_dir for i in targets})
         out = build.zip_packs(packs)
-        for zipped in sorted(out.glob('*.zip')):
+        for zipped in sorted(out.rglob('*.zip')):
             console.print(f'pack zip: {zipped.relative_to(repo_root())}')
     return 0
 
