@@ -46,7 +46,7 @@ $(SDK_VENV)/.installed: requirements/sdk.txt
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator
+	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator Packs/ApiModules/Scripts/MicrosoftApiModule/MicrosoftApiModule.py
 
 validate: sdk-env
 	$(SDK) validate -a
