@@ -104,8 +104,17 @@ def _prepare_content(integration: Integration, root: Path, target: Path) -> None
                               check=False)
         built = list(Path(scratch).glob('*.yml'))
         if proc.returncode != 0 or len(built) != 1:
-            raise BuildError(f'demisto-sdk prepare-content failed for {integration.name}:\n{proc.stdout}\n{proc.stderr}')
+            raise BuildError(f'demisto-sdk prepare-content failed for {integration.name}: '
+                             f'{_sdk_failure(proc.stdout + proc.stderr)}')
         shutil.move(str(built[0]), target)
+
+
+def _sdk_failure(output: str) -> str:
+    """The line that says what went wrong, without demisto-sdk's traceback and repository-discovery chatter."""
+    lines = [line.strip() for line in output.splitlines()
+             if line.strip() and not line.startswith('Could not get repository properties') and not line[:1].isspace()]
+    errors = [line for line in lines if 'Error' in line or 'Exception' in line or 'rror:' in line]
+    return (errors or lines or ['(no output)'])[-1]
 
 
 def unified_script(integration: Integration, root: Path | None = None) -> tuple[Path, str]:
@@ -127,5 +136,5 @@ def zip_packs(packs: list[Path], root: Path | None = None) -> Path:
     proc = subprocess.run(cmd, cwd=root, env=sdk_environment(root), capture_output=True, text=True, timeout=600,
                           check=False)
     if proc.returncode != 0:
-        raise BuildError(f'demisto-sdk zip-packs failed:\n{proc.stdout}\n{proc.stderr}')
+        raise BuildError(f'demisto-sdk zip-packs failed: {_sdk_failure(proc.stdout + proc.stderr)}')
     return out_dir

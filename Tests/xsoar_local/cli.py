@@ -73,10 +73,11 @@ def cmd_run(ns: argparse.Namespace, console: Console) -> int:
     instance, env = _resolve_instance(integration, ns.instance)
     args = _parse_command_args(ns.args)
 
-    def progress(round_no: int, wait: float, scheduled: dict) -> None:
+    def progress(result: RunResult, wait: float) -> None:
         if not ns.json:
-            console.print(f'[cyan]… round {round_no} scheduled {scheduled["PollingCommand"]}; '
-                          f'polling again in {wait:g} s[/cyan]')
+            render_result(console, result, show_logs=ns.debug)
+            scheduled = result.scheduled or {}
+            console.print(f'[cyan]… polling {scheduled.get("PollingCommand")} again in {wait:g} s[/cyan]')
 
     rounds = run_with_polling(integration, instance, ns.command, args, _options(ns, env), progress)
     if ns.json:
@@ -84,8 +85,7 @@ def cmd_run(ns: argparse.Namespace, console: Console) -> int:
         payload = final.to_json() | {'rounds': [r.to_json() for r in rounds[:-1]]}
         print(json.dumps(payload, indent=2, default=str))  # noqa: T201 - the CLI's output
     else:
-        for result in rounds:
-            render_result(console, result, show_logs=ns.debug)
+        render_result(console, rounds[-1], show_logs=ns.debug)
     return _exit_code(rounds, ns.strict)
 
 

@@ -18,7 +18,7 @@ import yaml
 from .integrations import Integration, repo_root
 
 _VARIABLE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
-EMULATOR_VARIABLES = ('EMULATOR_URL', 'EMULATOR_CA')
+EMULATOR_VARIABLES = ('EMULATOR_URL', 'EMULATOR_CA', 'EMULATOR_CERT_THUMBPRINT', 'EMULATOR_CERT_PRIVATE_KEY')
 
 BOOLEAN_PARAM = 8
 CREDENTIALS_PARAM = 9

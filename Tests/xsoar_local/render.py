@@ -39,8 +39,6 @@ def render_entry(console: Console, entry: dict, saved_files: dict[str, str]) -> 
         text = _entry_text(entry)
         if text:
             console.print(Markdown(text))
-    if entry.get('PollingCommand'):
-        console.print(f'[dim]Scheduled: {entry["PollingCommand"]} in {entry.get("NextRun")} s[/dim]')
 
 
 def render_result(console: Console, result: RunResult, show_logs: bool = False) -> None:

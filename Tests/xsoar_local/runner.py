@@ -235,14 +235,14 @@ def _build_context(integration: Integration, result: RunResult) -> None:
             result.problems += [p for p in check_outputs(declared, entry_context) if p not in result.problems]
 
 
-ProgressCallback = Callable[[int, float, dict], None]
+ProgressCallback = Callable[[RunResult, float], None]  # a round that scheduled another, and the wait
 
 
 def run_with_polling(integration: Integration, instance: Instance, command: str, args: dict | None = None,
                      options: RunOptions | None = None, progress: ProgressCallback | None = None) -> list[RunResult]:
     """Run a command and follow its ScheduledCommand reruns; returns every round's result, the last one final."""
     rounds: list[RunResult] = []
-    deadline: float | None = None
+    started, waited_scaled, waited_server = time.monotonic(), 0.0, 0.0
     current_command, current_args = command, dict(args or {})
     while True:
         result = run_command(integration, instance, current_command, current_args, options)
@@ -250,18 +250,20 @@ def run_with_polling(integration: Integration, instance: Instance, command: str,
         scheduled = result.scheduled
         if scheduled is None or result.has_error:
             return rounds
-        if deadline is None:
-            timeout = float(scheduled.get('Timeout') or DEFAULT_POLLING_TIMEOUT_S)
-            deadline = time.monotonic() + timeout * time_scale()
-        wait = float(scheduled.get('NextRun') or 10) * time_scale()
-        if time.monotonic() + wait > deadline:
+        timeout = float((rounds[0].scheduled or scheduled).get('Timeout') or DEFAULT_POLLING_TIMEOUT_S)
+        wait = float(scheduled.get('NextRun') or 10)
+        # Server time: the commands' real run time plus the waits as the server would have waited them.
+        elapsed = time.monotonic() - started - waited_scaled + waited_server
+        if elapsed + wait > timeout:
             result.entries.append(error_entry(
                 f'Polling for {command} timed out after {len(rounds)} round(s): the command was still not done when '
-                f'its timeout of {scheduled.get("Timeout") or DEFAULT_POLLING_TIMEOUT_S} seconds ran out.'))
+                f'its timeout of {timeout:g} seconds ran out.'))
             return rounds
         if progress:
-            progress(len(rounds), wait, scheduled)
-        time.sleep(wait)
+            progress(result, wait * time_scale())
+        time.sleep(wait * time_scale())
+        waited_scaled += wait * time_scale()
+        waited_server += wait
         current_command = scheduled['PollingCommand']
         current_args = dict(scheduled.get('PollingArgs') or {})
 

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+
 from xsoar_local import build
 from xsoar_local.cli import main as cli_main
 from xsoar_local.instances import build_instance
@@ -94,7 +95,7 @@ def test_polling_runs_several_rounds(fixture_integration, instance):
     PollingArgs until nothing is scheduled."""
     seen = []
     rounds = run_with_polling(fixture_integration, instance, 'fixture-poll', {'rounds': '4'},
-                              progress=lambda n, wait, sched: seen.append(sched['PollingArgs']['round']))
+                              progress=lambda result, wait: seen.append(result.scheduled['PollingArgs']['round']))
     assert len(rounds) == 4
     assert seen == ['2', '3', '4']
     assert rounds[0].scheduled['NextRun'] == '10'
