@@ -24,6 +24,9 @@ for _path in reversed(_IMPORT_PATHS):
     if _path.is_dir() and str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+# The emulator's fixtures (emulator, emulator_tls, emulator_reset) for every test in the repository.
+pytest_plugins = ['microsoft_emulator.pytest_plugin']
+
 
 @pytest.fixture(autouse=True)
 def check_logging(caplog):

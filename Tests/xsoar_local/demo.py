@@ -1,7 +1,8 @@
 """``make demo``: what the project can do today, run for real and shown in the terminal.
 
-Each scene runs commands through xsoar-local exactly as a SOC engineer would in the war room. The demo keeps its state
-in a temporary folder, so it never disturbs a developer's own ``.xsoar-local``.
+Each scene runs commands through xsoar-local exactly as a SOC engineer would in the war room, against one emulator
+started for the demo (HTTPS, device codes and consents approved at once). The demo keeps its state in a temporary
+folder, so it never disturbs a developer's own ``.xsoar-local``.
 """
 from __future__ import annotations
 
@@ -9,20 +10,31 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.rule import Rule
+from rich.table import Table
 
-from .instances import build_instance
-from .integrations import find_integration
+from microsoft_emulator.server import EmulatorServer
+
+from .emulator import emulator_env
+from .instances import build_instance, read_instance_file
+from .integrations import find_integration, repo_root
 from .render import render_incidents, render_result
 from .runner import RunOptions, run_fetch, run_with_polling, summarize_incidents
 
-Scene = Callable[[Console, RunOptions], None]
+
+@dataclass
+class Stage:
+    console: Console
+    server: EmulatorServer
+    options: RunOptions
 
 
-def _runtime_scene(console: Console, options: RunOptions) -> None:
+def _runtime_scene(stage: Stage) -> None:
+    console, options = stage.console, stage.options
     integration = find_integration('XSOARLocalFixture')
     instance = build_instance(integration, {'name': 'demo-fixture'})
     for command, args in (('test-module', {}), ('fixture-echo', {'message': 'hello from xsoar-local', 'count': '2'}),
@@ -31,27 +43,65 @@ def _runtime_scene(console: Console, options: RunOptions) -> None:
         render_result(console, run_with_polling(integration, instance, command, args, options)[-1])
     console.print('[bold]![/bold][bold cyan]fixture-poll[/bold cyan] rounds=3  (a ScheduledCommand polled to the end)')
     rounds = run_with_polling(integration, instance, 'fixture-poll', {'rounds': '3'}, options,
-                              lambda n, wait, s: console.print(f'[cyan]… round {n} done, next in {wait:g} s[/cyan]'))
+                              lambda result, wait: console.print(f'[cyan]… {result.entries[0]["HumanReadable"]} '
+                                                                 f'Next round in {wait:g} s[/cyan]'))
     render_result(console, rounds[-1])
     console.print('[bold]fetch-incidents[/bold], two cycles carrying lastRun')
     for cycle, result in enumerate(run_fetch(integration, instance, 2, options), start=1):
         render_incidents(console, summarize_incidents(result.incidents or []), f'Fetch cycle {cycle}')
 
 
-SCENES: list[tuple[str, Scene]] = [
+def _identity_scene(stage: Stage) -> None:
+    from .demo_identity import identity_scene
+
+    identity_scene(stage.console, stage.server)
+
+
+AUTH_FLOWS = ('client-secret', 'certificate', 'device-code', 'managed-identity', 'managed-identity-user', 'xsoar-app')
+
+
+def _auth_module_scene(stage: Stage) -> None:
+    """MicrosoftApiModule inside a unified script: each flow signs in once, then the cached token is reused."""
+    integration = find_integration('MicrosoftAuthFixture')
+    table = Table(title='MicrosoftApiModule flows through xsoar-local (token requests: first run / second run)')
+    for column in ('instance', 'identity', 'first run', 'second run'):
+        table.add_column(column)
+    for flow in AUTH_FLOWS:
+        path = repo_root() / 'Tests' / 'instances' / integration.name / f'{flow}.yml'
+        instance = build_instance(integration, read_instance_file(path), stage.options.env, source=path)
+        counts, identity = [], '[red]failed[/red]'
+        for command in (['msauth-fixture-auth-start'] if flow == 'device-code' else []) + ['msauth-fixture-whoami'] * 2:
+            stage.server.log.clear()
+            result = run_with_polling(integration, instance, command, {}, stage.options)[-1]
+            if result.has_error:
+                stage.console.print(f'[red]{flow}: {result.errors[0][:300]}[/red]')
+                break
+            if command.endswith('whoami'):
+                counts.append(sum(e.get('host') in ('login', 'imds', 'oproxy') for e in stage.server.requests()))
+                who = result.context['MSAuthFixture']['WhoAmI']
+                identity = f'{who["client_id"][:8]}… ({"app" if who["app_only"] else "user"})'
+        table.add_row(f'{flow}.yml', identity, *(str(c) for c in counts))
+    stage.console.print(table)
+
+
+SCENES: list[tuple[str, Callable[[Stage], None]]] = [
     ('The local runtime on its fixture integration', _runtime_scene),
+    ('The Microsoft cloud emulator: every way to obtain a token (msal and plain HTTP)', _identity_scene),
+    ('MicrosoftApiModule: each authentication flow end to end', _auth_module_scene),
 ]
 
 
 def main() -> int:
     console = Console()
-    with tempfile.TemporaryDirectory(prefix='xsoar-local-demo-') as home:
+    with tempfile.TemporaryDirectory(prefix='xsoar-local-demo-') as home, \
+            EmulatorServer(tls=True, auto_approve=True) as server:
         os.environ['XSOAR_LOCAL_HOME'] = home
         os.environ.setdefault('XSOAR_LOCAL_TIME_SCALE', '0.05')
-        options = RunOptions(home=Path(home))
+        env = emulator_env(Path(home), url=server.url, ca=str(server.ca_path))
+        stage = Stage(console, server, RunOptions(home=Path(home), env=env))
         for title, scene in SCENES:
             console.print(Rule(title))
-            scene(console, options)
+            scene(stage)
     return 0
 
 

@@ -1,5 +1,6 @@
 """DT-key merging and the YAML output check of the local runtime."""
 import pytest
+
 from xsoar_local.context import check_outputs, dt_matches, merge_entry_context, parse_key, written_paths
 from xsoar_local.integrations import Output
 

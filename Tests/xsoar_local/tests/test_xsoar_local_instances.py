@@ -1,5 +1,6 @@
 """Instance files and argument preparation."""
 import pytest
+
 from xsoar_local.instances import InstanceError, build_instance, substitute, variables_used
 from xsoar_local.integrations import find_integration
 from xsoar_local.runner import prepare_args

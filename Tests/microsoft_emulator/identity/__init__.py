@@ -1,0 +1,15 @@
+"""The identity side: Entra ID (token, device code, authorize, discovery), managed identities, the token proxy."""
+from __future__ import annotations
+
+from ..context import EmuRoute
+from . import authorize, device_code, entra, managed_identity, token_proxy
+
+
+def routes() -> list[EmuRoute]:
+    return [
+        *managed_identity.routes(),
+        *token_proxy.routes(),
+        *device_code.routes(),
+        *authorize.routes(),
+        *entra.routes(),
+    ]
