@@ -25,6 +25,7 @@ help:
 	@echo "make bench  - benchmarks against the emulator (build/bench.md)"
 	@echo "make unify  - unified integration YAMLs in build/unified/"
 	@echo "make zip    - uploadable pack zips in build/packs/"
+	@echo "make docs   - regenerate integration READMEs, examples run against the emulator"
 
 env: $(VENV)/.installed
 sdk-env: $(SDK_VENV)/.installed
@@ -53,6 +54,9 @@ validate: sdk-env
 
 unify: env sdk-env
 	$(VENV)/bin/xsoar-local build --all
+
+docs: env sdk-env
+	$(VENV)/bin/xsoar-local docs --all
 
 zip: unify
 	$(VENV)/bin/xsoar-local build --all --zip

@@ -4,6 +4,7 @@
     xsoar-local fetch <Integration> [--instance FILE] [--cycles N] [--json]
     xsoar-local build [--all | <Integration> ...] [--zip]
     xsoar-local reset <Integration> [--instance FILE]
+    xsoar-local docs <Integration> [--instance FILE]
     xsoar-local emulator start|stop|status
 
 Exit status: 0 success; 1 an error entry (or an uncaught exception); 2 a context path not declared in the YAML
@@ -127,6 +128,21 @@ def cmd_build(ns: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_docs(ns: argparse.Namespace, console: Console) -> int:
+    from .docs import generate_readme
+
+    if ns.all:
+        targets = [i for i in all_integrations(include_fixtures=False) if (i.directory / 'command_examples').exists()]
+    elif ns.integration:
+        targets = [find_integration(ns.integration)]
+    else:
+        raise ValueError('Name an integration or pass --all.')
+    for integration in targets:
+        readme = generate_readme(integration, Path(ns.instance) if ns.instance else None)
+        console.print(f'README written: {readme.relative_to(repo_root())}')
+    return 0
+
+
 def cmd_reset(ns: argparse.Namespace, console: Console) -> int:
     integration = find_integration(ns.integration)
     instance, _ = _resolve_instance(integration, ns.instance) if ns.instance else (build_instance(integration, {}), {})
@@ -178,6 +194,12 @@ def _parser() -> argparse.ArgumentParser:
     build_p.add_argument('--all', action='store_true', help='every integration under Packs/')
     build_p.add_argument('--zip', action='store_true', help='also zip the packs into build/packs/')
     build_p.set_defaults(handler=cmd_build)
+
+    docs = sub.add_parser('docs', help='regenerate an integration README with examples run against the emulator')
+    docs.add_argument('integration', nargs='?')
+    docs.add_argument('--all', action='store_true', help='every integration under Packs/ with command_examples')
+    docs.add_argument('--instance', help='instance file for the examples (default: the default instance)')
+    docs.set_defaults(handler=cmd_docs)
 
     reset = sub.add_parser('reset', help="clear an instance's local state")
     reset.add_argument('integration')
