@@ -979,6 +979,10 @@ class ManagedIdentityCredential(TokenCredential):
 # TokenProvider: reuse, refresh, rotate safely
 # ============================================================================================================
 
+ROTATION_WAIT_ATTEMPTS = 6     # × ROTATION_WAIT_SECONDS: how long a refused refresh waits for a concurrent rotation
+ROTATION_WAIT_SECONDS = 0.25
+
+
 class TokenProvider:
     """Serves access tokens for one credential from memory, then the shared cache, then the credential.
 
@@ -1018,16 +1022,28 @@ class TokenProvider:
         except MicrosoftAuthError as exc:
             if not (refresh_token and exc.error == 'invalid_grant'):
                 raise
-            account = self.read_account()         # someone else may have rotated the token meanwhile
-            newer = account.get('refresh_token')
-            if not newer or newer == refresh_token:
+            rotated = self._await_rotation(refresh_token)
+            if rotated is None:
                 raise
+            account, newer = rotated
             cached = (account.get('tokens') or {}).get(key)
             if not _needs_refresh(cached):
                 return self._remember(key, cached)  # type: ignore[arg-type]
             refresh_token = newer
             result = self.credential.acquire(scope, refresh_token, account)
         return self.store(scope, result, used_refresh_token=refresh_token)
+
+    def _await_rotation(self, spent: str) -> tuple[dict[str, Any], str] | None:
+        """After Entra refused our refresh token, give the execution that redeemed it a moment to store its
+        successor; returns the account and the newer refresh token, or None when none appears."""
+        for attempt in range(ROTATION_WAIT_ATTEMPTS):
+            account = self.read_account()
+            newer = account.get('refresh_token')
+            if newer and newer != spent:
+                return account, newer
+            if attempt + 1 < ROTATION_WAIT_ATTEMPTS:
+                time.sleep(ROTATION_WAIT_SECONDS)
+        return None
 
     def store(self, scope: str, result: TokenResult, used_refresh_token: str | None = None) -> str:
         """Save ``result`` for ``scope`` (merging into the freshest account) and return the access token."""

@@ -988,6 +988,43 @@ def test_concurrent_rotation_retries_with_newer_refresh_token(requests_mock):
     assert account(client)['refresh_token'] == 'rt-3'
 
 
+def test_concurrent_rotation_waits_for_the_successor_to_be_stored(requests_mock, mocker):
+    """
+    Given: rt-1 was redeemed by another execution that has not stored its successor yet.
+    When: our refresh with rt-1 fails and the successor appears in the cache a moment later.
+    Then: we wait briefly, then use the other execution's token instead of failing.
+    """
+    client = device_client()
+    _seed_delegated(client, 'rt-1')
+    requests_mock.post(ORG_TOKEN_URL, status_code=400, json=load('entra_invalid_grant_rotated.json'))
+    waits = []
+
+    def other_execution_stores(seconds):
+        waits.append(seconds)
+        if len(waits) == 2:
+            client.tokens.update_account(lambda acc: {**acc, 'refresh_token': 'rt-2', 'tokens': {
+                XDR_SCOPE: {'access_token': 'their-at', 'issued_at': NOW, 'expires_at': NOW + 3600}}})
+
+    mocker.patch.object(mam.time, 'sleep', side_effect=other_execution_stores)
+    assert client.get_access_token() == 'their-at'
+    assert len(waits) == 2 and requests_mock.call_count == 1
+
+
+def test_refused_refresh_without_successor_fails_clearly(requests_mock, mocker):
+    """
+    Given: our refresh token is refused and no other execution stores a newer one.
+    When: a token is requested.
+    Then: after a bounded wait the Entra error is raised (with the auth-reset hint), not hidden.
+    """
+    client = device_client()
+    _seed_delegated(client, 'rt-1')
+    requests_mock.post(ORG_TOKEN_URL, status_code=400, json=load('entra_invalid_grant_rotated.json'))
+    sleep = mocker.patch.object(mam.time, 'sleep')
+    with pytest.raises(MicrosoftAuthError, match='auth-reset'):
+        client.get_access_token()
+    assert sleep.call_count == mam.ROTATION_WAIT_ATTEMPTS - 1
+
+
 def test_rotation_compare_and_swap(requests_mock):
     """
     Given: while we refresh with rt-1 (successfully, getting rt-2a), another execution rotates the cache to rt-9.
