@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .context import EmuRoute, emulator_context
 from .faults import parse_fault
-from .identity import authorize, device_code
+from .identity import authorize, device_code, federation
 from .ratelimits import RateLimitRule
 from .state import SeedError
 
@@ -204,6 +204,32 @@ async def mint_token(request: Request) -> Response:
     return JSONResponse({'access_token': token, 'claims': claims})
 
 
+async def oidc_token(request: Request) -> Response:
+    """A token from the emulated OIDC issuer ``{name}`` (workload identity federation), shaped like a Kubernetes
+    projected service-account token: ``{subject, audience?, lifetime?, issued_seconds_ago?, claims?}``. The issuer
+    URL is ``<the base URL this call was made to>/_emulator/oidc/{name}``."""
+    ctx = emulator_context(request)
+    body = await _body(request)
+    subject = body.get('subject')
+    if not isinstance(subject, str) or not subject:
+        raise BadRequest('subject is required')
+    audience = body.get('audience')
+    if audience is not None and not (isinstance(audience, str) and audience) and not (
+            isinstance(audience, list) and audience and all(isinstance(a, str) for a in audience)):
+        raise BadRequest('audience must be a string or a list of strings')
+    extra = body.get('claims') or {}
+    if not isinstance(extra, dict):
+        raise BadRequest('claims must be an object')
+    key = ctx.state.oidc_issuer_key(request.path_params['name'])
+    if key is None:   # not reached: the key is made on first use
+        return _error('no such issuer', 404)
+    minted = federation.mint_service_account_token(
+        federation.issuer_url(request, key.name), key, subject=subject, audience=audience,
+        lifetime=int(body['lifetime']) if body.get('lifetime') is not None else None,
+        issued_seconds_ago=int(body.get('issued_seconds_ago', 0)), extra=extra)
+    return JSONResponse(minted)
+
+
 async def faults(request: Request) -> Response:
     ctx = emulator_context(request)
     if request.method == 'GET':
@@ -286,6 +312,7 @@ def routes() -> list[EmuRoute]:
         r('/refresh-tokens/expire', expire_refresh_tokens, ['POST']),
         r('/tokens/expire-all', expire_access_tokens, ['POST']),
         r('/tokens/mint', mint_token, ['POST']),
+        r('/oidc/{name}/token', oidc_token, ['POST']),
         r('/faults', faults, ['GET', 'POST', 'DELETE']),
         r('/faults/{fault_id}', fault_detail, ['DELETE']),
         r('/requests', requests_log, ['GET', 'DELETE']),

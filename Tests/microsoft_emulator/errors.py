@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse
 
 from .requestlog import annotate
 
+WORKLOAD_IDENTITY_DOC = 'https://learn.microsoft.com/entra/workload-id/workload-identity-federation'
+
 # code -> (OAuth error, HTTP status, description template)
 ENTRA_ERRORS: dict[int, tuple[str, int, str]] = {
     900144: ('invalid_request', 400, "The request body must contain the following parameter: '{param}'."),
@@ -42,6 +44,23 @@ ENTRA_ERRORS: dict[int, tuple[str, int, str]] = {
     700024: ('invalid_client', 401, 'Client assertion is not within its valid time range. {detail}'),
     700021: ('invalid_client', 401,
              "Client assertion application identifier doesn't match 'client_id' parameter. {detail}"),
+    # Workload identity federation (a client assertion issued by an external OIDC issuer).
+    700211: ('invalid_client', 401,
+             "No matching federated identity record found for presented assertion issuer '{issuer}'. Please check "
+             "your federated identity credential Subject, Audience and Issuer against the presented assertion. "
+             + WORKLOAD_IDENTITY_DOC),
+    700212: ('invalid_client', 401,
+             "No matching federated identity record found for presented assertion audience '{audience}'. Please "
+             "check your federated identity credential Subject, Audience and Issuer against the presented "
+             "assertion. " + WORKLOAD_IDENTITY_DOC),
+    700213: ('invalid_client', 401,
+             "No matching federated identity record found for presented assertion subject '{subject}'. Please check "
+             "your federated identity credential Subject, Audience and Issuer against the presented assertion. "
+             + WORKLOAD_IDENTITY_DOC),
+    7000272: ('invalid_client', 401,
+              'The certificate with identifier {kid} used to sign the federated credential could not be found in the '
+              "metadata of identity provider {issuer}. Please validate that your Identity Provider's metadata "
+              'exposes the key used to sign the incoming token.{detail}'),
     70016: ('authorization_pending', 400, 'OAuth 2.0 device flow error. Authorization is pending. Continue polling.'),
     70019: ('expired_token', 400, 'Verification code expired.'),
     65004: ('authorization_declined', 400, 'User declined to consent to access the app.'),

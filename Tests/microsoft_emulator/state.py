@@ -1,5 +1,6 @@
 """The emulator's state: what the seed registers (tenants, apps, users, managed identities, token-proxy
-registrations) and what the flows create at run time (codes, refresh tokens, used assertion IDs).
+registrations, federated identity credentials) and what the flows create at run time (codes, refresh tokens, used
+assertion IDs), plus the signing keys of the emulated external OIDC issuers (workload identity federation).
 
 Every access goes through ``state.lock`` (a re-entrant lock): the server's event loop, the admin API and tests in
 other threads all touch it. Registered-at-run-time apps and refresh tokens are written to the state directory so
@@ -10,8 +11,10 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
+import hashlib
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -22,12 +25,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .certs import AppCertificate, generated_app_certificate
+from .certs import AppCertificate, b64url, generated_app_certificate, load_or_create_key
 from .resources import ResourceCatalog
 
 DEFAULT_SEED = Path(__file__).resolve().parent / 'seed' / 'default.yml'
 PUBLIC_TENANT_ALIASES = frozenset({'common', 'organizations', 'consumers'})
+TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange'  # noqa: S105 - the audience Entra expects on federated assertions
+OIDC_ISSUER_PREFIX = 'oidc:'                              # seed shorthand for an issuer the emulator hosts
+OIDC_ISSUER_PATH = '/_emulator/oidc/{name}'
+OIDC_ISSUER_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$')
+MAX_FEDERATED_CREDENTIALS = 20                            # Entra's limit per application
 
 
 @dataclass
@@ -97,6 +107,50 @@ class Secret:
 
 
 @dataclass
+class FederatedCredential:
+    """A federated identity credential: the app trusts tokens of ``issuer`` for ``subject`` and ``audiences``.
+
+    ``issuer`` is kept as written: an absolute URL, or ``oidc:<name>`` for an issuer the emulator hosts, which
+    stands for ``<base url of the request>/_emulator/oidc/<name>`` (the base URL is not known when the seed loads).
+    """
+
+    name: str
+    issuer: str
+    subject: str
+    audiences: list[str]
+    description: str = ''
+
+    def resolved_issuer(self, base_url: str) -> str:
+        if self.issuer.startswith(OIDC_ISSUER_PREFIX):
+            name = self.issuer[len(OIDC_ISSUER_PREFIX):]
+            return base_url.rstrip('/') + OIDC_ISSUER_PATH.format(name=name)
+        return self.issuer
+
+    def describe(self) -> dict[str, Any]:
+        return {'name': self.name, 'issuer': self.issuer, 'subject': self.subject,
+                'audiences': list(self.audiences), 'description': self.description}
+
+
+@dataclass
+class OidcIssuerKey:
+    """The signing key of an emulated external OIDC issuer (like a Kubernetes cluster's service-account issuer)."""
+
+    name: str
+    private_key: rsa.RSAPrivateKey
+
+    @property
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self.private_key.public_key()
+
+    @property
+    def kid(self) -> str:
+        """As Kubernetes derives it: base64url(SHA-256(DER SubjectPublicKeyInfo))."""
+        der = self.public_key.public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+        return b64url(hashlib.sha256(der).digest())
+
+
+@dataclass
 class App:
     client_id: str
     tenant_id: str
@@ -106,6 +160,7 @@ class App:
     redirect_uris: list[str] = field(default_factory=list)
     roles: dict[str, set[str]] = field(default_factory=dict)       # resource key -> application permissions
     delegated: dict[str, set[str]] = field(default_factory=dict)   # resource key -> delegated permissions
+    federated_credentials: list[FederatedCredential] = field(default_factory=list)
     public_client: bool = False    # "Allow public client flows": may redeem device codes etc. without a secret
     multi_tenant: bool = False     # usable from every tenant (the Cortex XSOAR apps are)
     source: str = 'seed'
@@ -113,7 +168,7 @@ class App:
 
     @property
     def confidential(self) -> bool:
-        return bool(self.secrets or self.certificates)
+        return bool(self.secrets or self.certificates or self.federated_credentials)
 
     def service_principal_id(self, tenant_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f'sp:{tenant_id}:{self.client_id}'))
@@ -132,6 +187,7 @@ class App:
                          'expires': _iso(s.expires_at)} for s in self.secrets],
             'certificates': [{'thumbprint_sha1': c.sha1_thumbprint, 'thumbprint_sha256': c.sha256_thumbprint}
                              for c in self.certificates],
+            'federated_credentials': [f.describe() for f in self.federated_credentials],
             'source': self.source,
         }
 
@@ -260,6 +316,40 @@ class SeedError(ValueError):
     pass
 
 
+def _federated_credentials(client_id: str, raw: Any) -> list[FederatedCredential]:
+    """``federated_credentials: [{issuer, subject, audiences?, name?, description?}]`` of an app spec."""
+    if raw in (None, ''):
+        return []
+    if not isinstance(raw, list):
+        raise SeedError(f'app {client_id}: federated_credentials must be a list')
+    if len(raw) > MAX_FEDERATED_CREDENTIALS:
+        raise SeedError(f'app {client_id}: at most {MAX_FEDERATED_CREDENTIALS} federated credentials per app')
+    out: list[FederatedCredential] = []
+    seen: set[tuple[str, str]] = set()
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not item.get('issuer') or not item.get('subject'):
+            raise SeedError(f'app {client_id}: federated credential {i + 1} needs an issuer and a subject')
+        issuer, subject = str(item['issuer']).strip(), str(item['subject']).strip()
+        if issuer.startswith(OIDC_ISSUER_PREFIX):
+            if not OIDC_ISSUER_NAME.match(issuer[len(OIDC_ISSUER_PREFIX):]):
+                raise SeedError(f'app {client_id}: {issuer!r} does not name an emulated OIDC issuer (oidc:<name>)')
+        elif not issuer.startswith(('https://', 'http://')):
+            raise SeedError(f'app {client_id}: federated credential issuer {issuer!r} must be a URL or oidc:<name>')
+        audiences = item.get('audiences', [TOKEN_EXCHANGE_AUDIENCE])
+        if isinstance(audiences, str):
+            audiences = [audiences]
+        if not isinstance(audiences, list) or not audiences or not all(isinstance(a, str) and a for a in audiences):
+            raise SeedError(f'app {client_id}: federated credential {i + 1} needs a non-empty list of audiences')
+        if (issuer, subject) in seen:
+            raise SeedError(f'app {client_id}: two federated credentials with issuer {issuer!r} and subject '
+                            f'{subject!r}')
+        seen.add((issuer, subject))
+        out.append(FederatedCredential(name=str(item.get('name') or f'federated-credential-{i + 1}'),
+                                       issuer=issuer, subject=subject, audiences=list(audiences),
+                                       description=str(item.get('description') or '')))
+    return out
+
+
 class EmulatorState:
     """Everything the emulator knows. Use ``with state.lock:`` around any read-modify-write."""
 
@@ -272,6 +362,7 @@ class EmulatorState:
         self.seed = seed
         self._settings_overrides = dict(settings or {})
         self.token_generation = 0
+        self._oidc_keys: dict[str, OidcIssuerKey] = {}   # kept across resets, like the token-signing key
         self._load_seed()
         self._load_runtime()
 
@@ -367,6 +458,7 @@ class EmulatorState:
             else:
                 app.certificates.append(AppCertificate(certificate_pem=c['certificate_pem'],
                                                        private_key_pem=c.get('private_key_pem')))
+        app.federated_credentials = _federated_credentials(client_id, spec.get('federated_credentials'))
         with self.lock:
             self.apps[client_id] = app
         return app
@@ -424,6 +516,23 @@ class EmulatorState:
                 return next((m for m in self.managed_identities
                              if m.resource_id.lower() == resource_id.lower()), None)
             return next((m for m in self.managed_identities if m.kind == 'system_assigned'), None)
+
+    # ----- emulated external OIDC issuers (workload identity federation) ----------------------------------------
+    def oidc_issuer_key(self, name: str, create: bool = True) -> OidcIssuerKey | None:
+        """The signing key of the emulated issuer ``name``, kept in ``<state dir>/oidc/<name>.pem`` (made on first
+        use unless ``create`` is false)."""
+        if not OIDC_ISSUER_NAME.match(name or ''):
+            raise ValueError(f'invalid OIDC issuer name {name!r} (letters, digits, ".", "_", "-")')
+        with self.lock:
+            found = self._oidc_keys.get(name)
+            if found is not None:
+                return found
+            path = self.state_dir / 'oidc' / f'{name}.pem'
+            if not create and not path.exists():
+                return None
+            issuer_key = OidcIssuerKey(name=name, private_key=load_or_create_key(path))
+            self._oidc_keys[name] = issuer_key
+            return issuer_key
 
     # ----- refresh tokens ---------------------------------------------------------------------------------------
     def new_refresh_token(self, client_id: str, tenant_id: str, user_oid: str, scopes: list[str],

@@ -26,6 +26,9 @@ OPROXY_KEY_B64 = 'ZW11bGF0b3Itb3Byb3h5LWFlcy1rZXktMzItYnl0ZXM='
 SYSTEM_MI_CLIENT_ID = '6c7d8e9f-0a1b-4c2d-8e3f-4a5b6c7d8e9f'
 USER_MI_CLIENT_ID = '7d8e9f0a-1b2c-4d3e-9f4a-5b6c7d8e9f0a'
 APP_SERVICE_IDENTITY_HEADER = 'emulator-identity-header-5e6f'
+WORKLOAD_ISSUER_NAME = 'aks'                       # emulated OIDC issuer: <url>/_emulator/oidc/aks
+WORKLOAD_SUBJECT = 'system:serviceaccount:xsoar:engine'   # the secret app's federated credential subject
+WORKLOAD_AUDIENCE = 'api://AzureADTokenExchange'
 
 GRAPH = 'https://graph.microsoft.com'
 M365D = 'https://api.security.microsoft.com'
@@ -43,6 +46,18 @@ def access_token(base_url: str, **kwargs: Any) -> str:
     response = client_credentials(base_url, **kwargs)
     response.raise_for_status()
     return response.json()['access_token']
+
+
+def workload_identity_issuer(base_url: str, name: str = WORKLOAD_ISSUER_NAME) -> str:
+    """The issuer URL of an emulated OIDC issuer, as the emulator reached at ``base_url`` names it."""
+    return f'{base_url}/_emulator/oidc/{name}'
+
+
+def federated_token(base_url: str, *, subject: str = WORKLOAD_SUBJECT, issuer: str = WORKLOAD_ISSUER_NAME,
+                    verify: Any = True, **options: Any) -> str:
+    """A service-account token from the emulated OIDC issuer (``options``: ``audience``, ``lifetime``,
+    ``issued_seconds_ago``, ``claims``), for ``client_assertion`` / ``AZURE_FEDERATED_TOKEN_FILE``."""
+    return admin(base_url, 'POST', f'/oidc/{issuer}/token', verify=verify, json={'subject': subject, **options})['token']
 
 
 def admin(base_url: str, method: str, path: str, verify: Any = True, **kwargs: Any) -> Any:

@@ -1,8 +1,9 @@
-"""The identity side: Entra ID (token, device code, authorize, discovery), managed identities, the token proxy."""
+"""The identity side: Entra ID (token, device code, authorize, discovery), managed identities, the token proxy, and
+the emulated external OIDC issuers of workload identity federation."""
 from __future__ import annotations
 
 from ..context import EmuRoute
-from . import authorize, device_code, entra, managed_identity, token_proxy
+from . import authorize, device_code, entra, federation, managed_identity, token_proxy
 
 
 def routes() -> list[EmuRoute]:
@@ -12,4 +13,5 @@ def routes() -> list[EmuRoute]:
         *device_code.routes(),
         *authorize.routes(),
         *entra.routes(),
+        *federation.routes(),
     ]

@@ -19,10 +19,11 @@ from ..errors import EntraError
 from ..requestlog import annotate
 from ..resources import GRAPH, OIDC_SCOPES, Resource, split_scope
 from ..state import PUBLIC_TENANT_ALIASES, App, Tenant, User
+from .assertions import ASSERTION_LEEWAY, verify_assertion_signature
+from .federation import check_federated_assertion, is_federated_assertion
 
 JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
-ASSERTION_LEEWAY = 300
 KNOWN_LOGIN_HOSTS = frozenset({
     'login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.windows.net',
     'login.partner.microsoftonline.cn', 'sts.windows.net',
@@ -153,7 +154,8 @@ def basic_credentials(request: Request) -> tuple[str | None, str | None]:
 
 def authenticate_client(ctx: EmulatorContext, request: Request, form: dict[str, str], app: App, ref: TenantRef,
                         *, credentials_required: bool) -> str:
-    """Check the client's secret or signed assertion. Returns ``appidacr``: 0 public, 1 secret, 2 certificate."""
+    """Check the client's secret or signed assertion (certificate or federated). Returns ``appidacr``: 0 public,
+    1 secret, 2 certificate or federated assertion."""
     _, basic_secret = basic_credentials(request)
     secret = form.get('client_secret') or basic_secret
     assertion = form.get('client_assertion')
@@ -170,7 +172,10 @@ def authenticate_client(ctx: EmulatorContext, request: Request, form: dict[str, 
     if assertion:
         if form.get('client_assertion_type') != JWT_BEARER:
             raise EntraError(900144, param='client_assertion_type')
-        check_client_assertion(ctx, request, assertion, app, ref)
+        if is_federated_assertion(request, assertion, app):
+            check_federated_assertion(ctx, request, assertion, app)   # workload identity federation
+        else:
+            check_client_assertion(ctx, request, assertion, app, ref)
         return '2'
     if credentials_required or not app.public_client:
         raise EntraError(7000218)
@@ -203,21 +208,8 @@ def check_client_assertion(ctx: EmulatorContext, request: Request, assertion: st
             f"'{app.client_id}'.]"))
     cert = certs[0]
     annotate(assertion_alg=alg, assertion_thumbprint='x5t#S256' if header.get('x5t#S256') else 'x5t')
-    try:
-        claims = jwt.decode(assertion, cert.certificate.public_key(), algorithms=[alg],  # type: ignore[arg-type]
-                            options={'verify_aud': False, 'verify_exp': False, 'verify_nbf': False,
-                                     'verify_iat': False})
-    except jwt.InvalidSignatureError as exc:
-        raise EntraError(700027, detail='Client assertion failed signature validation. [Reason - The key was '
-                                        'found, but the signature is invalid.]') from exc
-    except jwt.PyJWTError as exc:
-        raise EntraError(700027, detail=f'Client assertion failed signature validation: {exc}.') from exc
-    now = time.time()
-    exp, nbf = claims.get('exp'), claims.get('nbf')
-    if not isinstance(exp, (int, float)) or now > exp + ASSERTION_LEEWAY:
-        raise EntraError(700024, detail=f'Current time: {int(now)}, expiry time of assertion {exp}.')
-    if isinstance(nbf, (int, float)) and nbf > now + ASSERTION_LEEWAY:
-        raise EntraError(700024, detail=f'Current time: {int(now)}, assertion valid from {nbf}.')
+    claims = verify_assertion_signature(assertion, cert.certificate.public_key(), alg)
+    now, exp = time.time(), claims['exp']
     if str(claims.get('iss', '')).lower() != app.client_id or str(claims.get('sub', '')).lower() != app.client_id:
         raise EntraError(700021, detail=f"Client assertion issuer and subject must both be '{app.client_id}'.")
     if not _assertion_audience_ok(claims.get('aud'), request, ref):
