@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import threading
-import time
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 import requests
+from auth_e2e import (
+    CACHE_KEY,
+    FIXTURE,
+    WHOAMI,
+    age_cached_tokens,
+    cached_accounts,
+    consent,
+    grant_types,
+    login_url,
+    sign_in_with_device_code,
+    whoami,
+)
 
 from microsoft_emulator.testing import (
     CERT_APP_ID,
@@ -21,13 +31,11 @@ from microsoft_emulator.testing import (
     SYSTEM_MI_CLIENT_ID,
     USER_MI_CLIENT_ID,
     XSOAR_M365D_APP_ID,
+    federated_token,
 )
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE = 'MicrosoftAuthFixture'
-WHOAMI = 'msauth-fixture-whoami'
-CACHE_KEY = 'microsoft_auth'
 
 APP_ONLY_FLOWS = [
     ('client-secret', SECRET_APP_ID, 'login'),
@@ -38,35 +46,9 @@ APP_ONLY_FLOWS = [
 ]
 
 
-def whoami(result) -> dict:
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result.context['MSAuthFixture']['WhoAmI']
 
 
-def cached_accounts(run, instance) -> dict:
-    return run.store(instance).get_context()['context'].get(CACHE_KEY, {}).get('accounts', {})
 
-
-def age_cached_tokens(run, instance, seconds_left: float) -> None:
-    """Make every cached access token look like an hour-long token that expires in ``seconds_left`` seconds."""
-    store = run.store(instance)
-    context = store.get_context()['context']
-    for account in context[CACHE_KEY]['accounts'].values():
-        for token in account.get('tokens', {}).values():
-            token['expires_at'] = time.time() + seconds_left
-            token['issued_at'] = token['expires_at'] - 3600
-    store.set_context(context)
-
-
-def grant_types(run) -> list[str]:
-    return [e.get('grant_type') for e in run.requests(('login',)) if e['path'].endswith('/token')]
-
-
-def sign_in_with_device_code(run, instance) -> None:
-    result = run.run(instance, 'msauth-fixture-auth-start')
-    assert not result.has_error, result.errors
-    assert 'Authorization completed successfully' in result.entries[0]['HumanReadable']
 
 
 @pytest.mark.parametrize('flow, client_id, token_host', APP_ONLY_FLOWS)
@@ -118,13 +100,8 @@ def test_authorization_code_flow_redeems_once(local_run):
     it once (PKCE verified by the emulator) and later commands reuse the cached token."""
     run = local_run(FIXTURE)
     instance = run.instance('auth-code')
-    shown = run.run(instance, 'msauth-fixture-generate-login-url')
-    assert not shown.has_error, shown.errors
-    login_url = re.search(r'(https://\S+/oauth2/v2\.0/authorize\?[^\s)\]]+)', shown.entries[0]['HumanReadable']).group(1)
-    consent = requests.get(login_url, allow_redirects=False, verify=str(run.server.ca_path), timeout=10)
-    redirect = consent.headers['Location']
+    redirect = consent(run, login_url(run, instance))
     assert redirect.startswith('https://localhost/myapp')
-    assert 'code_challenge' in login_url and 'state=' in login_url
 
     signed_in = run.instance('auth-code', auth_code={'password': redirect})
     run.clear_requests()
@@ -187,10 +164,15 @@ def _private_key_lines(pem: str) -> list[str]:
     return [line for line in pem.splitlines() if line and not line.startswith('-----')]
 
 
-def test_no_secret_or_token_leaks(local_run):
+def test_no_secret_or_token_leaks(local_run, tmp_path):
     """Given every flow run, including failures, When all entries, contexts, logs and errors are scanned, Then no
-    secret, private key, proxy key, access token or refresh token appears outside the token cache."""
+    secret, private key, proxy key, authorization code, federated token, access token or refresh token appears
+    outside the token cache."""
     run = local_run(FIXTURE)
+    token_file = tmp_path / 'federated-token'
+    federated = federated_token(run.server.url, verify=str(run.server.ca_path))
+    token_file.write_text(federated)
+    run.options.env['AZURE_FEDERATED_TOKEN_FILE'] = str(token_file)
     outcomes = []
     instances = [run.instance(flow) for flow, _, _ in APP_ONLY_FLOWS] + [run.instance('device-code')]
     failing = [
@@ -203,10 +185,15 @@ def test_no_secret_or_token_leaks(local_run):
         outcomes.append(run.run(instance, WHOAMI))
     sign_in_with_device_code(run, instances[-1])
     outcomes.append(run.run(instances[-1], WHOAMI))
+    redirect = consent(run, login_url(run, run.instance('auth-code')))
+    instances.append(run.instance('auth-code', auth_code={'password': redirect}))
+    instances.append(run.instance('workload-identity'))
+    outcomes += [run.run(instances[-2], WHOAMI), run.run(instances[-1], WHOAMI)]
     outcomes.append(run.run(instances[0], 'msauth-fixture-auth-reset'))
     assert sum(r.has_error for r in outcomes) == len(failing)
 
-    secrets = {SECRET_APP_SECRET, OPROXY_KEY_B64, 'not-the-secret-123', 'bogus-authorization-code',
+    auth_code = parse_qs(urlparse(redirect).query)['code'][0]
+    secrets = {SECRET_APP_SECRET, OPROXY_KEY_B64, 'not-the-secret-123', 'bogus-authorization-code', auth_code, federated,
                *_private_key_lines(run.env['EMULATOR_CERT_PRIVATE_KEY'])}
     outside_cache = []
     for instance in instances + failing:
@@ -256,8 +243,7 @@ def test_auth_reset_clears_only_the_module_cache(local_run):
 def test_login_url_has_pkce_and_state(local_run):
     """Given the authorization code flow, When the login URL is generated, Then it carries S256 PKCE and a state."""
     run = local_run(FIXTURE)
-    shown = run.run(run.instance('auth-code'), 'msauth-fixture-generate-login-url')
-    url = re.search(r'(https://\S+/oauth2/v2\.0/authorize\?[^\s)\]]+)', shown.entries[0]['HumanReadable']).group(1)
+    url = login_url(run, run.instance('auth-code'))
     query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
     assert query['code_challenge_method'] == 'S256' and len(query['state']) >= 16
     assert query['client_id'] == SECRET_APP_ID and query['redirect_uri'] == 'https://localhost/myapp'

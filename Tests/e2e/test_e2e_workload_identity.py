@@ -4,19 +4,16 @@ and trades it for an access token of the app whose federated credential trusts i
 from __future__ import annotations
 
 import json
-import time
 
 import jwt
 import pytest
+from auth_e2e import FIXTURE, WHOAMI, age_cached_tokens, whoami
 
 from microsoft_emulator.testing import SECRET_APP_ID, WORKLOAD_SUBJECT, federated_token
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE = 'MicrosoftAuthFixture'
 FLOW = 'workload-identity'
-WHOAMI = 'msauth-fixture-whoami'
-CACHE_KEY = 'microsoft_auth'
 
 
 def mint(run, **options) -> str:
@@ -29,21 +26,6 @@ def project(run, token_file, token: str) -> None:
     run.options.env['AZURE_FEDERATED_TOKEN_FILE'] = str(token_file)
 
 
-def whoami(result) -> dict:
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result.context['MSAuthFixture']['WhoAmI']
-
-
-def age_cached_tokens(run, instance, seconds_left: float) -> None:
-    """Make every cached access token look like an hour-long token that expires in ``seconds_left`` seconds."""
-    store = run.store(instance)
-    context = store.get_context()['context']
-    for account in context[CACHE_KEY]['accounts'].values():
-        for token in account.get('tokens', {}).values():
-            token['expires_at'] = time.time() + seconds_left
-            token['issued_at'] = token['expires_at'] - 3600
-    store.set_context(context)
 
 
 def jti(token: str) -> str:
