@@ -40,6 +40,8 @@ class EmulatorContext:
     log: RequestLog = field(default_factory=RequestLog)
     ca_path: Path | None = None
     rate_limit_overrides: dict[str, list[RateLimitRule]] = field(default_factory=dict)
+    # Product data kept outside EmulatorState (e.g. the Defender XDR store) registers here to be reset with it.
+    reset_hooks: list[Callable[[], None]] = field(default_factory=list)
 
     def rate_rules(self, module: ApiModule) -> list[RateLimitRule]:
         return self.rate_limit_overrides.get(module.name, list(module.rate_limits))
@@ -51,6 +53,8 @@ class EmulatorContext:
         self.log.clear()
         self.limiter.clear()
         self.rate_limit_overrides.clear()
+        for hook in self.reset_hooks:
+            hook()
 
 
 def emulator_context(request: Request) -> EmulatorContext:

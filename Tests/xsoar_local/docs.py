@@ -93,6 +93,7 @@ def facade_app(run_command_line: CommandRunner) -> Starlette:
 def serve_facade(run_command_line: CommandRunner) -> Iterator[str]:
     """Serve the facade on a free loopback port for the duration of the block; yields its base URL."""
     sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # see microsoft_emulator.server.bind_socket
     sock.bind(('127.0.0.1', 0))
     server = uvicorn.Server(uvicorn.Config(facade_app(run_command_line), log_level='error', access_log=False))
     thread = threading.Thread(target=server.run, kwargs={'sockets': [sock]}, daemon=True, name='xsoar-facade')
