@@ -150,6 +150,9 @@ def _run_generate_docs(integration: Integration, examples: Path, base_url: str, 
     cmd = [str(build.sdk_executable(root)), 'generate-docs', '-i', str(integration.yml_path), '-e', str(examples),
            '-o', str(output_dir), '-f', '--insecure']
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    # generate-docs stages the README it writes; leave the developer's index as it was.
+    subprocess.run(['git', 'reset', '-q', '--', str(output_dir / 'README.md')], cwd=root, capture_output=True,
+                   check=False)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0 or 'has failed' in output or 'Error encountered' in output:
         failures = [line for line in output.splitlines() if 'failed' in line or 'Error' in line]
