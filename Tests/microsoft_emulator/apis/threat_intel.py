@@ -1,0 +1,460 @@
+"""Microsoft Defender Threat Intelligence on Microsoft Graph (logical host ``graph``, under ``/v1.0`` and ``/beta``).
+
+Every route needs ``ThreatIntelligence.Read.All`` (application role or delegated scope), like Microsoft's. Paths
+are relative to ``/security/threatIntelligence``:
+
+* ``articles``, ``articles/{id}``, ``articles/{id}/indicators``, ``articleIndicators/{id}``
+* ``intelProfiles``, ``intelProfiles/{id}``, ``intelProfiles/{id}/indicators``, ``intelligenceProfileIndicators/{id}``
+* ``hosts/{id}`` and its ``whois``, ``whois/history``, ``reputation``, ``passiveDns``, ``passiveDnsReverse``,
+  ``subdomains``, ``sslCertificates``, ``trackers``, ``components``, ``cookies``, ``hostPairs``,
+  ``parentHostPairs``, ``childHostPairs``
+* ``whoisRecords`` (``$search``), ``whoisRecords/{id}``, ``whoisRecords/{id}/history``
+* ``vulnerabilities/{id}``, and by ID: ``passiveDnsRecords``, ``subdomains``, ``sslCertificates``,
+  ``hostSslCertificates``, ``hostTrackers``, ``hostComponents``, ``hostCookies``, ``hostPairs``
+
+Collections answer at most :data:`PAGE_SIZE` items per page (``$top`` asks for fewer) with an ``@odata.nextLink``
+(``$skip``) when more remain, and support ``$count``, ``$select``, ``$skip``, ``$orderby`` (one property),
+``$search`` (a substring of the object's text) and a ``$filter`` subset: ``eq ne gt ge lt le`` on (nested, ``a/b``)
+properties, ``in (...)``, ``contains/startswith/endswith(prop, 'x')``, ``and``/``or``/``not`` and parentheses.
+Host IDs are hostnames or IP addresses (a single path segment; IPv6 addresses keep their colons). Unknown IDs
+answer 404 with Graph's error body. The data set is in :mod:`.threat_intel_data`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import api_error
+from ..tokens import Principal
+from . import ApiModule
+from .threat_intel_data import DATA
+
+PAGE_SIZE = 20
+PERMISSIONS = ['ThreatIntelligence.Read.All']
+BASE = '/security/threatIntelligence'
+
+module = ApiModule('threat_intel', host='graph', audiences=('graph',), error_style='graph',
+                   prefixes=('/v1.0', '/beta'))
+
+
+class ODataError(Exception):
+    """A query option the service refuses (400 BadRequest)."""
+
+
+# ----- $filter ------------------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')"
+                    r"|(?P<date>\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?)"
+                    r"|(?P<num>-?\d+(?:\.\d+)?)(?![\w:-])"
+                    r"|(?P<punct>[(),])"
+                    r"|(?P<word>[A-Za-z_][\w/.:-]*))")
+_COMPARISONS = {'eq', 'ne', 'gt', 'ge', 'lt', 'le'}
+_FUNCTIONS = {'contains', 'startswith', 'endswith'}
+
+
+def _tokens(expression: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    position = 0
+    while position < len(expression):
+        if expression[position:].strip() == '':
+            break
+        match = _TOKEN.match(expression, position)
+        if not match:
+            raise ODataError(f"Invalid $filter near '{expression[position:position + 20]}'.")
+        position = match.end()
+        if match.group('str') is not None:
+            out.append(('value', match.group('str')[1:-1].replace("''", "'")))
+        elif match.group('date') is not None:
+            out.append(('value', match.group('date')))
+        elif match.group('num') is not None:
+            number = match.group('num')
+            out.append(('value', float(number) if '.' in number else int(number)))
+        elif match.group('punct') is not None:
+            out.append((match.group('punct'), match.group('punct')))
+        else:
+            word = match.group('word')
+            lowered = word.lower()
+            if lowered in ('true', 'false'):
+                out.append(('value', lowered == 'true'))
+            elif lowered == 'null':
+                out.append(('value', None))
+            else:
+                out.append(('word', word))
+    return out
+
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+def _lookup(item: Any, path: str) -> Any:
+    for part in path.split('/'):
+        item = item.get(part) if isinstance(item, dict) else None
+    return item
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if isinstance(left, list):
+        return any(_compare(op, v, right) for v in left)
+    if op == 'eq':
+        return _norm(left) == _norm(right)
+    if op == 'ne':
+        return _norm(left) != _norm(right)
+    if left is None or right is None:
+        return False
+    try:
+        return {'gt': left > right, 'ge': left >= right, 'lt': left < right, 'le': left <= right}[op]
+    except TypeError:
+        return False
+
+
+def _norm(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+class _FilterParser:
+    def __init__(self, expression: str) -> None:
+        self.tokens = _tokens(expression)
+        self.position = 0
+
+    def parse(self) -> Predicate:
+        predicate = self._or()
+        if self.position != len(self.tokens):
+            raise ODataError(f"Invalid $filter: unexpected '{self.tokens[self.position][1]}'.")
+        return predicate
+
+    def _peek_word(self) -> str:
+        if self.position < len(self.tokens) and self.tokens[self.position][0] == 'word':
+            return str(self.tokens[self.position][1]).lower()
+        return ''
+
+    def _take(self, kind: str) -> Any:
+        if self.position >= len(self.tokens) or self.tokens[self.position][0] != kind:
+            raise ODataError(f'Invalid $filter: expected {kind}.')
+        self.position += 1
+        return self.tokens[self.position - 1][1]
+
+    def _or(self) -> Predicate:
+        parts = [self._and()]
+        while self._peek_word() == 'or':
+            self.position += 1
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else (lambda item: any(p(item) for p in parts))
+
+    def _and(self) -> Predicate:
+        parts = [self._unary()]
+        while self._peek_word() == 'and':
+            self.position += 1
+            parts.append(self._unary())
+        return parts[0] if len(parts) == 1 else (lambda item: all(p(item) for p in parts))
+
+    def _unary(self) -> Predicate:
+        if self._peek_word() == 'not':
+            self.position += 1
+            inner = self._unary()
+            return lambda item: not inner(item)
+        if self.position < len(self.tokens) and self.tokens[self.position][0] == '(':
+            self.position += 1
+            inner = self._or()
+            self._take(')')
+            return inner
+        word = self._take('word')
+        if word.lower() in _FUNCTIONS:
+            return self._function(word.lower())
+        op = self._take('word').lower()
+        if op == 'in':
+            self._take('(')
+            values = [self._take('value')]
+            while self.position < len(self.tokens) and self.tokens[self.position][0] == ',':
+                self.position += 1
+                values.append(self._take('value'))
+            self._take(')')
+            return lambda item: any(_compare('eq', _lookup(item, word), v) for v in values)
+        if op not in _COMPARISONS:
+            raise ODataError(f"Invalid $filter: operator '{op}' is not supported.")
+        value = self._take('value')
+        return lambda item: _compare(op, _lookup(item, word), value)
+
+    def _function(self, name: str) -> Predicate:
+        self._take('(')
+        prop = self._take('word')
+        self._take(',')
+        needle = str(self._take('value')).lower()
+        self._take(')')
+
+        def test(item: dict[str, Any]) -> bool:
+            value = _lookup(item, prop)
+            values = value if isinstance(value, list) else [value]
+            checks = {'contains': lambda s: needle in s, 'startswith': lambda s: s.startswith(needle),
+                      'endswith': lambda s: s.endswith(needle)}[name]
+            return any(isinstance(v, str) and checks(v.lower()) for v in values)
+        return test
+
+
+def parse_filter(expression: str) -> Predicate:
+    return _FilterParser(expression).parse()
+
+
+# ----- query options ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Query:
+    top: int | None = None
+    skip: int = 0
+    select: list[str] | None = None
+    filter: Predicate | None = None
+    orderby: tuple[str, bool] | None = None
+    search: str | None = None
+    count: bool = False
+
+
+def _non_negative(name: str, raw: str) -> int:
+    if not raw.isdigit():
+        raise ODataError(f"Invalid value '{raw}' for query option {name}: a non-negative integer is expected.")
+    return int(raw)
+
+
+def parse_query(request: Request) -> Query:
+    params = {k.lower(): v for k, v in request.query_params.items()}
+    query = Query()
+    if '$top' in params:
+        query.top = _non_negative('$top', params['$top'])
+    if '$skip' in params:
+        query.skip = _non_negative('$skip', params['$skip'])
+    if params.get('$select'):
+        query.select = [p.strip() for p in params['$select'].split(',') if p.strip()]
+    if params.get('$filter'):
+        query.filter = parse_filter(params['$filter'])
+    if params.get('$orderby'):
+        field, _, direction = params['$orderby'].strip().partition(' ')
+        if direction.strip().lower() not in ('', 'asc', 'desc'):
+            raise ODataError(f"Invalid $orderby direction '{direction.strip()}'.")
+        query.orderby = (field, direction.strip().lower() == 'desc')
+    if params.get('$search'):
+        query.search = params['$search'].strip().strip('"').lower()
+    if '$count' in params:
+        query.count = params['$count'].lower() == 'true'
+    return query
+
+
+def select_fields(item: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    if not select:
+        return item
+    keep = {'id', '@odata.type', *select}
+    unknown = [f for f in select if f not in item]
+    if unknown:
+        raise ODataError(f"Could not find a property named '{unknown[0]}' on type "
+                         f"'{str(item.get('@odata.type', '')).lstrip('#')}'.")
+    return {k: v for k, v in item.items() if k in keep}
+
+
+def _searchable(item: Any) -> str:
+    if isinstance(item, dict):
+        return ' '.join(_searchable(v) for v in item.values())
+    if isinstance(item, list):
+        return ' '.join(_searchable(v) for v in item)
+    return str(item).lower() if item is not None else ''
+
+
+def _context_url(request: Request) -> str:
+    version = 'beta' if request.url.path.startswith('/beta/') else 'v1.0'
+    return f'{str(request.base_url).rstrip("/")}/{version}/$metadata'
+
+
+def collection(request: Request, items: list[dict[str, Any]]) -> Response:
+    """One page of ``items`` after the request's query options, with ``@odata.nextLink`` when more remain."""
+    try:
+        query = parse_query(request)
+        rows = list(items)
+        if query.filter:
+            rows = [r for r in rows if query.filter(r)]
+        if query.search:
+            rows = [r for r in rows if query.search in _searchable(r)]
+        if query.orderby:
+            field, descending = query.orderby
+            rows.sort(key=lambda r: (_lookup(r, field) is None, str(_lookup(r, field) or '')), reverse=descending)
+        page_size = min(query.top, PAGE_SIZE) if query.top is not None else PAGE_SIZE
+        page = rows[query.skip:query.skip + page_size]
+        body: dict[str, Any] = {'@odata.context': _context_url(request)}
+        if query.count:
+            body['@odata.count'] = len(rows)
+        body['value'] = [select_fields(r, query.select) for r in page]
+    except ODataError as exc:
+        return api_error(400, 'BadRequest', str(exc))
+    end = query.skip + len(page)
+    if page and end < len(rows):
+        params = [(k, v) for k, v in request.query_params.multi_items() if k.lower() != '$skip']
+        params.append(('$skip', str(end)))
+        body['@odata.nextLink'] = (f'{str(request.base_url).rstrip("/")}{request.url.path}?'
+                                   f'{urlencode(params, quote_via=quote, safe="$,:()")}')
+    return JSONResponse(body)
+
+
+def single(request: Request, item: dict[str, Any] | None, what: str, key: str) -> Response:
+    if item is None:
+        return not_found(what, key)
+    try:
+        selected = select_fields(item, parse_query(request).select)
+    except ODataError as exc:
+        return api_error(400, 'BadRequest', str(exc))
+    return JSONResponse({'@odata.context': _context_url(request), **selected})
+
+
+def not_found(what: str, key: str) -> Response:
+    return api_error(404, 'NotFound', f"The {what} '{key}' was not found.")
+
+
+# ----- routes -------------------------------------------------------------------------------------------------------
+
+def route(path: str) -> Callable[[Any], Any]:
+    return module.route(BASE + path, permissions=PERMISSIONS)
+
+
+@route('/articles')
+async def list_articles(request: Request, principal: Principal) -> Response:
+    rows = sorted(DATA.articles.values(), key=lambda a: a['createdDateTime'], reverse=True)
+    return collection(request, rows)
+
+
+@route('/articles/{article_id}')
+async def get_article(request: Request, principal: Principal) -> Response:
+    article_id = request.path_params['article_id']
+    return single(request, DATA.articles.get(article_id), 'article', article_id)
+
+
+@route('/articles/{article_id}/indicators')
+async def list_article_indicators(request: Request, principal: Principal) -> Response:
+    article_id = request.path_params['article_id']
+    if article_id not in DATA.articles:
+        return not_found('article', article_id)
+    ids = DATA.article_indicator_ids.get(article_id, [])
+    return collection(request, [DATA.article_indicators[i] for i in ids])
+
+
+@route('/articleIndicators/{indicator_id}')
+async def get_article_indicator(request: Request, principal: Principal) -> Response:
+    indicator_id = request.path_params['indicator_id']
+    return single(request, DATA.article_indicators.get(indicator_id), 'articleIndicator', indicator_id)
+
+
+@route('/intelProfiles')
+async def list_profiles(request: Request, principal: Principal) -> Response:
+    return collection(request, list(DATA.profiles.values()))
+
+
+@route('/intelProfiles/{profile_id}')
+async def get_profile(request: Request, principal: Principal) -> Response:
+    profile_id = request.path_params['profile_id']
+    return single(request, DATA.profiles.get(profile_id), 'intelligenceProfile', profile_id)
+
+
+@route('/intelProfiles/{profile_id}/indicators')
+async def list_profile_indicators(request: Request, principal: Principal) -> Response:
+    profile_id = request.path_params['profile_id']
+    if profile_id not in DATA.profiles:
+        return not_found('intelligenceProfile', profile_id)
+    ids = DATA.profile_indicator_ids.get(profile_id, [])
+    return collection(request, [DATA.profile_indicators[i] for i in ids])
+
+
+@route('/intelligenceProfileIndicators/{indicator_id}')
+async def get_profile_indicator(request: Request, principal: Principal) -> Response:
+    indicator_id = request.path_params['indicator_id']
+    return single(request, DATA.profile_indicators.get(indicator_id), 'intelligenceProfileIndicator', indicator_id)
+
+
+def _host_id(request: Request) -> str:
+    return str(request.path_params['host_id']).strip().lower()
+
+
+@route('/hosts/{host_id}')
+async def get_host(request: Request, principal: Principal) -> Response:
+    host_id = _host_id(request)
+    return single(request, DATA.hosts.get(host_id), 'host', host_id)
+
+
+@route('/hosts/{host_id}/reputation')
+async def get_reputation(request: Request, principal: Principal) -> Response:
+    host_id = _host_id(request)
+    return single(request, DATA.reputations.get(host_id), 'host', host_id)
+
+
+@route('/hosts/{host_id}/whois')
+async def get_host_whois(request: Request, principal: Principal) -> Response:
+    host_id = _host_id(request)
+    return single(request, DATA.whois.get(host_id), 'whoisRecord for host', host_id)
+
+
+@route('/hosts/{host_id}/whois/history')
+async def list_host_whois_history(request: Request, principal: Principal) -> Response:
+    host_id = _host_id(request)
+    if host_id not in DATA.whois_history:
+        return not_found('whoisRecord for host', host_id)
+    return collection(request, DATA.whois_history[host_id])
+
+
+def _host_collection(name: str, source: Callable[[str], list[dict[str, Any]] | None]) -> None:
+    async def handler(request: Request, principal: Principal) -> Response:
+        host_id = _host_id(request)
+        if host_id not in DATA.hosts:
+            return not_found('host', host_id)
+        return collection(request, source(host_id) or [])
+    handler.__name__ = f'list_host_{name}'
+    module.add_route(f'{BASE}/hosts/{{host_id}}/{name}', handler, permissions=PERMISSIONS)
+
+
+_host_collection('passiveDns', DATA.passive_dns.get)
+_host_collection('passiveDnsReverse', DATA.passive_dns_reverse.get)
+_host_collection('subdomains', DATA.subdomains.get)
+_host_collection('sslCertificates', DATA.ssl_certificates.get)
+_host_collection('trackers', DATA.trackers.get)
+_host_collection('components', DATA.components.get)
+_host_collection('cookies', DATA.cookies.get)
+_host_collection('hostPairs', lambda host: DATA.pairs_of(host, 'any'))
+_host_collection('parentHostPairs', lambda host: DATA.pairs_of(host, 'child'))
+_host_collection('childHostPairs', lambda host: DATA.pairs_of(host, 'parent'))
+
+
+@route('/whoisRecords')
+async def list_whois_records(request: Request, principal: Principal) -> Response:
+    return collection(request, list(DATA.whois.values()))
+
+
+@route('/whoisRecords/{record_id}')
+async def get_whois_record(request: Request, principal: Principal) -> Response:
+    record_id = request.path_params['record_id']
+    return single(request, DATA.whois_by_id.get(record_id), 'whoisRecord', record_id)
+
+
+@route('/whoisRecords/{record_id}/history')
+async def list_whois_record_history(request: Request, principal: Principal) -> Response:
+    record_id = request.path_params['record_id']
+    if record_id not in DATA.whois_history_by_record:
+        return not_found('whoisRecord', record_id)
+    return collection(request, DATA.whois_history_by_record[record_id])
+
+
+@route('/vulnerabilities/{vulnerability_id}')
+async def get_vulnerability(request: Request, principal: Principal) -> Response:
+    key = str(request.path_params['vulnerability_id']).upper()
+    return single(request, DATA.vulnerabilities.get(key), 'vulnerability', key)
+
+
+def _by_id(name: str, what: str) -> None:
+    async def handler(request: Request, principal: Principal) -> Response:
+        key = request.path_params['item_id']
+        return single(request, DATA.by_collection[name].get(key), what, key)
+    handler.__name__ = f'get_{name}'
+    module.add_route(f'{BASE}/{name}/{{item_id}}', handler, permissions=PERMISSIONS)
+
+
+for _name, _what in (('passiveDnsRecords', 'passiveDnsRecord'), ('subdomains', 'subdomain'),
+                     ('sslCertificates', 'sslCertificate'), ('hostSslCertificates', 'hostSslCertificate'),
+                     ('hostTrackers', 'hostTracker'), ('hostComponents', 'hostComponent'),
+                     ('hostCookies', 'hostCookie'), ('hostPairs', 'hostPair')):
+    _by_id(_name, _what)
