@@ -20,8 +20,8 @@ from rich.table import Table
 from microsoft_emulator.server import EmulatorServer
 
 from .emulator import emulator_env
-from .instances import build_instance, read_instance_file
-from .integrations import find_integration, repo_root
+from .instances import Instance, build_instance, read_instance_file
+from .integrations import Integration, find_integration, repo_root
 from .render import render_incidents, render_result
 from .runner import RunOptions, run_fetch, run_with_polling, summarize_incidents
 
@@ -60,6 +60,38 @@ def _identity_scene(stage: Stage) -> None:
 AUTH_FLOWS = ('client-secret', 'certificate', 'device-code', 'managed-identity', 'managed-identity-user', 'xsoar-app')
 
 
+def _instance(stage: Stage, integration_name: str, flow: str, **overrides: object) -> tuple[Integration, Instance]:
+    integration = find_integration(integration_name)
+    path = repo_root() / 'Tests' / 'instances' / integration.name / f'{flow}.yml'
+    raw = read_instance_file(path) | overrides
+    return integration, build_instance(integration, raw, stage.options.env, source=path)
+
+
+def _show(stage: Stage, integration: Integration, instance: Instance, command: str, **args: str) -> None:
+    stage.console.print(f'[bold]![/bold][bold cyan]{command}[/bold cyan] '
+                        f'{" ".join(f"{k}={v!r}" if " " in v else f"{k}={v}" for k, v in args.items())}')
+    render_result(stage.console, run_with_polling(integration, instance, command, args, stage.options)[-1])
+
+
+def _m365d_scene(stage: Stage) -> None:
+    integration, instance = _instance(stage, 'Microsoft365Defender', 'client-secret', max_fetch='5')
+    _show(stage, integration, instance, 'microsoft-365-defender-incidents-list', limit='3')
+    _show(stage, integration, instance, 'microsoft-365-defender-incident-update', id='1001', status='InProgress',
+          classification='TruePositive', determination='Malware', comment='Contained by the SOC')
+    _show(stage, integration, instance, 'microsoft-365-defender-advanced-hunting',
+          query='DeviceProcessEvents | where FileName == "powershell.exe" | project Timestamp, DeviceName, '
+                'ProcessCommandLine', limit='5')
+    stage.console.print('[bold]fetch-incidents[/bold], three cycles of at most 5 incidents')
+    for cycle, result in enumerate(run_fetch(integration, instance, 3, stage.options), start=1):
+        render_incidents(stage.console, summarize_incidents(result.incidents or []), f'Fetch cycle {cycle}')
+
+
+def _mdti_scene(stage: Stage) -> None:
+    integration, instance = _instance(stage, 'MicrosoftDefenderThreatIntelligence', 'client-secret')
+    _show(stage, integration, instance, 'domain', domain='fake-malicious.site')
+    _show(stage, integration, instance, 'ip', ip='203.0.113.66')
+
+
 def _auth_module_scene(stage: Stage) -> None:
     """MicrosoftApiModule inside a unified script: each flow signs in once, then the cached token is reused."""
     integration = find_integration('MicrosoftAuthFixture')
@@ -88,6 +120,8 @@ SCENES: list[tuple[str, Callable[[Stage], None]]] = [
     ('The local runtime on its fixture integration', _runtime_scene),
     ('The Microsoft cloud emulator: every way to obtain a token (msal and plain HTTP)', _identity_scene),
     ('MicrosoftApiModule: each authentication flow end to end', _auth_module_scene),
+    ('Microsoft 365 Defender: incidents, an update, advanced hunting and fetch', _m365d_scene),
+    ('Microsoft Defender Threat Intelligence: domain and IP enrichment', _mdti_scene),
 ]
 
 
