@@ -111,3 +111,17 @@ def test_large_hunting_result(local_run, seeded, e2e_emulator):
                         query='DeviceProcessEvents', limit='100000', timeout='120'))
     assert len(result.context['Microsoft365Defender']['Hunt']['results']) == 20000
     assert 'Showing the first 50 of 20000 rows' in result.entries[0]['HumanReadable']
+
+
+def test_device_code_auth_commands(local_run, seeded):
+    """Given a device-code instance, When the user runs auth-complete by hand after signing in, then auth-reset,
+    Then completion is confirmed, the reset clears the sign-in, and the next command says to run auth-start."""
+    run = local_run(INTEGRATION)
+    instance = instance_for(run, 'device-code', LEGACY)
+    completed = ok(run.run(instance, 'microsoft-365-defender-auth-complete'))
+    assert 'Authorization completed successfully' in completed.entries[0]['HumanReadable']
+    reset = ok(run.run(instance, 'microsoft-365-defender-auth-reset'))
+    assert 'reset successfully' in reset.entries[0]['HumanReadable']
+    after = run.run(instance, 'microsoft-365-defender-incidents-list', limit='1')
+    assert after.crash is None
+    assert len(after.errors) == 1 and 'microsoft-365-defender-auth-start' in after.errors[0]
