@@ -47,13 +47,16 @@ $(SDK_VENV)/.installed: requirements/sdk.txt
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator Packs/ApiModules/Scripts/MicrosoftApiModule/MicrosoftApiModule.py
+	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator Tests/bench Packs/ApiModules/Scripts/MicrosoftApiModule/MicrosoftApiModule.py
 
 validate: sdk-env
 	$(SDK) validate -a
 
 unify: env sdk-env
 	$(VENV)/bin/xsoar-local build --all
+
+bench: env sdk-env
+	$(PY) -m bench.run
 
 docs: env sdk-env
 	$(VENV)/bin/xsoar-local docs --all

@@ -1,0 +1,502 @@
+"""The benchmark scenarios: each drives commands through xsoar-local (unified script, one fresh process per execution)
+against the Microsoft emulator and returns exact request counts read from the emulator's request log, plus timings
+and memory figures that are measured but never judged.
+
+New integrations are picked up by :func:`bench_integrations` (every pack integration with a ``command_examples``
+file or lines in :data:`EXTRA_LINES`); fetch, token and bulk scenarios are lists to append to.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from microsoft_emulator.server import EmulatorServer
+from microsoft_emulator.testing import admin
+from xsoar_local.docs import parse_command_line
+from xsoar_local.emulator import emulator_env
+from xsoar_local.instances import Instance, build_instance, read_instance_file
+from xsoar_local.integrations import Integration, all_integrations, find_integration, repo_root
+from xsoar_local.runner import RunOptions, RunResult, run_command, run_with_polling
+from xsoar_local.state import InstanceStore
+
+from .expected import Expected, expected_for
+
+TOKEN_HOSTS = ('login', 'imds', 'appservice', 'oproxy')
+NOT_COUNTED = ('admin',)
+GRAPH = 'Microsoft Graph security'
+LEGACY = 'Defender XDR API (legacy)'
+LAST_RUN_LIMIT = 64 * 1024
+MDE = 'MicrosoftDefenderAdvancedThreatProtection'
+
+
+# ============================================================================================================
+# What is measured: integrations, variants, extra command lines
+# ============================================================================================================
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to configure an instance: an instance file of Tests/instances/<Integration>/ plus overrides."""
+
+    name: str
+    flow: str = 'client-secret'
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+
+VARIANTS: dict[str, list[Variant]] = {
+    'Microsoft365Defender': [Variant('graph', overrides=(('api_backend', GRAPH),)),
+                             Variant('legacy', overrides=(('api_backend', LEGACY),))],
+}
+DEFAULT_VARIANTS = [Variant('default')]
+
+# Command lines measured in addition to an integration's command_examples (a per-integration scenario list).
+EXTRA_LINES: dict[str, list[str]] = {}
+
+# Store preparation before an integration's commands run (admin API path, body): the examples refer to seeded IDs.
+PREPARE: dict[str, list[tuple[str, str, dict | None]]] = {
+    'Microsoft365Defender': [('POST', '/xdr/reset', None)],
+}
+
+
+def bench_integrations(root: Path | None = None) -> list[Integration]:
+    """Every shipped integration with example command lines: Defender for Endpoint joins once its examples exist."""
+    return [i for i in all_integrations(root, include_fixtures=False)
+            if (i.directory / 'command_examples').exists() or i.name in EXTRA_LINES]
+
+
+def command_lines(integration: Integration) -> list[tuple[str, dict[str, str]]]:
+    """The first example line of each command (command_examples, then EXTRA_LINES), in file order."""
+    lines = []
+    examples = integration.directory / 'command_examples'
+    if examples.exists():
+        lines += examples.read_text(encoding='utf-8').splitlines()
+    lines += EXTRA_LINES.get(integration.name, [])
+    chosen: dict[str, dict[str, str]] = {}
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith('#'):
+            command, args = parse_command_line(line)
+            chosen.setdefault(command, args)
+    return list(chosen.items())
+
+
+# ============================================================================================================
+# Driving the emulator and the runtime
+# ============================================================================================================
+
+class Session:
+    """One integration with its own xsoar-local state home: a fresh session has no cached token (cold start)."""
+
+    def __init__(self, bench: Bench, integration: str, home: Path) -> None:
+        self.bench = bench
+        self.integration = find_integration(integration)
+        self.home = home
+        self.env = emulator_env(home, url=bench.url, ca=bench.ca)
+        self.options = RunOptions(env=self.env, home=home, timeout_s=600)
+
+    def raw_instance(self, flow: str, **overrides: Any) -> dict:
+        path = repo_root() / 'Tests' / 'instances' / self.integration.name / f'{flow}.yml'
+        return read_instance_file(path) | overrides
+
+    def instance(self, flow: str, **overrides: Any) -> Instance:
+        path = repo_root() / 'Tests' / 'instances' / self.integration.name / f'{flow}.yml'
+        return build_instance(self.integration, self.raw_instance(flow, **overrides), self.env, source=path)
+
+    def run(self, instance: Instance, command: str, args: dict | None = None) -> RunResult:
+        return run_with_polling(self.integration, instance, command, dict(args or {}), self.options)[-1]
+
+
+class Bench:
+    """The emulator (HTTPS, auto-approve) and a scratch directory for state homes."""
+
+    def __init__(self, server: EmulatorServer, work: Path) -> None:
+        self.server = server
+        self.work = work
+        self.url = server.url
+        self.ca = str(server.ca_path)
+        self._homes = 0
+
+    @classmethod
+    @contextmanager
+    def start(cls) -> Iterator[Bench]:
+        with tempfile.TemporaryDirectory(prefix='bench-') as work, \
+                EmulatorServer(tls=True, auto_approve=True) as server:
+            yield cls(server, Path(work))
+
+    def session(self, integration: str) -> Session:
+        self._homes += 1
+        return Session(self, integration, self.work / f'home-{self._homes}')
+
+    def admin(self, method: str, path: str, body: dict | None = None) -> Any:
+        return admin(self.url, method, path, verify=self.ca, **({'json': body} if body is not None else {}))
+
+    def clear(self) -> None:
+        self.server.log.clear()
+
+    def requests(self) -> list[dict]:
+        return [r for r in self.server.requests() if r.get('host') not in NOT_COUNTED]
+
+
+def token_calls(requests: list[dict]) -> list[dict]:
+    return [r for r in requests if r.get('host') in TOKEN_HOSTS]
+
+
+def api_calls(requests: list[dict]) -> list[dict]:
+    return [r for r in requests if r.get('host') not in TOKEN_HOSTS]
+
+
+def describe(request: dict) -> str:
+    return f"{request.get('method')} {request.get('host')} {request.get('path')}"
+
+
+# ============================================================================================================
+# 1. Round trips per command
+# ============================================================================================================
+
+@dataclass
+class RoundTrip:
+    integration: str
+    variant: str
+    command: str
+    args: dict[str, str]
+    cold: list[dict]
+    warm: list[dict]
+    errors: list[str]
+    expected: Expected | None
+
+    @property
+    def cold_tokens(self) -> int:
+        return len(token_calls(self.cold))
+
+    @property
+    def warm_tokens(self) -> int:
+        return len(token_calls(self.warm))
+
+    @property
+    def warm_api(self) -> list[str]:
+        return [describe(r) for r in api_calls(self.warm)]
+
+    @property
+    def cold_api(self) -> list[str]:
+        return [describe(r) for r in api_calls(self.cold)]
+
+    @property
+    def met(self) -> bool:
+        return (not self.errors and self.expected is not None and self.warm_tokens == 0 and self.cold_tokens == 1
+                and len(self.warm_api) == self.expected.count and self.cold_api == self.warm_api)
+
+
+def round_trips(bench: Bench, integrations: list[Integration] | None = None) -> list[RoundTrip]:
+    """Each command on a cold start (fresh state home: no cached token), then again warm in the same home."""
+    results = []
+    for integration in integrations if integrations is not None else bench_integrations():
+        for variant in VARIANTS.get(integration.name, DEFAULT_VARIANTS):
+            for method, path, body in PREPARE.get(integration.name, []):
+                bench.admin(method, path, body)
+            for command, args in command_lines(integration):
+                phases: list[list[dict]] = [[], []]
+                errors: list[str] = []
+                try:
+                    session = bench.session(integration.name)
+                    instance = session.instance(variant.flow, **dict(variant.overrides))
+                    for phase in (0, 1):                              # cold, then warm
+                        bench.clear()
+                        result = session.run(instance, command, args)
+                        errors += result.errors
+                        phases[phase] = bench.requests()
+                except Exception as error:  # noqa: BLE001 - a missing instance file or a broken build is a row
+                    errors.append(f'{type(error).__name__}: {error}')
+                results.append(RoundTrip(integration.name, variant.name, command, args, phases[0], phases[1], errors,
+                                         expected_for(integration.name, command, variant.name)))
+    return results
+
+
+# ============================================================================================================
+# Child-process measurements: peak memory of the command processes
+# ============================================================================================================
+
+def _peak_children_kb() -> int:
+    import resource
+    return int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def _in_fresh_process(kind: str, **kwargs: Any) -> dict:
+    """Run ``WORKERS[kind](**kwargs)`` in a fresh interpreter (``python -m bench.worker``): RUSAGE_CHILDREN there
+    covers only the command processes it starts, so its ru_maxrss is their peak resident memory (KiB on Linux)."""
+    with tempfile.TemporaryDirectory(prefix='bench-worker-') as scratch:
+        job, output = Path(scratch) / 'job.json', Path(scratch) / 'out.json'
+        job.write_text(json.dumps({'kind': kind, 'kwargs': kwargs, 'output': str(output)}), encoding='utf-8')
+        done = subprocess.run([sys.executable, '-m', 'bench.worker', str(job)], capture_output=True, text=True,
+                              check=False, timeout=1800)
+        if not output.exists():
+            raise RuntimeError(f'bench worker {kind} failed (exit {done.returncode}):\n{done.stderr[-4000:]}')
+        return json.loads(output.read_text(encoding='utf-8'))
+
+
+def _worker_session(integration: str, raw: dict, env: dict[str, str], home: str
+                    ) -> tuple[Integration, Instance, RunOptions]:
+    found = find_integration(integration)
+    instance = build_instance(found, raw, env)
+    return found, instance, RunOptions(env=env, home=Path(home), timeout_s=600)
+
+
+# ============================================================================================================
+# 3. Fetch throughput
+# ============================================================================================================
+
+@dataclass(frozen=True)
+class FetchScenario:
+    integration: str
+    label: str
+    page_size: int
+    overrides: tuple[tuple[str, Any], ...]
+    generate: str = '/xdr/generate'
+    clear: tuple[str, ...] = ('/xdr/reset', '/xdr/incidents')
+
+
+FETCH_SCENARIOS = [
+    FetchScenario('Microsoft365Defender', 'M365D incidents (Defender XDR API)', 100,
+                  (('api_backend', LEGACY), ('max_fetch', '1000'))),
+    FetchScenario('Microsoft365Defender', 'M365D incidents (Graph)', 50,
+                  (('api_backend', GRAPH), ('max_fetch', '1000'))),
+]
+FETCH_PENDING = [(MDE, 'MDE alerts backlog')]        # shown as pending until a FetchScenario of MDE is listed
+
+
+@dataclass
+class FetchFigures:
+    label: str
+    incidents: int
+    page_size: int
+    cycles: int = 0
+    api_requests: int = 0
+    token_requests: int = 0
+    fetched: int = 0
+    unique: int = 0
+    last_run_bytes: int = 0
+    peak_kb: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def minimum(self) -> int:
+        return math.ceil(self.incidents / self.page_size) + self.cycles
+
+    @property
+    def per_second(self) -> float:
+        return self.fetched / self.seconds if self.seconds else 0.0
+
+
+def fetch_worker(integration: str, raw: dict, env: dict[str, str], home: str, max_cycles: int) -> dict:
+    found, instance, options = _worker_session(integration, raw, env, home)
+    store = InstanceStore(instance.name, options.home)
+    ids: list[Any] = []
+    cycles, last_run_bytes, seconds, errors = 0, 0, 0.0, []
+    for _ in range(max_cycles):
+        started = time.perf_counter()
+        result = run_command(found, instance, 'fetch-incidents', {}, options)
+        seconds += time.perf_counter() - started
+        cycles += 1
+        errors += result.errors
+        incidents = result.incidents or []
+        if not result.has_error and incidents:
+            store.append_incidents(incidents)
+        ids += [json.loads(i['rawJSON']).get('incidentId') or i.get('dbotMirrorId') for i in incidents]
+        last_run_bytes = max(last_run_bytes, len(json.dumps(store.get_last_run()).encode()))
+        if result.has_error or not incidents:
+            break
+    return {'cycles': cycles, 'ids': ids, 'last_run_bytes': last_run_bytes, 'seconds': seconds, 'errors': errors,
+            'peak_kb': _peak_children_kb()}
+
+
+def fetch_throughput(bench: Bench, scenario: FetchScenario, count: int, max_cycles: int = 200) -> FetchFigures:
+    """A backlog of ``count`` incidents fetched in cycles until a cycle returns none (that cycle counts)."""
+    for path in scenario.clear:
+        bench.admin('POST' if path.endswith('reset') else 'DELETE', path)
+    start = (datetime.now(UTC) - timedelta(days=2)).strftime('%Y-%m-%dT%H:%M:%SZ')
+    spacing = max(1, int(timedelta(days=1).total_seconds() // count))
+    bench.admin('POST', scenario.generate, {'count': count, 'start': start, 'spacing_seconds': spacing,
+                                            'tie_every': 7, 'tie_size': 3})
+    session = bench.session(scenario.integration)
+    raw = session.raw_instance('client-secret', first_fetch='3 days', fetch_timeout='300', **dict(scenario.overrides))
+    bench.clear()
+    outcome = _in_fresh_process('fetch', integration=scenario.integration, raw=raw, env=session.env,
+                                home=str(session.home), max_cycles=max_cycles)
+    requests = bench.requests()
+    return FetchFigures(scenario.label, count, scenario.page_size, cycles=outcome['cycles'],
+                        api_requests=len(api_calls(requests)), token_requests=len(token_calls(requests)),
+                        fetched=len(outcome['ids']), unique=len(set(outcome['ids'])),
+                        last_run_bytes=outcome['last_run_bytes'], peak_kb=outcome['peak_kb'],
+                        seconds=outcome['seconds'], errors=outcome['errors'])
+
+
+# ============================================================================================================
+# 4. Advanced hunting at scale
+# ============================================================================================================
+
+@dataclass
+class HuntingFigures:
+    label: str
+    rows_requested: int
+    rows: int = 0
+    seconds: float = 0.0
+    peak_kb: int = 0
+    entry_bytes: int = 0
+    human_readable_bytes: int = 0
+    api_requests: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def command_worker(integration: str, raw: dict, env: dict[str, str], home: str, command: str, args: dict) -> dict:
+    found, instance, options = _worker_session(integration, raw, env, home)
+    result = run_command(found, instance, command, args, options)
+    return {'entries': result.entries, 'context': result.context, 'errors': result.errors,
+            'seconds': result.duration_s, 'peak_kb': _peak_children_kb()}
+
+
+def advanced_hunting(bench: Bench, rows: int, backend: str = GRAPH, table: str = 'DeviceEvents') -> HuntingFigures:
+    """``table`` resized to ``rows`` rows, the whole table asked for: time, peak memory and the entry's size (warm)."""
+    bench.admin('POST', '/xdr/hunting-rows', {'table': table, 'count': rows})
+    session = bench.session('Microsoft365Defender')
+    raw = session.raw_instance('client-secret', api_backend=backend)
+    command, args = 'microsoft-365-defender-advanced-hunting', {'query': table, 'limit': str(rows),
+                                                                 'timeout': '300'}
+    session.run(session.instance('client-secret', api_backend=backend), 'microsoft-365-defender-auth-test')
+    bench.clear()
+    outcome = _in_fresh_process('command', integration='Microsoft365Defender', raw=raw, env=session.env,
+                                home=str(session.home), command=command, args=args)
+    hunt = outcome['context'].get('Microsoft365Defender', {}).get('Hunt', {})
+    results = hunt.get('results', []) if isinstance(hunt, dict) else []
+    figures = HuntingFigures(f'{table} via {"Graph" if backend == GRAPH else "Defender XDR API"}', rows,
+                             rows=len(results), seconds=outcome['seconds'], peak_kb=outcome['peak_kb'],
+                             entry_bytes=len(json.dumps(outcome['entries']).encode()),
+                             human_readable_bytes=sum(len(str(e.get('HumanReadable') or '').encode())
+                                                      for e in outcome['entries']),
+                             api_requests=len(api_calls(bench.requests())), errors=outcome['errors'])
+    bench.admin('POST', '/xdr/reset')
+    return figures
+
+
+# ============================================================================================================
+# 2. Per-command overhead
+# ============================================================================================================
+
+@dataclass
+class Overhead:
+    integration: str
+    command: str
+    runs: int
+    command_median_s: float
+    bare_median_s: float
+
+    @property
+    def overhead_s(self) -> float:
+        return self.command_median_s - self.bare_median_s
+
+
+def _bare_runtime_seconds(env: dict[str, str]) -> float:
+    root = repo_root()
+    paths = [str(root / 'Packs' / 'Base' / 'Scripts' / 'CommonServerPython'), str(root / 'Tests' / 'demistomock'),
+             str(root / 'Tests')]
+    code = f'import sys; sys.path[:0] = {paths!r}; import demistomock, xsoar_local.executor, xsoar_local.state'
+    started = time.perf_counter()
+    subprocess.run([sys.executable, '-c', code], env=dict(os.environ) | env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def command_overhead(bench: Bench, integration: Integration, runs: int = 7) -> Overhead:
+    """Median wall time of a warm ``<prefix>-auth-test`` (no HTTP once the token is cached: the script's own cost)
+    minus the median of a bare interpreter importing the runtime the executor imports."""
+    command = next((c for c, _ in command_lines(integration) if c.endswith('auth-test')), None) \
+        or command_lines(integration)[0][0]
+    session = bench.session(integration.name)
+    variant = VARIANTS.get(integration.name, DEFAULT_VARIANTS)[0]
+    instance = session.instance(variant.flow, **dict(variant.overrides))
+    session.run(instance, command)                                     # cold: token cached, build cached
+    timed = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        session.run(instance, command)
+        timed.append(time.perf_counter() - started)
+    bare = [_bare_runtime_seconds(session.env) for _ in range(runs)]
+    return Overhead(integration.name, command, runs, statistics.median(timed), statistics.median(bare))
+
+
+# ============================================================================================================
+# 6. Token proxy, managed identity: requests per token, reuse across processes
+# ============================================================================================================
+
+@dataclass(frozen=True)
+class TokenScenario:
+    integration: str
+    flow: str
+    command: str
+    label: str
+
+
+TOKEN_SCENARIOS = [
+    TokenScenario('MicrosoftAuthFixture', 'xsoar-app', 'msauth-fixture-whoami', 'token proxy (Cortex XSOAR app)'),
+    TokenScenario('MicrosoftAuthFixture', 'managed-identity', 'msauth-fixture-whoami', 'managed identity (IMDS)'),
+    TokenScenario('Microsoft365Defender', 'managed-identity', 'microsoft-365-defender-incidents-list',
+                  'M365D managed identity'),
+    TokenScenario('Microsoft365Defender', 'client-secret', 'microsoft-365-defender-incidents-list',
+                  'M365D client secret'),
+    TokenScenario('MicrosoftDefenderThreatIntelligence', 'managed-identity', 'msg-defender-threat-intel-article-list',
+                  'MDTI managed identity'),
+]
+
+
+@dataclass
+class TokenReuse:
+    label: str
+    processes: int
+    tokens_per_process: list[int]
+    token_hosts: list[str]
+    api_requests: int
+    errors: list[str]
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.tokens_per_process)
+
+
+def token_reuse(bench: Bench, scenario: TokenScenario, processes: int = 5) -> TokenReuse:
+    """``processes`` executions in a row sharing one instance's state: how many token requests in all."""
+    session = bench.session(scenario.integration)
+    instance = session.instance(scenario.flow)
+    per_process, hosts, api, errors = [], [], 0, []
+    for _ in range(processes):
+        bench.clear()
+        result = session.run(instance, scenario.command, {'limit': '1'} if 'list' in scenario.command else {})
+        errors += result.errors
+        requests = bench.requests()
+        per_process.append(len(token_calls(requests)))
+        hosts += [r['host'] for r in token_calls(requests)]
+        api += len(api_calls(requests))
+    return TokenReuse(scenario.label, processes, per_process, hosts, api, errors)
+
+
+# ============================================================================================================
+# 5. Bulk actions under rate limits
+# ============================================================================================================
+
+@dataclass(frozen=True)
+class BulkScenario:
+    integration: str
+    label: str
+    run: Callable[[Bench], list[Any]]        # returns report rows; added with the integration that needs it
+
+
+BULK_SCENARIOS: list[BulkScenario] = []
+BULK_PENDING = [(MDE, 'MDE isolation of 100 machines under rate limits')]   # pending until a BulkScenario of MDE
+
