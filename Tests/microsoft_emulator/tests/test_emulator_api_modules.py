@@ -54,7 +54,7 @@ async def incidents(request, principal):
 
 @pytest.fixture(scope='module')
 def server():
-    with EmulatorServer(api_modules=[demo, graphish_module]) as emulator:
+    with EmulatorServer(api_modules=[demo, graphish_module], include_builtin_modules=False) as emulator:
         yield emulator
 
 

@@ -822,9 +822,11 @@ def advanced_hunting_command(api: IncidentsApi, args: Dict[str, Any]) -> Command
             'Microsoft365Defender.Hunt.results.' if len(rows) > len(shown) else f'{len(rows)} rows.')
     readable = tableToMarkdown(f'Results of query: {query}', shown, headers=headers, metadata=note) if rows \
         else f'### Results of query: {query}\nNo results.'
+    # The full rows go to context once; the entry's raw contents keep only what the war room shows, so a
+    # 100,000-row answer is not stored twice.
     return CommandResults(outputs_prefix='Microsoft365Defender.Hunt', outputs_key_field='query',
                           outputs={'query': query, 'results': rows}, readable_output=readable,
-                          raw_response={'query': query, 'results': rows})
+                          raw_response={'query': query, 'rowCount': len(rows), 'results': shown})
 
 
 # ============================================================================================================
