@@ -72,7 +72,10 @@ def facade_app(run_command_line: CommandRunner) -> Starlette:
         if line.startswith('!DeleteContext'):
             state['context'] = {}
             return JSONResponse([])
-        entries, context = run_command_line(line)
+        try:
+            entries, context = run_command_line(line)
+        except ValueError as error:                   # a malformed example line: an error entry, as the server does
+            entries, context = [{'Type': 4, 'ContentsFormat': 'text', 'Contents': str(error)}], {}
         state['context'] = context
         start = state['entries']
         state['entries'] += len(entries)

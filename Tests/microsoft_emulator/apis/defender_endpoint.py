@@ -53,12 +53,13 @@ MAX_IMPORT = 500
 for _name, _schema in EXTRA_SCHEMAS.items():
     xdr_seed.TABLE_SCHEMAS.setdefault(_name, _schema)
 
-MACHINE_READ = ['Machine.Read.All', 'Machine.ReadWrite.All']
-MACHINE_WRITE = ['Machine.ReadWrite.All']
-ALERT_READ = ['Alert.Read.All', 'Alert.ReadWrite.All']
-ALERT_WRITE = ['Alert.ReadWrite.All']
+# Application roles and their delegated counterparts (Microsoft's permission tables list both for each API).
+MACHINE_READ = ['Machine.Read.All', 'Machine.ReadWrite.All', 'Machine.Read', 'Machine.ReadWrite']
+MACHINE_WRITE = ['Machine.ReadWrite.All', 'Machine.ReadWrite']
+ALERT_READ = ['Alert.Read.All', 'Alert.ReadWrite.All', 'Alert.Read', 'Alert.ReadWrite']
+ALERT_WRITE = ['Alert.ReadWrite.All', 'Alert.ReadWrite']
 TI = ['Ti.ReadWrite', 'Ti.ReadWrite.All']
-TI_READ = ['Ti.Read.All', 'Ti.ReadWrite', 'Ti.ReadWrite.All']
+TI_READ = ['Ti.Read.All', 'Ti.Read', 'Ti.ReadWrite', 'Ti.ReadWrite.All']
 CANCEL = ['Machine.CollectForensics', 'Machine.Isolate', 'Machine.RestrictExecution', 'Machine.Scan',
           'Machine.Offboard', 'Machine.StopAndQuarantine', 'Machine.LiveResponse']
 
@@ -572,7 +573,7 @@ async def get_machine(request: Request, principal: Principal) -> Response:
 USER_TIMES = ('firstSeen', 'lastSeen')
 
 
-@module.route('/api/machines/{machine_id}/logonusers', permissions=['User.Read.All'])
+@module.route('/api/machines/{machine_id}/logonusers', permissions=['User.Read.All', 'User.Read'])
 async def logon_users(request: Request, principal: Principal) -> Response:
     store = _store(request)
     with store.lock:
@@ -939,7 +940,7 @@ def _lookback(request: Request) -> int | JSONResponse:
     return int(raw)
 
 
-@module.route('/api/files/{file_hash}', permissions=['File.Read.All'])
+@module.route('/api/files/{file_hash}', permissions=['File.Read.All', 'File.Read'])
 async def get_file(request: Request, principal: Principal) -> Response:
     file_hash = request.path_params['file_hash']
     if not _HASH.match(file_hash):
@@ -958,7 +959,7 @@ def _org_stats(observation: Any, lookback: int) -> tuple[str, str | None, str | 
     return str(len(observation.machine_ids)), format_time(observation.first_seen), format_time(observation.last_seen)
 
 
-@module.route('/api/files/{file_hash}/stats', permissions=['File.Read.All'])
+@module.route('/api/files/{file_hash}/stats', permissions=['File.Read.All', 'File.Read'])
 async def file_stats(request: Request, principal: Principal) -> Response:
     file_hash = request.path_params['file_hash']
     if not _HASH.match(file_hash):
@@ -980,7 +981,7 @@ async def file_stats(request: Request, principal: Principal) -> Response:
     })
 
 
-@module.route('/api/domains/{domain}/stats', permissions=['URL.Read.All', 'Url.Read.All'])
+@module.route('/api/domains/{domain}/stats', permissions=['URL.Read.All', 'Url.Read.All', 'URL.Read', 'Url.Read'])
 async def domain_stats(request: Request, principal: Principal) -> Response:
     lookback = _lookback(request)
     if isinstance(lookback, JSONResponse):
@@ -991,7 +992,7 @@ async def domain_stats(request: Request, principal: Principal) -> Response:
                          'host': domain, 'orgPrevalence': prevalence, 'orgFirstSeen': first, 'orgLastSeen': last})
 
 
-@module.route('/api/ips/{ip}/stats', permissions=['Ip.Read.All'])
+@module.route('/api/ips/{ip}/stats', permissions=['Ip.Read.All', 'Ip.Read'])
 async def ip_stats(request: Request, principal: Principal) -> Response:
     ip = request.path_params['ip']
     try:
@@ -1325,7 +1326,7 @@ def hunting_store(store: MdeStore) -> XdrStore:
         return shadow
 
 
-@module.route('/api/advancedqueries/run', methods=['POST'], permissions=['AdvancedQuery.Read.All'])
+@module.route('/api/advancedqueries/run', methods=['POST'], permissions=['AdvancedQuery.Read.All', 'AdvancedQuery.Read'])
 async def run_hunting(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):

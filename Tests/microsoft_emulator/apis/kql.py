@@ -7,6 +7,7 @@ incident store). Supported query language::
     Table [| operator]... [;]
     where <predicate>          == != =~ !~ < <= > >=  has !has has_cs contains !contains contains_cs
                                startswith !startswith endswith !endswith  in (..) !in (..) in~ (..)
+                               has_any (..) has_all (..)
                                isempty(c) isnotempty(c) isnull(c) isnotnull(c); and, or, not(..), parentheses
     project c1, c2, New = c3    project-away c1, c2
     take N | limit N            order by c [asc|desc], ...  (also sort by; descending by default, as in KQL)
@@ -257,6 +258,8 @@ STRING_OPS = {'has', '!has', 'has_cs', '!has_cs', 'contains', '!contains', 'cont
               'endswith_cs', '!endswith_cs', '=~', '!~'}
 COMPARE_OPS = {'==', '!=', '<', '<=', '>', '>=', '<>'}
 IN_OPS = {'in', '!in', 'in~', '!in~'}
+TERM_LIST_OPS = {'has_any', 'has_all'}   # whole-term matches against a list, case-insensitive
+LIST_OPS = IN_OPS | TERM_LIST_OPS
 
 
 class Parser:
@@ -411,7 +414,7 @@ class Parser:
         column = self.column()
         op_token = self.next()
         op = str(op_token.value).lower() if op_token.kind in ('op', 'ident') else ''
-        if op in IN_OPS:
+        if op in LIST_OPS:
             self.expect_op('(')
             items = [self.literal()]
             while self.peek().kind == 'op' and self.peek().value == ',':
@@ -633,6 +636,15 @@ class Executor:
         if op in ('isempty', 'isnotempty', 'isnull', 'isnotnull'):
             empty = (lambda v: v is None or v == '') if op.endswith('empty') else (lambda v: v is None)
             return (lambda r: empty(r.get(name))) if op in ('isempty', 'isnull') else (lambda r: not empty(r.get(name)))
+        if op in TERM_LIST_OPS:
+            terms = [str(i.value).lower() for i in condition.items]
+            match_all = op == 'has_all'
+
+            def has_terms(r: Row) -> bool:
+                text = '' if r.get(name) is None else str(r.get(name)).lower()
+                found = (_has_term(text, t) for t in terms)
+                return all(found) if match_all else any(found)
+            return has_terms
         if op in IN_OPS:
             for item in condition.items:
                 self.check_types(column_type, item, operator, op)

@@ -402,7 +402,8 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
     'DeviceNetworkEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                             ('ActionType', 'String'), ('RemoteIP', 'String'), ('RemotePort', 'Int32'),
                             ('RemoteUrl', 'String'), ('LocalIP', 'String'), ('LocalPort', 'Int32'),
-                            ('Protocol', 'String'), ('InitiatingProcessFileName', 'String'), ('ReportId', 'Int64')],
+                            ('Protocol', 'String'), ('RemoteIPType', 'String'), ('InitiatingProcessFileName', 'String'),
+                            ('ReportId', 'Int64')],
     'EmailEvents': [('Timestamp', 'DateTime'), ('NetworkMessageId', 'String'), ('InternetMessageId', 'String'),
                     ('SenderFromAddress', 'String'), ('SenderFromDomain', 'String'), ('SenderIPv4', 'String'),
                     ('RecipientEmailAddress', 'String'), ('Subject', 'String'), ('EmailDirection', 'String'),
@@ -413,7 +414,9 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
                   ('AttackTechniques', 'String')],
     'DeviceEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                      ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
-                     ('AccountName', 'String'), ('RemoteUrl', 'String'), ('ReportId', 'Int64')],
+                     ('AccountName', 'String'), ('RemoteUrl', 'String'), ('AdditionalFields', 'Dynamic'),
+                     ('InitiatingProcessCommandLine', 'String'), ('InitiatingProcessSHA1', 'String'),
+                     ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
 }
 DEFAULT_ROWS = {'DeviceInfo': 200, 'DeviceProcessEvents': 500, 'DeviceNetworkEvents': 400, 'EmailEvents': 300,
                 'DeviceEvents': 300}

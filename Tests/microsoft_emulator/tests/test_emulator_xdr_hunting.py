@@ -115,6 +115,22 @@ def test_where_operators(hunt, emulator):
     assert names('isempty(FolderPath)') == ['emu-a', 'emu-b', 'emu-c']
 
 
+def test_has_any_and_has_all(hunt, emulator):
+    """Given command lines, When filtered with has_any / has_all, Then whole terms match case-insensitively."""
+    add_rows(emulator, 'DeviceProcessEvents',
+             {'DeviceName': 'term-a', 'ProcessCommandLine': 'Set-MpPreference -DisableRealtimeMonitoring $true'},
+             {'DeviceName': 'term-b', 'ProcessCommandLine': 'sc stop WinDefend'},
+             {'DeviceName': 'term-c', 'ProcessCommandLine': 'notepad.exe readme.txt'})
+    base = 'DeviceProcessEvents | where DeviceName startswith "term-" '
+
+    def names(condition):
+        return sorted(r['DeviceName'] for r in rows(hunt, f'{base}| where {condition} | project DeviceName'))
+
+    assert names('ProcessCommandLine has_any ("windefend", "disablerealtimemonitoring")') == ['term-a', 'term-b']
+    assert names('ProcessCommandLine has_all ("sc", "stop")') == ['term-b']
+    assert names('ProcessCommandLine has_any ("defen")') == []            # terms, not substrings
+
+
 def test_string_literals_are_kql_literals(hunt, emulator):
     tricky = [r'C:\Users\Public\payload.exe', 'say "hi"', "it's", 'tab\there', 'back\\slash"quote\'mix']
     add_rows(emulator, 'DeviceEvents', *({'DeviceName': f'lit-{n}', 'FolderPath': v} for n, v in enumerate(tricky)))

@@ -1,0 +1,1487 @@
+"""Microsoft Defender for Endpoint: machines, response actions (with polling), investigations, file/IP/domain
+statistics, custom indicators, advanced hunting and alert fetching.
+
+Every command validates its arguments before the first API call, reports per machine when it acts on several
+machines, and keeps inside Microsoft's rate limits (100 calls per minute, 1,500 per hour; 45 per minute for hunting):
+short Retry-After waits happen in the shared MicrosoftApiModule, long ones reschedule the command for the machines
+that are still to do. Authentication, retries and Microsoft error messages come from MicrosoftApiModule.
+"""
+import ipaddress
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, Callable, Dict, List, Tuple
+
+import demistomock as demisto
+from CommonServerPython import *
+from CommonServerUserPython import *
+
+PREFIX = 'microsoft-atp'
+INTEGRATION_NAME = 'Microsoft Defender for Endpoint'
+APP_NAME = 'ms-defender-atp'
+VENDOR = 'Microsoft Defender ATP'
+
+ENDPOINT_TYPES = ('Worldwide', 'EU Geo Proximity', 'UK Geo Proximity', 'US Geo Proximity', 'US GCC', 'US GCC-High',
+                  'DoD', 'Custom')
+AUTH_TYPES = {'Client Credentials': 'client_credentials', 'Authorization Code': 'authorization_code',
+              'Azure Managed Identities': 'managed_identity'}
+
+ACTION_DONE = ('Succeeded', 'Failed', 'TimeOut', 'Cancelled')
+ACTION_FAILED = ('Failed', 'TimeOut', 'Cancelled')
+DEFAULT_INTERVAL = 10
+DEFAULT_POLL_TIMEOUT = 600
+MAX_PAGE_SIZE = 10_000
+
+RISK_SCORES = ('None', 'Informational', 'Low', 'Medium', 'High')
+HEALTH_STATUSES = ('Active', 'Inactive', 'ImpairedCommunication', 'NoSensorData', 'NoSensorDataImpairedCommunication',
+                   'Unknown')
+ACTION_TYPES = ('RunAntiVirusScan', 'Offboard', 'CollectInvestigationPackage', 'Isolate', 'Unisolate',
+                'StopAndQuarantineFile', 'RestrictCodeExecution', 'UnrestrictCodeExecution', 'LiveResponse')
+ACTION_STATUSES = ('Pending', 'InProgress', 'Succeeded', 'Failed', 'TimeOut', 'Cancelled')
+INDICATOR_TYPES = ('FileSha1', 'FileSha256', 'FileMd5', 'IpAddress', 'DomainName', 'Url', 'CertificateThumbprint')
+INDICATOR_ACTIONS = ('Audit', 'Block', 'BlockAndRemediate', 'Allowed', 'Warn', 'Alert', 'AlertAndBlock')
+INDICATOR_SEVERITIES = ('Informational', 'Low', 'Medium', 'High')
+
+FETCH_STATUSES = ('New', 'InProgress', 'Resolved')
+FETCH_SEVERITIES = ('Informational', 'Low', 'Medium', 'High')
+DETECTION_SOURCES = {
+    'Antivirus': 'WindowsDefenderAv', 'Automated investigation': 'AutomatedInvestigation',
+    'Custom detection': 'CustomDetection', 'Custom TI': 'CustomerTI', 'EDR': 'WindowsDefenderAtp',
+    'Microsoft 365 Defender': 'MTP', 'Microsoft Defender for Office 365': 'OfficeATP',
+    'Microsoft Defender Experts': 'ThreatExperts', 'SmartScreen': 'WindowsDefenderSmartScreen',
+    'Third-party sensors': 'ThirdPartySensors',
+}
+XSOAR_SEVERITY = {'Informational': IncidentSeverity.INFO, 'Low': IncidentSeverity.LOW,
+                  'Medium': IncidentSeverity.MEDIUM, 'High': IncidentSeverity.HIGH}
+
+
+# ============================================================================================================
+# Arguments: every value is checked before the first API call, and errors name the argument
+# ============================================================================================================
+
+def choice_arg(args: Dict[str, Any], name: str, allowed: Tuple[str, ...], default: str | None = None,
+               required: bool = False) -> str | None:
+    """One of ``allowed`` (case-insensitive), the default when absent, or a clear error."""
+    value = args.get(name)
+    if value in (None, ''):
+        if required and default is None:
+            raise ValueError(f'Missing "{name}". Allowed values: {", ".join(allowed)}.')
+        return default
+    for option in allowed:
+        if str(value).strip().lower() == option.lower():
+            return option
+    raise ValueError(f'Invalid "{name}": "{value}". Allowed values: {", ".join(allowed)}.')
+
+
+def choice_list_arg(args: Dict[str, Any], name: str, allowed: Tuple[str, ...]) -> List[str]:
+    return [str(choice_arg({name: v}, name, allowed)) for v in argToList(args.get(name))]
+
+
+def number_arg(args: Dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = args.get(name)
+    if value in (None, ''):
+        return default
+    text = str(value).strip()
+    if not re.fullmatch(r'\d+', text) or not low <= int(text) <= high:
+        raise ValueError(f'Invalid "{name}": "{value}". Provide a whole number from {low} to {high}.')
+    return int(text)
+
+
+def required_arg(args: Dict[str, Any], name: str) -> str:
+    value = args.get(name)
+    if value in (None, '') or not str(value).strip():
+        raise ValueError(f'Missing required argument "{name}".')
+    return str(value).strip()
+
+
+def required_list(args: Dict[str, Any], name: str) -> List[str]:
+    values = [str(v).strip() for v in argToList(args.get(name)) if str(v).strip()]
+    if not values:
+        raise ValueError(f'Missing required argument "{name}".')
+    return list(dict.fromkeys(values))
+
+
+_HEX = {'MD5': 32, 'SHA1': 40, 'SHA256': 64}
+
+
+def hash_arg(value: str, name: str, kinds: Tuple[str, ...]) -> str:
+    """A hex hash of one of ``kinds`` (MD5/SHA1/SHA256), lower-cased."""
+    text = value.strip()
+    if re.fullmatch(r'[0-9a-fA-F]+', text) and len(text) in (_HEX[k] for k in kinds):
+        return text.lower()
+    raise ValueError(f'Invalid "{name}": "{value}". Provide a {" or ".join(kinds)} hash.')
+
+
+def ip_arg(value: str, name: str = 'ip') -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError(f'Invalid "{name}": "{value}". Provide an IPv4 or IPv6 address.') from None
+
+
+def bool_arg(args: Dict[str, Any], name: str, default: bool = False) -> bool:
+    value = args.get(name)
+    if value in (None, ''):
+        return default
+    try:
+        return argToBoolean(value)
+    except ValueError:
+        raise ValueError(f'Invalid "{name}": "{value}". Allowed values: true, false.') from None
+
+
+_DURATION = re.compile(r'^\s*(\d+)\s*(minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|months?|years?)\s*$', re.I)
+_UNIT_MINUTES = {'m': 1, 'h': 60, 'd': 1440, 'w': 10080, 'mo': 43200, 'y': 525600}
+
+
+def duration_minutes(value: str, name: str) -> int:
+    """'2 weeks', '1 day', '30 minutes' as whole minutes (for KQL ago() and expiration times)."""
+    match = _DURATION.match(str(value or ''))
+    if not match:
+        raise ValueError(f'Invalid "{name}": "{value}". Use a number and a unit, for example "7 days" or "12 hours".')
+    unit = match.group(2).lower()
+    key = 'mo' if unit.startswith('mo') else unit[0]
+    return int(match.group(1)) * _UNIT_MINUTES[key]
+
+
+def future_time_arg(args: Dict[str, Any], name: str, default: str) -> str:
+    """An expiration time: a duration from now ('14 days') or an ISO date/time, as UTC ISO 8601."""
+    value = str(args.get(name) or default).strip()
+    if _DURATION.match(value):
+        moment = datetime.now(UTC) + timedelta(minutes=duration_minutes(value, name))
+    else:
+        parsed = arg_to_datetime(value, name) if re.match(r'^\d{4}-\d{2}-\d{2}', value) else None
+        if parsed is None:
+            raise ValueError(f'Invalid "{name}": "{value}". Use a duration such as "14 days" or a date such as '
+                             '2030-01-01T00:00:00Z.')
+        moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+# ============================================================================================================
+# Timestamps (alerts carry up to 7 fractional digits; strings compare as times once normalised)
+# ============================================================================================================
+
+_TS = re.compile(r'^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$')
+
+
+def normalize_ts(value: Any) -> str:
+    """'YYYY-MM-DDTHH:MM:SS.fffffffZ' in UTC; refuses anything else (the value goes into an OData filter)."""
+    text = str(value or '').strip()
+    match = _TS.match(text)
+    if not match:
+        raise ValueError(f'Unrecognised timestamp "{text}".')
+    day, clock, fraction, zone = match.groups()
+    if zone and zone not in ('Z', '+00:00', '+0000', '-00:00'):
+        moment = datetime.fromisoformat(f'{day}T{clock}{zone}').astimezone(UTC)
+        day, clock = moment.strftime('%Y-%m-%d'), moment.strftime('%H:%M:%S')
+    return f'{day}T{clock}.{(fraction or "")[:7].ljust(7, "0")}Z'
+
+
+def datetime_to_ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f') + '0Z'
+
+
+# ============================================================================================================
+# KQL: every value from an argument becomes a string literal that cannot break out
+# ============================================================================================================
+
+_KQL_ESCAPES = {'\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+
+def kql_string(value: Any) -> str:
+    """A double-quoted KQL string literal. Quotes, backslashes and line breaks are escaped; other control
+    characters are refused, so nothing a user types can end the literal or start a new statement."""
+    out = []
+    for char in str(value):
+        if char in _KQL_ESCAPES:
+            out.append(_KQL_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7f or char in '\u2028\u2029':
+            raise ValueError(f'Invalid value {value!r}: control characters are not allowed in hunting values.')
+        else:
+            out.append(char)
+    return '"' + ''.join(out) + '"'
+
+
+def kql_list(values: List[str]) -> str:
+    return '(' + ', '.join(kql_string(v) for v in values) + ')'
+
+
+# ============================================================================================================
+# Client: one method per Defender for Endpoint API call
+# ============================================================================================================
+
+class Client:
+    """Thin wrapper: paths and bodies of the Defender for Endpoint API over an authenticated MicrosoftClient."""
+
+    def __init__(self, http: Any) -> None:
+        self.http = http
+
+    # ---- machines -------------------------------------------------------------------------------------------
+    def list_machines(self, filter_: str | None, top: int | None = None, skip: int | None = None) -> List[Dict]:
+        params = assign_params(**{'$filter': filter_, '$top': top, '$skip': skip or None})
+        return self.http.http_request('GET', '/machines', params=params).get('value') or []
+
+    def get_machine(self, machine_id: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/machines/{quote_id(machine_id, "machine_id")}')
+
+    def find_machines_by_ip(self, ip: str, timestamp: str) -> List[Dict]:
+        return self.http.http_request('GET', f"/machines/findbyip(ip='{ip}',timestamp={timestamp})").get('value') or []
+
+    def file_machines(self, sha1: str) -> List[Dict]:
+        return self.http.http_request('GET', f'/files/{quote_id(sha1, "file_hash")}/machines').get('value') or []
+
+    def domain_machines(self, domain: str) -> List[Dict]:
+        return self.http.http_request('GET', f'/domains/{quote_id(domain, "domain")}/machines').get('value') or []
+
+    def user_machines(self, username: str) -> List[Dict]:
+        return self.http.http_request('GET', f'/users/{quote_id(username, "username")}/machines').get('value') or []
+
+    def machine_users(self, machine_id: str) -> List[Dict]:
+        path = f'/machines/{quote_id(machine_id, "machine_id")}/logonusers'
+        return self.http.http_request('GET', path).get('value') or []
+
+    def machine_tag(self, machine_id: str, action: str, tag: str) -> Dict[str, Any]:
+        return self.http.http_request('POST', f'/machines/{quote_id(machine_id, "machine_id")}/tags',
+                                      json_data={'Value': tag, 'Action': action})
+
+    # ---- response actions -----------------------------------------------------------------------------------
+    def machine_action(self, machine_id: str, action: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        """POST /machines/{id}/<action>: every response action has this shape and returns a machineAction."""
+        return self.http.http_request('POST', f'/machines/{quote_id(machine_id, "machine_id")}/{action}',
+                                      json_data=body)
+
+    def get_machine_action(self, action_id: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/machineactions/{quote_id(action_id, "machine_action_id")}')
+
+    def list_machine_actions(self, filter_: str | None, top: int) -> List[Dict]:
+        params = assign_params(**{'$filter': filter_, '$top': top})
+        return self.http.http_request('GET', '/machineactions', params=params).get('value') or []
+
+    def package_uri(self, action_id: str) -> str:
+        body = self.http.http_request('GET', f'/machineactions/{quote_id(action_id, "action_id")}/getPackageUri')
+        return str(body.get('value') or '')
+
+    def download(self, url: str) -> bytes:
+        """The package is a pre-signed (SAS) link: fetched without our bearer token."""
+        res = requests.get(url, verify=self.http._verify, timeout=300)
+        if res.status_code >= 400:
+            raise DemistoException(f'Downloading the investigation package failed with HTTP {res.status_code}.')
+        return res.content
+
+    # ---- investigations -------------------------------------------------------------------------------------
+    def list_investigations(self, top: int, skip: int) -> List[Dict]:
+        params = {'$top': top, '$skip': skip} if skip else {'$top': top}
+        return self.http.http_request('GET', '/investigations', params=params).get('value') or []
+
+    def get_investigation(self, investigation_id: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/investigations/{quote_id(investigation_id, "id")}')
+
+    def start_investigation(self, machine_id: str, comment: str) -> Dict[str, Any]:
+        return self.machine_action(machine_id, 'startInvestigation', {'Comment': comment})
+
+    # ---- statistics ---------------------------------------------------------------------------------------------
+    def file_stats(self, sha1: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/files/{quote_id(sha1, "file_hash")}/stats')
+
+    def file_info(self, file_hash: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/files/{quote_id(file_hash, "hash")}')
+
+    def domain_stats(self, domain: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/domains/{quote_id(domain, "domain")}/stats')
+
+    def ip_stats(self, ip: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/ips/{quote_id(ip, "ip")}/stats')
+
+    # ---- indicators ---------------------------------------------------------------------------------------------
+    def list_indicators(self, filter_: str | None, top: int, skip: int) -> List[Dict]:
+        params = assign_params(**{'$filter': filter_, '$top': top, '$skip': skip or None})
+        try:
+            return self.http.http_request('GET', '/indicators', params=params).get('value') or []
+        except NotFoundError:
+            return []                           # Microsoft answers 404 when the tenant has no indicators
+
+    def get_indicator(self, indicator_id: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/indicators/{quote_id(indicator_id, "indicator_id")}')
+
+    def submit_indicator(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        return self.http.http_request('POST', '/indicators', json_data=body)
+
+    def delete_indicator(self, indicator_id: str) -> None:
+        self.http.http_request('DELETE', f'/indicators/{quote_id(indicator_id, "indicator_id")}',
+                               resp_type='text')
+
+    def import_indicators(self, indicators: List[Dict[str, Any]]) -> List[Dict]:
+        body = self.http.http_request('POST', '/indicators/import', json_data={'Indicators': indicators})
+        return body.get('value') or []
+
+    # ---- hunting and alerts -----------------------------------------------------------------------------------
+    def run_query(self, query: str, timeout: int) -> Dict[str, Any]:
+        """Hunting queries only read, so a failed attempt may be repeated."""
+        return self.http.http_request('POST', '/advancedqueries/run', json_data={'Query': query},
+                                      timeout=timeout, idempotent=True)
+
+    def list_alerts(self, filter_: str, top: int, expand_evidence: bool) -> List[Dict]:
+        params = assign_params(**{'$filter': filter_, '$orderby': 'alertCreationTime asc', '$top': top,
+                                  '$expand': 'evidence' if expand_evidence else None})
+        return self.http.http_request('GET', '/alerts', params=params).get('value') or []
+
+
+# ============================================================================================================
+# Context shapes
+# ============================================================================================================
+
+def machine_context(machine: Dict[str, Any]) -> Dict[str, Any]:
+    """A machine resource as MicrosoftATP.Machine (the official PascalCase names)."""
+    addresses = [remove_empty_elements({'ipAddress': a.get('ipAddress'), 'macAddress': a.get('macAddress'),
+                                        'type': a.get('type'), 'operationalStatus': a.get('operationalStatus')})
+                 for a in machine.get('ipAddresses') or []]
+    return remove_empty_elements({
+        'ID': machine.get('id'), 'ComputerDNSName': machine.get('computerDnsName'),
+        'FirstSeen': machine.get('firstSeen'), 'LastSeen': machine.get('lastSeen'),
+        'OSPlatform': machine.get('osPlatform'), 'OSVersion': machine.get('osVersion'),
+        'OSProcessor': machine.get('osProcessor'), 'OSBuild': machine.get('osBuild'),
+        'Version': machine.get('version'), 'LastIPAddress': machine.get('lastIpAddress'),
+        'LastExternalIPAddress': machine.get('lastExternalIpAddress'), 'AgentVersion': machine.get('agentVersion'),
+        'HealthStatus': machine.get('healthStatus'), 'RBACGroupID': machine.get('rbacGroupId'),
+        'RBACGroupName': machine.get('rbacGroupName'), 'RiskScore': machine.get('riskScore'),
+        'ExposureLevel': machine.get('exposureLevel'), 'IsAADJoined': machine.get('aadDeviceId') is not None
+        if machine.get('isAadJoined') is None else machine.get('isAadJoined'),
+        'AADDeviceID': machine.get('aadDeviceId'), 'MachineTags': machine.get('machineTags'),
+        'OnboardingStatus': machine.get('onboardingStatus'), 'DeviceValue': machine.get('deviceValue'),
+        'IPAddresses': addresses or None,
+    })
+
+
+MACHINE_HEADERS = ['ID', 'ComputerDNSName', 'OSPlatform', 'LastIPAddress', 'LastExternalIPAddress', 'HealthStatus',
+                   'RiskScore', 'ExposureLevel', 'MachineTags']
+
+
+def action_context(action: Dict[str, Any]) -> Dict[str, Any]:
+    """A machineAction resource as MicrosoftATP.MachineAction."""
+    files = action.get('relatedFileInfo') or {}
+    return remove_empty_elements({
+        'ID': action.get('id'), 'Type': action.get('type'), 'Scope': action.get('scope'),
+        'Requestor': action.get('requestor'), 'RequestorComment': action.get('requestorComment'),
+        'Status': action.get('status'), 'MachineID': action.get('machineId'),
+        'ComputerDNSName': action.get('computerDnsName'), 'CreationDateTimeUtc': action.get('creationDateTimeUtc'),
+        'LastUpdateTimeUtc': action.get('lastUpdateDateTimeUtc') or action.get('lastUpdateTimeUtc'),
+        'RelatedFileInfo': {'FileIdentifier': files.get('fileIdentifier'),
+                            'FileIdentifierType': files.get('fileIdentifierType')} if files else None,
+    })
+
+
+ACTION_HEADERS = ['ID', 'Type', 'Requestor', 'RequestorComment', 'Status', 'MachineID', 'ComputerDNSName']
+
+
+def investigation_context(item: Dict[str, Any]) -> Dict[str, Any]:
+    return remove_empty_elements({
+        'ID': item.get('id'), 'StartTime': item.get('startTime'), 'EndTime': item.get('endTime'),
+        'State': item.get('state'), 'CancelledBy': item.get('cancelledBy'), 'StatusDetails': item.get('statusDetails'),
+        'MachineID': item.get('machineId'), 'ComputerDNSName': item.get('computerDnsName'),
+        'TriggeringAlertID': item.get('triggeringAlertId'),
+    })
+
+
+def user_context(user: Dict[str, Any], machine_id: str) -> Dict[str, Any]:
+    return remove_empty_elements({
+        'ID': user.get('id'), 'AccountName': user.get('accountName'), 'AccountDomain': user.get('accountDomain'),
+        'FirstSeen': user.get('firstSeen'), 'LastSeen': user.get('lastSeen'), 'LogonTypes': user.get('logonTypes'),
+        'DomainAdmin': user.get('isDomainAdmin'), 'NetworkUser': user.get('isOnlyNetworkUser'),
+        'MachineID': machine_id,
+    })
+
+
+def error_entry(message: str) -> Dict[str, Any]:
+    return {'Type': EntryType.ERROR, 'ContentsFormat': EntryFormat.TEXT, 'Contents': message}
+
+
+def per_item_results(results: CommandResults | None, errors: List[str], what: str) -> Any:
+    """Successes as one entry and failures as one error entry; everything failing is one error."""
+    if not errors:
+        return results
+    message = f'Failed for {len(errors)} {what}:\n' + '\n'.join(errors)
+    if results is None:
+        raise DemistoException(message)
+    return [results, error_entry(message)]
+
+
+# ============================================================================================================
+# Machines
+# ============================================================================================================
+
+def machines_filter(args: Dict[str, Any]) -> str:
+    """$filter for get-machines: values of one argument are OR'd, different arguments AND'd, all escaped."""
+    groups = [
+        ODataFilter.or_(*[ODataFilter.eq('computerDnsName', v) for v in argToList(args.get('hostname'))]),
+        ODataFilter.or_(*[ODataFilter.eq('lastIpAddress', ip_arg(v)) for v in argToList(args.get('ip'))]),
+        ODataFilter.or_(*[ODataFilter.eq('riskScore', v) for v in choice_list_arg(args, 'risk_score', RISK_SCORES)]),
+        ODataFilter.or_(*[ODataFilter.eq('healthStatus', v)
+                          for v in choice_list_arg(args, 'health_status', HEALTH_STATUSES)]),
+        ODataFilter.or_(*[ODataFilter.eq('osPlatform', v) for v in argToList(args.get('os_platform'))]),
+    ]
+    return ODataFilter.and_(*groups)
+
+
+def machines_results(machines: List[Dict[str, Any]], title: str, prefix: str = 'MicrosoftATP.Machine',
+                     wrap: Callable[[List[Dict]], Any] | None = None, key_field: str = 'ID') -> CommandResults:
+    rows = [machine_context(m) for m in machines]
+    outputs = wrap(rows) if wrap else rows
+    return CommandResults(outputs_prefix=prefix, outputs_key_field=key_field, outputs=outputs, raw_response=machines,
+                          readable_output=tableToMarkdown(title, rows, headers=MACHINE_HEADERS, removeNull=True))
+
+
+def get_machines_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    page_size = number_arg(args, 'page_size', 50, 1, MAX_PAGE_SIZE)
+    page_num = number_arg(args, 'page_num', 1, 1, 1_000_000)
+    machines = client.list_machines(machines_filter(args) or None, page_size, (page_num - 1) * page_size)
+    return machines_results(machines, f'{INTEGRATION_NAME} machines')
+
+
+def get_machine_details_command(client: Client, args: Dict[str, Any]) -> Any:
+    ids = required_list(args, 'machine_id')
+    machines, errors = [], []
+    for machine_id in ids:
+        try:
+            machines.append(client.get_machine(machine_id))
+        except (NotFoundError, DemistoException) as error:
+            errors.append(f'{machine_id}: {error_text(error)}')
+    results = machines_results(machines, f'{INTEGRATION_NAME} machine details') if machines else None
+    return per_item_results(results, errors, 'machine(s)')
+
+
+def error_text(error: Exception) -> str:
+    return getattr(error, 'message', None) or str(error)
+
+
+def get_machine_by_ip_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    ip = ip_arg(required_arg(args, 'ip'))
+    moment = arg_to_datetime(required_arg(args, 'timestamp'), 'timestamp', required=True)
+    stamp = moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ') if moment.tzinfo else \
+        moment.strftime('%Y-%m-%dT%H:%M:%SZ')
+    limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
+    machines = client.find_machines_by_ip(ip, stamp)
+    if not bool_arg(args, 'all_results'):
+        machines = machines[:limit]
+    return machines_results(machines, f'Machines that communicated with {ip} around {stamp}')
+
+
+def get_file_related_machines_command(client: Client, args: Dict[str, Any]) -> Any:
+    hashes = [hash_arg(h, 'file_hash', ('SHA1',)) for h in required_list(args, 'file_hash')]
+    outputs, errors = [], []
+    for sha1 in hashes:
+        try:
+            machines = client.file_machines(sha1)
+            outputs.append({'File': sha1, 'Machines': [machine_context(m) for m in machines]})
+        except DemistoException as error:
+            errors.append(f'{sha1}: {error_text(error)}')
+    if not outputs:
+        return per_item_results(None, errors, 'file(s)')
+    rows = [dict(m, File=o['File']) for o in outputs for m in o['Machines']]
+    results = CommandResults(outputs_prefix='MicrosoftATP.FileMachine', outputs_key_field='File', outputs=outputs,
+                             readable_output=tableToMarkdown('Machines related to the files', rows,
+                                                             headers=['File', *MACHINE_HEADERS], removeNull=True))
+    return per_item_results(results, errors, 'file(s)')
+
+
+def get_domain_machines_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    domain = required_arg(args, 'domain')
+    machines = client.domain_machines(domain)[:number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)]
+    return machines_results(machines, f'Machines that communicated with {domain}', 'MicrosoftATP.DomainMachine',
+                            wrap=lambda rows: {'Domain': domain, 'Machines': rows}, key_field='Domain')
+
+
+def get_user_machines_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    username = required_arg(args, 'username')
+    machines = client.user_machines(username)
+    return machines_results(machines, f'Machines used by {username}', 'MicrosoftATP.UserMachine',
+                            wrap=lambda rows: {'Username': username, 'Machines': rows}, key_field='Username')
+
+
+def get_machine_users_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    machine_id = required_arg(args, 'machine_id')
+    users = [user_context(u, machine_id) for u in client.machine_users(machine_id)]
+    return CommandResults(outputs_prefix='MicrosoftATP.MachineUser', outputs_key_field=['ID', 'MachineID'],
+                          outputs=users, readable_output=tableToMarkdown(
+                              f'Users that logged on to machine {machine_id}', users, removeNull=True))
+
+
+def add_remove_machine_tag_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    machine_id = required_arg(args, 'machine_id')
+    action = choice_arg(args, 'action', ('Add', 'Remove'), required=True)
+    tag = required_arg(args, 'tag')
+    if len(tag) > 200:
+        raise ValueError('Invalid "tag": a machine tag has at most 200 characters.')
+    machine = client.machine_tag(machine_id, str(action), tag)
+    verb = 'added to' if action == 'Add' else 'removed from'
+    return machines_results([machine], f'Tag "{tag}" was {verb} machine {machine_id}')
+
+
+def endpoint_status(machine: Dict[str, Any]) -> str:
+    return 'Online' if machine.get('healthStatus') == 'Active' else 'Offline'
+
+
+def endpoint_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    """The generic `endpoint` command: machines by ID, IP or host name, as Endpoint and MicrosoftATP.Machine."""
+    ids, ips, names = argToList(args.get('id')), argToList(args.get('ip')), argToList(args.get('hostname'))
+    if not (ids or ips or names):
+        raise ValueError('Provide at least one of "id", "ip" or "hostname".')
+    clauses = [ODataFilter.eq('id', v) for v in ids] + \
+              [ODataFilter.eq('lastIpAddress', ip_arg(v)) for v in ips] + \
+              [ODataFilter.eq('computerDnsName', v) for v in names]
+    machines = client.list_machines(ODataFilter.or_(*clauses))
+    if not machines:
+        return [CommandResults(readable_output='No machines were found.')]
+    results = []
+    for machine in machines:
+        macs = [a.get('macAddress') for a in machine.get('ipAddresses') or [] if a.get('macAddress')]
+        endpoint = Common.Endpoint(
+            id=machine.get('id'), hostname=machine.get('computerDnsName'), ip_address=machine.get('lastIpAddress'),
+            os=machine.get('osPlatform'), os_version=machine.get('osVersion'), status=endpoint_status(machine),
+            mac_address=macs[0] if macs else None, vendor=VENDOR)
+        context = machine_context(machine)
+        results.append(CommandResults(
+            outputs_prefix='MicrosoftATP.Machine', outputs_key_field='ID', outputs=context, indicator=endpoint,
+            raw_response=machine, readable_output=tableToMarkdown(
+                f'{INTEGRATION_NAME} machine {machine.get("id")}', context, headers=MACHINE_HEADERS, removeNull=True)))
+    return results
+
+
+# ============================================================================================================
+# Response actions with optional polling to completion
+# ============================================================================================================
+
+class ActionSpec:
+    """How one response-action command starts its machine action."""
+
+    def __init__(self, command: str, path: str, title: str, body: Callable[[Dict[str, Any]], Dict[str, Any]],
+                 prefix: str = 'MicrosoftATP.MachineAction') -> None:
+        self.command, self.path, self.title, self.body, self.prefix = command, path, title, body, prefix
+
+
+def _comment(args: Dict[str, Any], required: bool = True) -> str:
+    return required_arg(args, 'comment') if required else str(args.get('comment') or 'Requested from Cortex XSOAR')
+
+
+ACTION_SPECS: Dict[str, ActionSpec] = {
+    'isolate': ActionSpec(f'{PREFIX}-isolate-machine', 'isolate', 'isolation', lambda a: {
+        'Comment': _comment(a),
+        'IsolationType': choice_arg(a, 'isolation_type', ('Full', 'Selective'), required=True)}),
+    'unisolate': ActionSpec(f'{PREFIX}-unisolate-machine', 'unisolate', 'release from isolation',
+                            lambda a: {'Comment': _comment(a)}),
+    'scan': ActionSpec(f'{PREFIX}-run-antivirus-scan', 'runAntiVirusScan', 'antivirus scan', lambda a: {
+        'Comment': _comment(a), 'ScanType': choice_arg(a, 'scan_type', ('Quick', 'Full'), required=True)}),
+    'restrict': ActionSpec(f'{PREFIX}-restrict-app-execution', 'restrictCodeExecution', 'app execution restriction',
+                           lambda a: {'Comment': _comment(a, required=False)}),
+    'unrestrict': ActionSpec(f'{PREFIX}-remove-app-restriction', 'unrestrictCodeExecution',
+                             'removal of the app execution restriction', lambda a: {'Comment': _comment(a)}),
+    'collect': ActionSpec(f'{PREFIX}-collect-investigation-package', 'collectInvestigationPackage',
+                          'investigation package collection', lambda a: {'Comment': _comment(a)}),
+    'offboard': ActionSpec(f'{PREFIX}-offboard-machine', 'offboard', 'offboarding',
+                           lambda a: {'Comment': _comment(a)}, prefix='MicrosoftATP.OffboardMachine'),
+}
+
+
+def poll_settings(args: Dict[str, Any]) -> Tuple[bool, int, int]:
+    polling = bool_arg(args, 'polling')
+    interval = number_arg(args, 'interval_in_seconds', DEFAULT_INTERVAL, 10, 3600)
+    timeout = number_arg(args, 'timeout_in_seconds', DEFAULT_POLL_TIMEOUT, 10, 86_400)
+    return polling, interval, timeout
+
+
+def carried_errors(args: Dict[str, Any]) -> List[str]:
+    """Per-machine failures of earlier rounds, carried in a hidden argument so the final report shows them."""
+    raw = args.get('polling_errors')
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return [str(raw)]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def rerun(command: str, args: Dict[str, Any], next_run: float, timeout: int, **changes: Any) -> ScheduledCommand:
+    new_args = {k: v for k, v in args.items() if v not in (None, '')}
+    for key, value in changes.items():
+        if value in (None, '', []):
+            new_args.pop(key, None)
+        else:
+            new_args[key] = value
+    return ScheduledCommand(command=command, next_run_in_seconds=int(max(10, next_run)), args=new_args,
+                            timeout_in_seconds=timeout)
+
+
+def start_actions(client: Client, spec: ActionSpec, machine_ids: List[str], body: Dict[str, Any],
+                  jobs: List[Tuple[str, Dict[str, Any]]] | None = None
+                  ) -> Tuple[List[Dict[str, Any]], List[str], List[str], 'RetryAfterError | None']:
+    """Start the action on each machine in turn. A long throttling wait stops the loop: the machines not yet
+    started are returned so a rerun continues with them, and no call is wasted on a certain 429."""
+    jobs = jobs if jobs is not None else [(m, body) for m in machine_ids]
+    started: List[Dict[str, Any]] = []
+    errors: List[str] = []
+    for index, (machine_id, job_body) in enumerate(jobs):
+        try:
+            started.append(client.machine_action(machine_id, spec.path, job_body))
+        except RetryAfterError as error:
+            remaining = [f'{m}:{b["Sha1"]}' if 'Sha1' in b else m for m, b in jobs[index:]]
+            return started, errors, remaining, error
+        except DemistoException as error:
+            errors.append(f'{machine_id}: {error_text(error)}')
+    return started, errors, [], None
+
+
+def actions_results(spec: ActionSpec, actions: List[Dict[str, Any]], errors: List[str], final: bool) -> Any:
+    rows = [action_context(a) for a in actions]
+    failed = [f'{r.get("MachineID")}: the {spec.title} action {r.get("ID")} ended with status {r.get("Status")}'
+              for r in rows if r.get('Status') in ACTION_FAILED]
+    state = 'finished' if final else 'was requested'
+    results = CommandResults(
+        outputs_prefix=spec.prefix, outputs_key_field='ID', outputs=rows, raw_response=actions,
+        readable_output=tableToMarkdown(f'The {spec.title} {state}', rows, headers=ACTION_HEADERS,
+                                        removeNull=True)) if rows else None
+    return per_item_results(results, errors + failed, 'machine(s)')
+
+
+def poll_actions(client: Client, spec: ActionSpec, args: Dict[str, Any], action_ids: List[str],
+                 errors: List[str]) -> Any:
+    """One polling round: read each action once; reschedule while any is still pending or in progress."""
+    _, interval, timeout = poll_settings(args)
+    actions = []
+    for action_id in action_ids:
+        try:
+            actions.append(client.get_machine_action(action_id))
+        except RetryAfterError as error:      # throttled: look again after the wait, nothing is lost
+            return CommandResults(readable_output=f'Waiting for the {spec.title} actions (throttled).',
+                                  scheduled_command=rerun(spec.command, args, max(interval, error.retry_after),
+                                                          timeout))
+    pending = [a for a in actions if a.get('status') not in ACTION_DONE]
+    if pending:
+        return CommandResults(
+            readable_output=f'Waiting for {len(pending)} of {len(actions)} {spec.title} action(s) to finish.',
+            scheduled_command=rerun(spec.command, args, interval, timeout))
+    return actions_results(spec, actions, errors, final=True)
+
+
+def run_machine_action(client: Client, args: Dict[str, Any], key: str,
+                       jobs_for: Callable[[List[str]], List[Tuple[str, Dict[str, Any]]]] | None = None) -> Any:
+    """Start a response action on every machine (state kept in hidden arguments), then optionally poll."""
+    spec = ACTION_SPECS[key]
+    polling, interval, timeout = poll_settings(args)
+    errors = carried_errors(args)
+    known_ids = argToList(args.get('machine_action_id'))
+    to_start = [] if known_ids and not args.get('machines_to_start') else \
+        argToList(args.get('machines_to_start')) or required_list(args, 'machine_id')
+    body = spec.body(args)
+    started: List[Dict[str, Any]] = []
+    if to_start:
+        jobs = jobs_for(to_start) if jobs_for else None
+        started, new_errors, remaining, throttled = start_actions(client, spec, to_start, body, jobs)
+        errors += new_errors
+        known_ids += [str(a.get('id')) for a in started if a.get('id')]
+        if throttled is not None:
+            if throttled.retry_after > 3600:
+                raise throttled
+            return CommandResults(
+                readable_output=f'{throttled.message} Started {len(known_ids)} action(s); {len(remaining)} '
+                                'machine(s) wait for the rate limit and continue automatically.',
+                scheduled_command=rerun(spec.command, args, throttled.retry_after, timeout + 3600,
+                                        machine_action_id=','.join(known_ids), machines_to_start=','.join(remaining),
+                                        polling_errors=json.dumps(errors) if errors else None))
+    if not polling:
+        new_ids = {str(a.get('id')) for a in started}
+        earlier = [client.get_machine_action(i) for i in known_ids if i not in new_ids]
+        return actions_results(spec, earlier + started, errors, final=False)
+    if not known_ids:
+        return per_item_results(None, errors, 'machine(s)')
+    if to_start:                              # first round: report the start, then poll
+        return CommandResults(
+            readable_output=f'Started {len(known_ids)} {spec.title} action(s); waiting for them to finish.',
+            scheduled_command=rerun(spec.command, args, interval, timeout, machine_action_id=','.join(known_ids),
+                                    machines_to_start=None, polling_errors=json.dumps(errors) if errors else None))
+    return poll_actions(client, spec, args, known_ids, errors)
+
+
+def isolate_machine_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_machine_action(client, args, 'isolate')
+
+
+def unisolate_machine_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_machine_action(client, args, 'unisolate')
+
+
+def run_antivirus_scan_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_machine_action(client, args, 'scan')
+
+
+def restrict_app_execution_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_machine_action(client, args, 'restrict')
+
+
+def remove_app_restriction_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_machine_action(client, args, 'unrestrict')
+
+
+def collect_investigation_package_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_machine_action(client, args, 'collect')
+
+
+def offboard_machine_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_machine_action(client, args, 'offboard')
+
+
+ACTION_SPECS['quarantine'] = ActionSpec(f'{PREFIX}-stop-and-quarantine-file', 'stopAndQuarantineFile',
+                                        'stop and quarantine', lambda a: {'Comment': _comment(a)})
+
+
+def stop_and_quarantine_file_command(client: Client, args: Dict[str, Any]) -> Any:
+    """One action per machine and file hash pair; each pair is reported on its own."""
+    hashes = [hash_arg(h, 'file_hash', ('SHA1',)) for h in required_list(args, 'file_hash')]
+    comment = _comment(args)
+
+    def jobs_for(machines: List[str]) -> List[Tuple[str, Dict[str, Any]]]:
+        return [(m, {'Comment': comment, 'Sha1': h}) for m in machines for h in hashes]
+    if argToList(args.get('machines_to_start')):
+        # a rerun after throttling lists pairs as machine:hash; rebuild them exactly
+        pairs = [p.split(':', 1) for p in argToList(args.get('machines_to_start')) if ':' in p]
+        if pairs:
+            return run_machine_action(client, args, 'quarantine',
+                                      lambda _: [(m, {'Comment': comment, 'Sha1': h}) for m, h in pairs])
+    return run_machine_action(client, args, 'quarantine', jobs_for)
+
+
+def list_machine_actions_details_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
+    action_id = args.get('id')
+    if action_id:
+        actions = [client.get_machine_action(str(action_id))]
+    else:
+        filter_ = ODataFilter.and_(
+            ODataFilter.or_(*[ODataFilter.eq('status', s) for s in choice_list_arg(args, 'status', ACTION_STATUSES)]),
+            ODataFilter.or_(*[ODataFilter.eq('machineId', m) for m in argToList(args.get('machine_id'))]),
+            ODataFilter.or_(*[ODataFilter.eq('type', t) for t in choice_list_arg(args, 'type', ACTION_TYPES)]),
+            ODataFilter.or_(*[ODataFilter.eq('requestor', r) for r in argToList(args.get('requestor'))]))
+        actions = client.list_machine_actions(filter_ or None, limit)
+    rows = [action_context(a) for a in actions]
+    return CommandResults(outputs_prefix='MicrosoftATP.MachineAction', outputs_key_field='ID', outputs=rows,
+                          raw_response=actions, readable_output=tableToMarkdown(
+                              'Machine actions', rows, headers=ACTION_HEADERS, removeNull=True))
+
+
+def get_investigation_package_sas_uri_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    action_id = required_arg(args, 'action_id')
+    link = client.package_uri(action_id)
+    return CommandResults(outputs_prefix='MicrosoftATP.InvestigationURI', outputs_key_field='Link',
+                          outputs={'Link': link}, readable_output=f'Investigation package link: {link}')
+
+
+ACTION_SPECS['download'] = ActionSpec(f'{PREFIX}-request-and-download-investigation-package',
+                                      'collectInvestigationPackage', 'investigation package collection',
+                                      lambda a: {'Comment': _comment(a)})
+
+
+def request_and_download_investigation_package_command(client: Client, args: Dict[str, Any]) -> Any:
+    """Collect the package, poll until the action succeeds, then download it as a file entry."""
+    machine_id = required_arg(args, 'machine_id')
+    if len(argToList(machine_id)) != 1:
+        raise ValueError('Invalid "machine_id": provide exactly one machine ID.')
+    args = {**args, 'polling': 'true'}
+    result = run_machine_action(client, args, 'download')
+    if isinstance(result, CommandResults) and result.scheduled_command is None and result.raw_response:
+        action = result.raw_response[0]
+        if action.get('status') == 'Succeeded':
+            data = client.download(client.package_uri(str(action.get('id'))))
+            return [result, fileResult(f'{machine_id}_investigation_package.zip', data)]
+    return result
+
+
+# ============================================================================================================
+# Investigations
+# ============================================================================================================
+
+def list_investigations_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
+    offset = number_arg(args, 'offset', 0, 0, 1_000_000)
+    items = [client.get_investigation(str(args['id']))] if args.get('id') else client.list_investigations(limit, offset)
+    rows = [investigation_context(i) for i in items]
+    return CommandResults(outputs_prefix='MicrosoftATP.Investigation', outputs_key_field='ID', outputs=rows,
+                          raw_response=items, readable_output=tableToMarkdown('Investigations', rows, removeNull=True))
+
+
+def start_investigation_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    machine_id = required_arg(args, 'machine_id')
+    item = client.start_investigation(machine_id, _comment(args))
+    row = investigation_context(item)
+    return CommandResults(outputs_prefix='MicrosoftATP.Investigation', outputs_key_field='ID', outputs=row,
+                          raw_response=item, readable_output=tableToMarkdown(
+                              f'Investigation started on machine {machine_id}', row, removeNull=True))
+
+
+# ============================================================================================================
+# Statistics and file information
+# ============================================================================================================
+
+def _reliability() -> str | None:
+    return demisto.params().get('Reliability') or DBotScoreReliability.B
+
+
+def dbot(indicator: str, kind: str, score: int = Common.DBotScore.NONE) -> Common.DBotScore:
+    return Common.DBotScore(indicator=indicator, indicator_type=kind, integration_name=INTEGRATION_NAME,
+                            score=score, reliability=_reliability())
+
+
+def as_count(value: Any) -> Any:
+    """Microsoft sends prevalence counts as strings ("14850"); the context holds numbers."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def stats_fields(body: Dict[str, Any]) -> Dict[str, Any]:
+    return remove_empty_elements({
+        'OrgPrevalence': as_count(body.get('orgPrevalence')), 'OrgFirstSeen': body.get('orgFirstSeen'),
+        'OrgLastSeen': body.get('orgLastSeen'), 'GlobalPrevalence': as_count(body.get('globalPrevalence')),
+        'GlobalFirstObserved': body.get('globalFirstObserved'), 'GlobalLastObserved': body.get('globalLastObserved'),
+        'TopFileNames': body.get('topFileNames'), 'Host': body.get('host'),
+    })
+
+
+def get_file_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    sha1 = hash_arg(required_arg(args, 'file_hash'), 'file_hash', ('SHA1',))
+    body = client.file_stats(sha1)
+    stats = stats_fields(body)
+    file = Common.File(dbot(sha1, DBotScoreType.FILE), sha1=sha1)
+    return CommandResults(outputs_prefix='MicrosoftATP.FileStatistics', outputs_key_field='Sha1',
+                          outputs={'Sha1': sha1, 'Statistics': stats}, indicator=file, raw_response=body,
+                          readable_output=tableToMarkdown(f'Statistics of file {sha1}', stats, removeNull=True))
+
+
+FILE_SCORES = {'malware': Common.DBotScore.BAD, 'potentiallyunwantedapp': Common.DBotScore.SUSPICIOUS,
+               'clean': Common.DBotScore.GOOD}
+
+
+def file_info_context(body: Dict[str, Any]) -> Dict[str, Any]:
+    return remove_empty_elements({
+        'Sha1': body.get('sha1'), 'Sha256': body.get('sha256'), 'Md5': body.get('md5'),
+        'GlobalPrevalence': as_count(body.get('globalPrevalence')),
+        'GlobalFirstObserved': body.get('globalFirstObserved'), 'GlobalLastObserved': body.get('globalLastObserved'),
+        'Size': as_count(body.get('size')),
+        'FileType': body.get('fileType'), 'IsPeFile': body.get('isPeFile'), 'FilePublisher': body.get('filePublisher'),
+        'FileProductName': body.get('fileProductName'), 'Signer': body.get('signer'), 'Issuer': body.get('issuer'),
+        'SignerHash': body.get('signerHash'), 'IsValidCertificate': body.get('isValidCertificate'),
+        'DeterminationType': body.get('determinationType'), 'DeterminationValue': body.get('determinationValue'),
+    })
+
+
+def get_file_info_command(client: Client, args: Dict[str, Any]) -> Any:
+    hashes = [hash_arg(h, 'hash', ('SHA1', 'SHA256')) for h in required_list(args, 'hash')]
+    results, errors = [], []
+    for value in hashes:
+        try:
+            body = client.file_info(value)
+        except DemistoException as error:
+            errors.append(f'{value}: {error_text(error)}')
+            continue
+        row = file_info_context(body)
+        score = FILE_SCORES.get(str(body.get('determinationType') or '').lower(), Common.DBotScore.NONE)
+        file = Common.File(dbot(body.get('sha1') or value, DBotScoreType.FILE, score), sha1=body.get('sha1'),
+                           sha256=body.get('sha256'), md5=body.get('md5'), size=body.get('size'),
+                           file_type=body.get('fileType'))
+        results.append(CommandResults(outputs_prefix='MicrosoftATP.File', outputs_key_field='Sha1', outputs=row,
+                                      indicator=file, raw_response=body, readable_output=tableToMarkdown(
+                                          f'File {value}', row, removeNull=True)))
+    if errors:
+        if not results:
+            raise DemistoException(f'Failed for {len(errors)} file(s):\n' + '\n'.join(errors))
+        return [*results, error_entry(f'Failed for {len(errors)} file(s):\n' + '\n'.join(errors))]
+    return results
+
+
+def get_domain_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    domain = required_arg(args, 'domain')
+    body = client.domain_stats(domain)
+    stats = stats_fields(body)
+    return CommandResults(outputs_prefix='MicrosoftATP.DomainStatistics', outputs_key_field='Domain',
+                          outputs={'Domain': domain, 'Statistics': stats}, raw_response=body,
+                          indicator=Common.Domain(domain, dbot(domain, DBotScoreType.DOMAIN)),
+                          readable_output=tableToMarkdown(f'Statistics of domain {domain}', stats, removeNull=True))
+
+
+def get_ip_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    ip = ip_arg(required_arg(args, 'ip'))
+    body = client.ip_stats(ip)
+    stats = stats_fields(body)
+    return CommandResults(outputs_prefix='MicrosoftATP.IPStatistics', outputs_key_field='IPAddress',
+                          outputs={'IPAddress': ip, 'Statistics': stats}, raw_response=body,
+                          indicator=Common.IP(ip, dbot(ip, DBotScoreType.IP)),
+                          readable_output=tableToMarkdown(f'Statistics of IP {ip}', stats, removeNull=True))
+
+
+# ============================================================================================================
+# Indicators (Defender for Endpoint /api/indicators)
+# ============================================================================================================
+
+INDICATOR_HEADERS = ['id', 'action', 'indicatorValue', 'indicatorType', 'severity', 'title', 'description',
+                     'expirationTime']
+ACTION_SCORES = {'block': Common.DBotScore.BAD, 'blockandremediate': Common.DBotScore.BAD,
+                 'alertandblock': Common.DBotScore.BAD, 'warn': Common.DBotScore.SUSPICIOUS,
+                 'allowed': Common.DBotScore.GOOD}
+
+
+def standard_indicator(item: Dict[str, Any]) -> Any:
+    """The File/IP/Domain/URL object for an indicator, scored by the action Defender takes on it."""
+    value, kind = str(item.get('indicatorValue') or ''), str(item.get('indicatorType') or '')
+    score = ACTION_SCORES.get(str(item.get('action') or '').lower(), Common.DBotScore.NONE)
+    if not value:
+        return None
+    if kind.startswith('File'):
+        hashes = {'FileSha1': 'sha1', 'FileSha256': 'sha256', 'FileMd5': 'md5'}
+        return Common.File(dbot(value, DBotScoreType.FILE, score), **{hashes[kind]: value}) if kind in hashes else None
+    if kind == 'IpAddress':
+        return Common.IP(value, dbot(value, DBotScoreType.IP, score))
+    if kind == 'DomainName':
+        return Common.Domain(value, dbot(value, DBotScoreType.DOMAIN, score))
+    if kind == 'Url':
+        return Common.URL(value, dbot(value, DBotScoreType.URL, score))
+    return None
+
+
+def indicator_results(items: List[Dict[str, Any]], title: str) -> List[CommandResults]:
+    rows = [remove_empty_elements({k: v for k, v in i.items() if not k.startswith('@odata')}) for i in items]
+    results = [CommandResults(outputs_prefix='MicrosoftATP.Indicators', outputs_key_field='id', outputs=rows,
+                              raw_response=items, readable_output=tableToMarkdown(
+                                  title, rows, headers=INDICATOR_HEADERS, removeNull=True))]
+    for item in items:
+        indicator = standard_indicator(item)
+        if indicator is not None:
+            results.append(CommandResults(indicator=indicator, readable_output=''))
+    return results
+
+
+def sc_indicator_list_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
+    skip = number_arg(args, 'skip', 0, 0, 1_000_000)
+    kinds = choice_list_arg(args, 'indicator_type', INDICATOR_TYPES)
+    filter_ = ODataFilter.and_(
+        f'contains(title,{odata_string(args["indicator_title"])})' if args.get('indicator_title') else None,
+        f'contains(indicatorValue,{odata_string(args["indicator_value"])})' if args.get('indicator_value') else None,
+        ODataFilter.or_(*[ODataFilter.eq('indicatorType', k) for k in kinds]))
+    if args.get('indicator_id'):
+        items = [client.get_indicator(str(args['indicator_id']))]
+    else:
+        items = client.list_indicators(filter_ or None, limit, skip)
+    if not items:
+        return [CommandResults(readable_output='No indicators were found.')]
+    return indicator_results(items, 'Indicators')
+
+
+def sc_indicator_get_by_id_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    item = client.get_indicator(required_arg(args, 'indicator_id'))
+    return indicator_results([item], f'Indicator {item.get("id")}')
+
+
+def indicator_body(args: Dict[str, Any]) -> Dict[str, Any]:
+    """The indicator resource to submit; create and update both upsert by value and type."""
+    description = required_arg(args, 'indicator_description')
+    if len(description) > 1000:
+        raise ValueError('Invalid "indicator_description": at most 1000 characters.')
+    return remove_empty_elements({
+        'indicatorValue': required_arg(args, 'indicator_value'),
+        'indicatorType': choice_arg(args, 'indicator_type', INDICATOR_TYPES, required=True),
+        'action': choice_arg(args, 'action', INDICATOR_ACTIONS, required=True),
+        'title': required_arg(args, 'indicator_title'), 'description': description,
+        'severity': choice_arg(args, 'severity', INDICATOR_SEVERITIES),
+        'expirationTime': future_time_arg(args, 'expiration_time', '14 days'),
+        'application': args.get('indicator_application') or args.get('application'),
+        'recommendedActions': args.get('recommended_actions'),
+        'rbacGroupNames': argToList(args.get('rbac_group_names')) or None,
+        'generateAlert': bool_arg(args, 'generate_alert', True),
+    })
+
+
+def sc_indicator_create_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    item = client.submit_indicator(indicator_body(args))
+    return indicator_results([item], f'Indicator {item.get("indicatorValue")} was saved')
+
+
+def sc_indicator_update_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    item = client.submit_indicator(indicator_body(args))
+    return indicator_results([item], f'Indicator {item.get("indicatorValue")} was updated')
+
+
+def sc_indicator_delete_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    indicator_id = required_arg(args, 'indicator_id')
+    client.delete_indicator(indicator_id)
+    return CommandResults(readable_output=f'Indicator {indicator_id} was deleted.')
+
+
+def indicator_batch_update_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    raw = args.get('indicator_batch')
+    try:
+        batch = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        batch = None
+    if not isinstance(batch, list) or not batch or not all(isinstance(i, dict) for i in batch):
+        raise ValueError('Invalid "indicator_batch": provide a JSON list of indicator objects.')
+    if len(batch) > 500:
+        raise ValueError('Invalid "indicator_batch": Microsoft accepts at most 500 indicators per batch.')
+    results = client.import_indicators(batch)
+    rows = [{'ID': r.get('id'), 'Value': r.get('indicator'), 'IsFailed': r.get('isFailed'),
+             'FailureReason': r.get('failureReason')} for r in results]
+    return CommandResults(outputs_prefix='MicrosoftATP.Indicators', outputs_key_field='ID',
+                          outputs=[remove_empty_elements(r) for r in rows], raw_response=results,
+                          readable_output=tableToMarkdown('Indicators batch update', rows))
+
+
+# ============================================================================================================
+# Advanced hunting
+# ============================================================================================================
+
+def hunt(client: Client, query: str, timeout: int) -> List[Dict[str, Any]]:
+    body = client.run_query(query, timeout)
+    return body.get('Results') or body.get('results') or []
+
+
+def with_time_range(query: str, time_range: str | None, name: str = 'time_range') -> str:
+    if not time_range:
+        return query
+    return f'{query}\n| where Timestamp > ago({duration_minutes(time_range, name)}m)'
+
+
+def advanced_hunting_command(client: Client, args: Dict[str, Any]) -> Any:
+    query, batch = args.get('query'), args.get('query_batch')
+    if bool(query) == bool(batch):
+        raise ValueError('Provide exactly one of "query" or "query_batch".')
+    timeout = number_arg(args, 'timeout', 10, 1, 600)
+    if query:
+        rows = hunt(client, with_time_range(str(query), args.get('time_range')), timeout)
+        return CommandResults(outputs_prefix='MicrosoftATP.Hunt.Result', outputs=rows, raw_response=rows,
+                              readable_output=tableToMarkdown('Hunt results', rows[:50], removeNull=True))
+    queries = parse_query_batch(batch)
+    results = {}
+    for entry in queries:
+        results[entry['name']] = hunt(client, with_time_range(entry['query'], entry.get('time_range'),
+                                                              f'{entry["name"]} time_range'), entry['timeout'])
+    readable = '\n'.join(tableToMarkdown(f'Hunt results: {n}', r[:50], removeNull=True) for n, r in results.items())
+    return CommandResults(outputs_prefix='MicrosoftATP.Hunt.Result', outputs=results, raw_response=results,
+                          readable_output=readable)
+
+
+def parse_query_batch(raw: Any) -> List[Dict[str, Any]]:
+    try:
+        body = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        body = None
+    queries = body.get('queries') if isinstance(body, dict) else body
+    if not isinstance(queries, list) or not queries or len(queries) > 10:
+        raise ValueError('Invalid "query_batch": provide {"queries": [{"query": ..., "name": ...}, ...]} with 1 to 10 '
+                         'queries.')
+    parsed = []
+    for index, item in enumerate(queries, 1):
+        if not isinstance(item, dict) or not item.get('query'):
+            raise ValueError(f'Invalid "query_batch": query {index} has no "query".')
+        parsed.append({'query': str(item['query']), 'name': str(item.get('name') or f'query_{index}'),
+                       'timeout': number_arg(item, 'timeout', 10, 1, 600), 'time_range': item.get('time_range')})
+    return parsed
+
+
+# Templated hunting: (table, column of each filter argument, extra where clause, trailing stages)
+FILE_COLUMNS = {'device_name': 'DeviceName', 'device_id': 'DeviceId', 'file_name': 'FileName', 'sha1': 'SHA1',
+                'sha256': 'SHA256', 'md5': 'MD5'}
+INITIATING_COLUMNS = {'device_name': 'DeviceName', 'device_id': 'DeviceId',
+                      'file_name': 'InitiatingProcessFileName', 'sha1': 'InitiatingProcessSHA1',
+                      'sha256': 'InitiatingProcessSHA256', 'md5': 'InitiatingProcessMD5'}
+NET_PORTS = '(135, 139, 445, 3389, 5985, 5986, 22)'
+
+
+def _t(table: str, columns: Dict[str, str], where: str = '', tail: str = '') -> Dict[str, Any]:
+    return {'table': table, 'columns': columns, 'where': where, 'tail': tail}
+
+
+HUNT_TEMPLATES: Dict[str, Dict[str, Any]] = {
+    'lateral-movement-evidence': {
+        'network_connections': _t('DeviceNetworkEvents', INITIATING_COLUMNS, f'RemotePort in {NET_PORTS}'),
+        'smb_connections': _t('DeviceNetworkEvents', INITIATING_COLUMNS, 'RemotePort == 445',
+                              '| summarize RemoteIPCount = dcount(RemoteIP) by DeviceName, InitiatingProcessFileName'
+                              '\n| where RemoteIPCount >= {remote_ip_count}'),
+        'credential_dumping': _t('DeviceProcessEvents', FILE_COLUMNS,
+                                 'ProcessCommandLine has_any ("sekurlsa", "lsass", "procdump", "comsvcs.dll")'),
+        'management_connection': _t('DeviceNetworkEvents', INITIATING_COLUMNS, 'RemotePort in (3389, 5985, 5986, 22)'),
+    },
+    'persistence-evidence': {
+        'scheduled_job': _t('DeviceProcessEvents', FILE_COLUMNS,
+                            'FileName =~ "schtasks.exe" and ProcessCommandLine has "create"'),
+        'registry_entry': _t('DeviceRegistryEvents', INITIATING_COLUMNS,
+                             'RegistryKey has @"\\CurrentVersion\\Run" and InitiatingProcessCommandLine has '
+                             '{process_cmd}'),
+        'startup_folder_changes': _t('DeviceFileEvents', FILE_COLUMNS, 'FolderPath has @"\\Startup"'),
+        'new_service_created': _t('DeviceEvents', INITIATING_COLUMNS, 'ActionType == "ServiceInstalled"'),
+        'service_updated': _t('DeviceRegistryEvents', INITIATING_COLUMNS,
+                              'RegistryKey has @"\\CurrentControlSet\\Services"'),
+        'file_replaced': _t('DeviceFileEvents', FILE_COLUMNS,
+                            'ActionType == "FileModified" and FolderPath has @"\\Windows\\System32"'),
+        'new_user': _t('DeviceEvents', INITIATING_COLUMNS, 'ActionType == "UserAccountCreated"'),
+        'new_group': _t('DeviceEvents', INITIATING_COLUMNS, 'ActionType == "SecurityGroupCreated"'),
+        'group_user_change': _t('DeviceEvents', INITIATING_COLUMNS, 'ActionType == "UserAccountAddedToLocalGroup"'),
+        'local_firewall_change': _t('DeviceEvents', INITIATING_COLUMNS, 'ActionType startswith "Firewall"'),
+        'host_file_change': _t('DeviceFileEvents', FILE_COLUMNS,
+                               'FileName =~ "hosts" and FolderPath has @"\\drivers\\etc"'),
+    },
+    'file-origin': {'': _t('DeviceFileEvents', FILE_COLUMNS, '',
+                           '| project Timestamp, DeviceName, FileName, FolderPath, SHA1, FileOriginUrl, '
+                           'FileOriginReferrerUrl, FileOriginIP, InitiatingProcessFileName')},
+    'process-details': {
+        'parent_process': _t('DeviceProcessEvents', FILE_COLUMNS, '',
+                             '| project Timestamp, DeviceName, FileName, ProcessCommandLine, '
+                             'InitiatingProcessFileName, InitiatingProcessCommandLine'),
+        'grandparent_process': _t('DeviceProcessEvents', FILE_COLUMNS, '',
+                                  '| project Timestamp, DeviceName, FileName, InitiatingProcessFileName, '
+                                  'InitiatingProcessParentFileName'),
+        'process_details': _t('DeviceProcessEvents', FILE_COLUMNS),
+        'beaconing_evidence': _t('DeviceNetworkEvents', INITIATING_COLUMNS, 'RemoteIPType == "Public"',
+                                 '| summarize Connections = count() by DeviceName, RemoteIP, RemotePort'),
+        'powershell_execution_unsigned_files': _t('DeviceImageLoadEvents', FILE_COLUMNS,
+                                                  'InitiatingProcessFileName in~ ("powershell.exe", "pwsh.exe")'),
+        'process_excecution_powershell': _t('DeviceProcessEvents', FILE_COLUMNS,
+                                            'InitiatingProcessFileName in~ ("powershell.exe", "pwsh.exe")'),
+    },
+    'network-connections': {
+        'external_addresses': _t('DeviceNetworkEvents', INITIATING_COLUMNS, 'RemoteIPType == "Public"'),
+        'dns_query': _t('DeviceEvents', INITIATING_COLUMNS, 'ActionType == "DnsQueryResponse"'),
+        'encoded_commands': _t('DeviceProcessEvents', FILE_COLUMNS,
+                               'ProcessCommandLine has_any ("-enc", "-encodedcommand", "-e ")'),
+    },
+    'privilege-escalation': {'': _t('DeviceEvents', INITIATING_COLUMNS,
+                                    'ActionType == "UserAccountAddedToLocalGroup" and AdditionalFields has '
+                                    '"Administrators"')},
+    'tampering': {'': _t('DeviceEvents', INITIATING_COLUMNS,
+                         'ActionType in ("TamperingAttempt", "AntivirusDefinitionsUpdateFailed", '
+                         '"ControlledFolderAccessViolationBlocked") or InitiatingProcessCommandLine has_any '
+                         '("Set-MpPreference", "DisableRealtimeMonitoring")')},
+    'cover-up': {
+        'file_deleted': _t('DeviceFileEvents', FILE_COLUMNS, 'ActionType == "FileDeleted"'),
+        'event_log_cleared': _t('DeviceProcessEvents', FILE_COLUMNS,
+                                'ProcessCommandLine has "wevtutil" and ProcessCommandLine has " cl "'),
+        'compromised_information': _t('DeviceLogonEvents', INITIATING_COLUMNS, 'AccountName =~ {username}'),
+        'connected_devices': _t('DeviceLogonEvents', INITIATING_COLUMNS, 'AccountName =~ {username}',
+                                '| summarize Logons = count() by DeviceName, AccountName'),
+        'action_types': _t('DeviceEvents', INITIATING_COLUMNS, '', '| summarize Count = count() by ActionType'),
+        'common_files': _t('DeviceFileEvents', FILE_COLUMNS, '', '| summarize Count = count() by FileName'),
+    },
+}
+HUNT_OUTPUT = {'lateral-movement-evidence': 'HuntLateralMovementEvidence',
+               'persistence-evidence': 'HuntPersistenceEvidence', 'file-origin': 'HuntFileOrigin',
+               'process-details': 'HuntProcessDetails', 'network-connections': 'HuntNetworkConnections',
+               'privilege-escalation': 'HuntPrivilegeEscalation', 'tampering': 'HuntTampering',
+               'cover-up': 'HuntCoverUp'}
+FILTER_ARGS = ('device_name', 'file_name', 'sha1', 'sha256', 'md5', 'device_id')
+
+
+def hunting_filter(args: Dict[str, Any], columns: Dict[str, str]) -> str:
+    """`(DeviceName in~ ("a") or SHA1 in~ ("b"))`: every value a string literal, joined by query_operation."""
+    operation = choice_arg(args, 'query_operation', ('or', 'and'), default='or')
+    parts = []
+    for name in FILTER_ARGS:
+        values = [str(v).strip() for v in argToList(args.get(name)) if str(v).strip()]
+        if values:
+            parts.append(f'{columns[name]} in~ {kql_list(values)}')
+    if not parts:
+        raise ValueError(f'Provide at least one of: {", ".join(FILTER_ARGS)}.')
+    return '(' + f' {operation} '.join(parts) + ')'
+
+
+def build_hunting_query(kind: str, args: Dict[str, Any]) -> Tuple[str, str]:
+    """(purpose, KQL) for a templated hunting command; validates the purpose and every value first."""
+    templates = HUNT_TEMPLATES[kind]
+    purpose = '' if '' in templates else str(choice_arg(args, 'query_purpose', tuple(templates), required=True))
+    template = templates[purpose]
+    limit = number_arg(args, 'limit', 50, 1, 10_000)
+    page = number_arg(args, 'page', 1, 1, 1000)
+    values = {'remote_ip_count': number_arg(args, 'remote_ip_count', 20, 1, 100_000)}
+    if '{process_cmd}' in template['where']:
+        values['process_cmd'] = kql_string(required_arg(args, 'process_cmd'))
+    if '{username}' in template['where']:
+        values['username'] = kql_string(required_arg(args, 'username'))
+    lines = [template['table']]
+    if args.get('time_range'):
+        lines.append(f'| where Timestamp > ago({duration_minutes(str(args["time_range"]), "time_range")}m)')
+    lines.append(f'| where {hunting_filter(args, template["columns"])}')
+    if template['where']:
+        lines.append(f'| where {template["where"].format(**values)}')
+    if template['tail']:
+        lines.append(template['tail'].format(**values))
+    lines.append(f'| limit {limit * page}')
+    return purpose, '\n'.join(lines)
+
+
+def templated_hunting_command(kind: str) -> Callable[[Client, Dict[str, Any]], CommandResults]:
+    def command(client: Client, args: Dict[str, Any]) -> CommandResults:
+        purpose, query = build_hunting_query(kind, args)
+        limit = number_arg(args, 'limit', 50, 1, 10_000)
+        page = number_arg(args, 'page', 1, 1, 1000)
+        timeout = number_arg(args, 'timeout', 10, 1, 600)
+        rows = hunt(client, query, timeout)[(page - 1) * limit:page * limit]
+        prefix = f'MicrosoftATP.{HUNT_OUTPUT[kind]}.Result'
+        title = f'{kind.replace("-", " ").title()}' + (f' ({purpose})' if purpose else '')
+        readable = tableToMarkdown(title, rows, removeNull=True)
+        if bool_arg(args, 'show_query'):
+            readable = f'### Query\n```\n{query}\n```\n{readable}'
+        return CommandResults(outputs_prefix=prefix, outputs={purpose: rows} if purpose else rows, raw_response=rows,
+                              readable_output=readable)
+    command.__name__ = f'hunt_{kind.replace("-", "_")}_command'
+    return command
+
+
+# ============================================================================================================
+# Fetch incidents
+# ============================================================================================================
+
+class FetchConfig:
+    """Validated fetch parameters; the filter is built once from them."""
+
+    def __init__(self, params: Dict[str, Any]) -> None:
+        self.max_fetch = number_arg(params, 'max_fetch', 50, 1, 10_000)
+        self.statuses = choice_list_arg({'fetch_status': params.get('fetch_status')}, 'fetch_status', FETCH_STATUSES)
+        self.severities = choice_list_arg({'fetch_severity': params.get('fetch_severity')}, 'fetch_severity',
+                                          FETCH_SEVERITIES)
+        sources = choice_list_arg({'fetch_detectionsource': params.get('fetch_detectionsource')},
+                                  'fetch_detectionsource', tuple(DETECTION_SOURCES))
+        self.sources = [DETECTION_SOURCES[s] for s in sources]
+        self.evidence = argToBoolean(params.get('fetch_evidence') or False)
+        first = params.get('first_fetch_timestamp') or '3 days'
+        moment = arg_to_datetime(first, 'first_fetch_timestamp')
+        if moment is None:
+            raise ValueError(f'Invalid "first_fetch_timestamp": "{first}". Use for example "3 days".')
+        self.first_fetch = datetime_to_ts(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        self.incident_type = params.get('incidentType')
+
+    def alert_filter(self, checkpoint: str) -> str:
+        return ODataFilter.and_(
+            f'alertCreationTime ge {normalize_ts(checkpoint)}',
+            ODataFilter.or_(*[ODataFilter.eq('status', s) for s in self.statuses]),
+            ODataFilter.or_(*[ODataFilter.eq('severity', s) for s in self.severities]),
+            ODataFilter.or_(*[ODataFilter.eq('detectionSource', s) for s in self.sources]))
+
+
+def fetch_state(last_run: Dict[str, Any], config: FetchConfig) -> Tuple[str, List[str], bool]:
+    """(checkpoint, IDs already fetched at it, skip-everything-at-checkpoint) from lastRun.
+
+    Runs saved by the official integration carry only the time of the last alert; alerts at exactly that time
+    were fetched then, so they are skipped once.
+    """
+    stamp = last_run.get('last_alert_fetched_time')
+    if not stamp:
+        return config.first_fetch, [], False
+    seen = last_run.get('seen_ids')
+    return normalize_ts(stamp), [str(i) for i in seen or []], seen is None
+
+
+def to_incident(alert: Dict[str, Any], config: FetchConfig) -> Dict[str, Any]:
+    incident = {'name': f'Microsoft Defender ATP Alert {alert.get("id")}', 'occurred': alert.get('alertCreationTime'),
+                'rawJSON': json.dumps(alert), 'dbotMirrorId': str(alert.get('id')),
+                'severity': XSOAR_SEVERITY.get(str(alert.get('severity')), IncidentSeverity.UNKNOWN)}
+    if config.incident_type:
+        incident['type'] = config.incident_type
+    return incident
+
+
+def fetch_incidents(client: Client, config: FetchConfig, last_run: Dict[str, Any]
+                    ) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    """Alerts created at or after the checkpoint, oldest first, without those already fetched at the checkpoint.
+
+    Asking for max_fetch + |seen| guarantees progress however the service orders alerts with equal times.
+    """
+    checkpoint, seen, skip_checkpoint = fetch_state(last_run, config)
+    top = min(config.max_fetch + len(seen), MAX_PAGE_SIZE)
+    alerts = client.list_alerts(config.alert_filter(checkpoint), top, config.evidence)
+    seen_set = set(seen)
+    fresh = []
+    for alert in alerts:
+        created = normalize_ts(alert.get('alertCreationTime'))
+        if created < checkpoint or (created == checkpoint and str(alert.get('id')) in seen_set):
+            continue
+        if skip_checkpoint and created[:26] <= checkpoint[:26]:   # the official run kept microseconds only
+            continue
+        fresh.append((created, str(alert.get('id')), alert))
+    fresh.sort(key=lambda item: (item[0], item[1]))
+    taken = fresh[:config.max_fetch]
+    for created, alert_id, _ in taken:
+        if created == checkpoint:
+            seen.append(alert_id)
+        else:
+            checkpoint, seen = created, [alert_id]
+    if skip_checkpoint and not taken:
+        seen = None  # type: ignore[assignment]   # still skipping the official run's last alert time
+    next_run = {'last_alert_fetched_time': checkpoint, 'seen_ids': seen}
+    if seen is None:
+        next_run.pop('seen_ids')
+    return [to_incident(alert, config) for _, _, alert in taken], next_run
+
+
+def fetch_incidents_command(client: Client, params: Dict[str, Any]) -> None:
+    config = FetchConfig(params)
+    incidents, next_run = fetch_incidents(client, config, demisto.getLastRun() or {})
+    demisto.incidents(incidents)            # hand over first; the checkpoint moves only afterwards
+    demisto.setLastRun(next_run)
+
+
+# ============================================================================================================
+# Parameters, client and dispatch
+# ============================================================================================================
+
+def resolve_cloud(params: Dict[str, Any]) -> Any:
+    """The cloud for the endpoint type; the Server URL wins for the API, Custom needs it."""
+    endpoint_type = params.get('endpoint_type') or 'Worldwide'
+    if argToBoolean(params.get('is_gcc') or False):
+        endpoint_type = 'US GCC'
+    if endpoint_type not in ENDPOINT_TYPES:
+        raise ValueError(f'Invalid "endpoint_type": "{endpoint_type}". Allowed values: {", ".join(ENDPOINT_TYPES)}.')
+    url = (params.get('url') or '').strip().rstrip('/')
+    if endpoint_type == 'Custom' and not url:
+        raise ValueError('Endpoint type "Custom" needs the Server URL parameter.')
+    login_url = (params.get('login_url') or '').strip() or None
+    return get_cloud(endpoint_type, mde_url=url or None, login_url=login_url)
+
+
+def build_settings(params: Dict[str, Any]) -> 'AuthSettings':
+    """The official parameter names mapped onto AuthSettings, with the official checks and clear messages."""
+    managed_identity = get_azure_managed_identities_client_id(params)
+    auth_type = params.get('auth_type') or 'Client Credentials'
+    if auth_type not in AUTH_TYPES:
+        raise ValueError(f'Invalid "auth_type": "{auth_type}". Allowed values: {", ".join(AUTH_TYPES)}.')
+    client_id = get_credential_param(params, '_auth_id', 'auth_id')
+    tenant_id = get_credential_param(params, '_tenant_id', 'tenant_id')
+    secret = get_credential_param(params, 'credentials', 'enc_key')
+    thumbprint = get_credential_param(params, 'creds_certificate', part='identifier') or \
+        get_credential_param(params, 'certificate_thumbprint')
+    private_key = get_credential_param(params, 'creds_certificate', 'private_key')
+    self_deployed = argToBoolean(params.get('self_deployed') or False) or managed_identity is not None
+    auth_code = get_credential_param(params, 'auth_code')
+    if managed_identity is None:
+        if not client_id or not tenant_id:
+            raise DemistoException('The ID and Token (tenant ID) parameters are required.')
+        if not self_deployed and not secret:
+            raise DemistoException('The Key parameter is required for the Cortex XSOAR application.')
+        if self_deployed and not secret and not (thumbprint and private_key):
+            raise DemistoException('A self-deployed application needs the Key (client secret), or the certificate '
+                                   'thumbprint and private key.')
+        if auth_type == 'Authorization Code' and (not self_deployed or not params.get('redirect_uri')):
+            raise DemistoException('The authorization code flow needs "Use a self-deployed Azure Application" and '
+                                   'the Application redirect URI.')
+    grant = 'authorization_code' if auth_type == 'Authorization Code' else 'client_credentials'
+    return AuthSettings(
+        client_id=client_id, tenant_id=tenant_id, client_secret=secret, certificate_thumbprint=thumbprint,
+        private_key=private_key if self_deployed else '', grant_type=grant, self_deployed=self_deployed,
+        enc_key=secret, app_name=APP_NAME, auth_code=auth_code,
+        redirect_uri=params.get('redirect_uri') or 'https://localhost/myapp',
+        use_managed_identity=managed_identity is not None, managed_identity_client_id=managed_identity or '',
+        cloud=resolve_cloud(params), command_prefix=PREFIX, verify=not argToBoolean(params.get('insecure') or False))
+
+
+def build_client(params: Dict[str, Any]) -> Client:
+    settings = build_settings(params)
+    cloud = settings.cloud
+    http = MicrosoftClient.from_settings(settings, base_url=f'{cloud.api_url("mde")}/api', scope=cloud.scope('mde'),
+                                         proxy=argToBoolean(params.get('proxy') or False))
+    return Client(http)
+
+
+def check_api(client: Client, params: Dict[str, Any]) -> str:
+    """One real API call (GET /alerts?$top=1, as the official test), with the fetch filter when fetching is on."""
+    if argToBoolean(params.get('isFetch') or False):
+        config = FetchConfig(params)
+        client.list_alerts(config.alert_filter(config.first_fetch), 1, False)
+    else:
+        client.http.http_request('GET', '/alerts', params={'$top': 1})
+    return 'ok'
+
+
+def test_module(client: Client, params: Dict[str, Any]) -> str:
+    auth_test_module(client.http)
+    return check_api(client, params)
+
+
+def microsoft_atp_test_command(client: Client, params: Dict[str, Any]) -> CommandResults:
+    """The test for flows where the Test button cannot sign in (authorization code)."""
+    check_api(client, params)
+    return CommandResults(readable_output='✅ Success!')
+
+
+POLLING_COMMANDS = {f'{PREFIX}-isolate-machine', f'{PREFIX}-unisolate-machine', f'{PREFIX}-run-antivirus-scan',
+                    f'{PREFIX}-restrict-app-execution', f'{PREFIX}-remove-app-restriction',
+                    f'{PREFIX}-stop-and-quarantine-file', f'{PREFIX}-collect-investigation-package',
+                    f'{PREFIX}-request-and-download-investigation-package', f'{PREFIX}-offboard-machine'}
+
+COMMANDS: Dict[str, Callable[[Client, Dict[str, Any]], Any]] = {
+    f'{PREFIX}-get-machines': get_machines_command,
+    f'{PREFIX}-get-machine-details': get_machine_details_command,
+    f'{PREFIX}-get-machine-by-ip': get_machine_by_ip_command,
+    f'{PREFIX}-get-file-related-machines': get_file_related_machines_command,
+    f'{PREFIX}-get-domain-machines': get_domain_machines_command,
+    f'{PREFIX}-get-user-machines': get_user_machines_command,
+    f'{PREFIX}-get-machine-users': get_machine_users_command,
+    f'{PREFIX}-add-remove-machine-tag': add_remove_machine_tag_command,
+    f'{PREFIX}-offboard-machine': offboard_machine_command,
+    'endpoint': endpoint_command,
+    f'{PREFIX}-isolate-machine': isolate_machine_command,
+    f'{PREFIX}-unisolate-machine': unisolate_machine_command,
+    f'{PREFIX}-run-antivirus-scan': run_antivirus_scan_command,
+    f'{PREFIX}-restrict-app-execution': restrict_app_execution_command,
+    f'{PREFIX}-remove-app-restriction': remove_app_restriction_command,
+    f'{PREFIX}-stop-and-quarantine-file': stop_and_quarantine_file_command,
+    f'{PREFIX}-collect-investigation-package': collect_investigation_package_command,
+    f'{PREFIX}-get-investigation-package-sas-uri': get_investigation_package_sas_uri_command,
+    f'{PREFIX}-request-and-download-investigation-package': request_and_download_investigation_package_command,
+    f'{PREFIX}-list-machine-actions-details': list_machine_actions_details_command,
+    f'{PREFIX}-list-investigations': list_investigations_command,
+    f'{PREFIX}-start-investigation': start_investigation_command,
+    f'{PREFIX}-get-file-statistics': get_file_statistics_command,
+    f'{PREFIX}-get-file-info': get_file_info_command,
+    f'{PREFIX}-get-domain-statistics': get_domain_statistics_command,
+    f'{PREFIX}-get-ip-statistics': get_ip_statistics_command,
+    f'{PREFIX}-sc-indicator-list': sc_indicator_list_command,
+    f'{PREFIX}-sc-indicator-get-by-id': sc_indicator_get_by_id_command,
+    f'{PREFIX}-sc-indicator-create': sc_indicator_create_command,
+    f'{PREFIX}-sc-indicator-update': sc_indicator_update_command,
+    f'{PREFIX}-sc-indicator-delete': sc_indicator_delete_command,
+    f'{PREFIX}-indicator-batch-update': indicator_batch_update_command,
+    f'{PREFIX}-advanced-hunting': advanced_hunting_command,
+    **{f'{PREFIX}-advanced-hunting-{kind}': templated_hunting_command(kind) for kind in HUNT_TEMPLATES},
+}
+
+
+def run_command(client: Client, command: str, args: Dict[str, Any]) -> Any:
+    """Dispatch; a long Retry-After on a read command becomes a scheduled rerun instead of an error."""
+    try:
+        return COMMANDS[command](client, args)
+    except RetryAfterError as error:
+        if command in POLLING_COMMANDS:
+            raise
+        return retry_after_results(error, command, args)
+
+
+def main() -> None:
+    params, args, command = demisto.params(), demisto.args(), demisto.command()
+    demisto.debug(f'Command being called is {command}')
+    try:
+        client = build_client(params)
+        auth_commands = auth_command_table(client.http, PREFIX)
+        if command == 'test-module':
+            return_results(test_module(client, params))
+        elif command == 'fetch-incidents':
+            fetch_incidents_command(client, params)
+        elif command == f'{PREFIX}-test':
+            return_results(microsoft_atp_test_command(client, params))
+        elif command in (f'{PREFIX}-generate-login-url', f'{PREFIX}-auth-reset'):
+            return_results(auth_commands[command](args))
+        elif command in COMMANDS:
+            return_results(run_command(client, command, args))
+        else:
+            raise NotImplementedError(f'Command "{command}" is not implemented.')
+    except RetryAfterError as error:
+        return_error(f'Failed to execute {command} command. {error.message}')
+    except Exception as error:
+        return_error(f'Failed to execute {command} command.\nError:\n{error_text(error)}')
+
+
+from MicrosoftApiModule import *  # noqa: E402
+
+if __name__ in ('__main__', '__builtin__', 'builtins'):
+    main()
