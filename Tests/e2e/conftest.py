@@ -6,18 +6,11 @@ to the emulator, state persisted between executions in a per-test .xsoar-local h
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from e2e_runtime import LocalRun
 
 from microsoft_emulator.server import EmulatorServer
-from xsoar_local.emulator import emulator_env
-from xsoar_local.instances import Instance, build_instance, read_instance_file
-from xsoar_local.integrations import find_integration, repo_root
-from xsoar_local.runner import RunOptions, RunResult, run_with_polling
-from xsoar_local.state import InstanceStore
-
-TOKEN_HOSTS = ('login', 'imds', 'appservice', 'oproxy')
 
 
 @pytest.fixture(scope='session')
@@ -25,39 +18,6 @@ def e2e_emulator() -> Iterator[EmulatorServer]:
     """HTTPS emulator approving device codes and consents at once, as the embedded default does."""
     with EmulatorServer(tls=True, auto_approve=True) as server:
         yield server
-
-
-class LocalRun:
-    """Runs commands of one integration through xsoar-local against the session's emulator."""
-
-    def __init__(self, server: EmulatorServer, integration: str, home: Path) -> None:
-        self.server = server
-        self.integration = find_integration(integration)
-        self.home = home
-        self.env = emulator_env(home, url=server.url, ca=str(server.ca_path))
-        self.options = RunOptions(env=self.env, home=home, timeout_s=120)
-
-    def instance(self, flow: str, **overrides: object) -> Instance:
-        path = repo_root() / 'Tests' / 'instances' / self.integration.name / f'{flow}.yml'
-        raw = read_instance_file(path) | overrides
-        return build_instance(self.integration, raw, self.env, source=path)
-
-    def run(self, instance: Instance, command: str, **args: str) -> RunResult:
-        """Run to the end (following polling) and return the final round."""
-        return run_with_polling(self.integration, instance, command, args, self.options)[-1]
-
-    def store(self, instance: Instance) -> InstanceStore:
-        return InstanceStore(instance.name, self.home)
-
-    def requests(self, hosts: tuple[str, ...] | None = None) -> list[dict]:
-        entries = self.server.requests()
-        return [e for e in entries if hosts is None or e.get('host') in hosts]
-
-    def token_requests(self) -> list[dict]:
-        return self.requests(TOKEN_HOSTS)
-
-    def clear_requests(self) -> None:
-        self.server.log.clear()
 
 
 @pytest.fixture

@@ -195,3 +195,16 @@ def test_bad_input_is_a_clear_error(local_run, mde, command, args, message):
     run = local_run(INTEGRATION)
     result = run.run(run.instance('client-secret'), f'{P}-{command}', **args)
     assert result.has_error and message in result.errors[0] and 'Traceback' not in result.errors[0]
+
+
+def test_offboard_machine_polls_to_completion(local_run, mde):
+    """Given a healthy machine, When it is offboarded with polling, Then the action completes and the emulator's
+    ground truth shows the machine offboarded."""
+    url, ca = mde
+    target = next(m for m in machines(url, ca) if not m.get('broken'))
+    run = local_run(INTEGRATION)
+    result = ok(run.run(run.instance('client-secret'), f'{P}-offboard-machine', machine_id=target['id'],
+                        comment='Decommissioned', polling='true'))
+    assert result.context
+    state = {m['id']: m for m in machines(url, ca)}[target['id']]
+    assert state['onboardingStatus'] != 'Onboarded'

@@ -92,6 +92,29 @@ def _mdti_scene(stage: Stage) -> None:
     _show(stage, integration, instance, 'ip', ip='203.0.113.66')
 
 
+def _mde_scene(stage: Stage) -> None:
+    """Contain a device and release it, each action polled until Defender reports it done."""
+    from microsoft_emulator.testing import admin
+
+    url, ca = stage.server.url, str(stage.server.ca_path)
+    admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 1})
+    target = next(m for m in admin(url, 'GET', '/mde/machines', verify=ca) if not m.get('broken'))
+    integration, instance = _instance(stage, 'MicrosoftDefenderAdvancedThreatProtection', 'client-secret')
+    _show(stage, integration, instance, 'microsoft-atp-get-machine-details', machine_id=target['id'])
+    for command in ('microsoft-atp-isolate-machine', 'microsoft-atp-unisolate-machine'):
+        stage.console.print(f'[bold]![/bold][bold cyan]{command}[/bold cyan] machine_id={target["id"][:12]}… '
+                            'polling=true')
+        args = {'machine_id': target['id'], 'comment': 'make demo', 'polling': 'true'}
+        if command == 'microsoft-atp-isolate-machine':
+            args['isolation_type'] = 'Full'
+        rounds = run_with_polling(integration, instance, command, args, stage.options,
+                                  lambda result, wait: stage.console.print(
+                                      f'[cyan]… action still running; checking again in {wait:g} s[/cyan]'))
+        render_result(stage.console, rounds[-1])
+        state = next(m for m in admin(url, 'GET', '/mde/machines', verify=ca) if m['id'] == target['id'])
+        stage.console.print(f'Defender now reports isolation: [bold]{state["isolation"] or "none"}[/bold]')
+
+
 def _auth_module_scene(stage: Stage) -> None:
     """MicrosoftApiModule inside a unified script: each flow signs in once, then the cached token is reused."""
     integration = find_integration('MicrosoftAuthFixture')
@@ -122,6 +145,7 @@ SCENES: list[tuple[str, Callable[[Stage], None]]] = [
     ('MicrosoftApiModule: each authentication flow end to end', _auth_module_scene),
     ('Microsoft 365 Defender: incidents, an update, advanced hunting and fetch', _m365d_scene),
     ('Microsoft Defender Threat Intelligence: domain and IP enrichment', _mdti_scene),
+    ('Microsoft Defender for Endpoint: isolate, poll to completion, release', _mde_scene),
 ]
 
 
