@@ -4,13 +4,12 @@ See README.md for the full list. Every body and answer is JSON; errors are ``{"e
 """
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from .adminkit import AdminError, admin_handler, error_response, json_body
 from .context import EmuRoute, emulator_context
 from .faults import parse_fault
 from .identity import authorize, device_code, federation
@@ -18,35 +17,8 @@ from .ratelimits import RateLimitRule
 from .state import SeedError
 
 
-class BadRequest(Exception):
-    pass
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest('the body must be JSON') from exc
-    if not isinstance(data, dict):
-        raise BadRequest('the body must be a JSON object')
-    return data
-
-
-def _error(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({'error': message}, status_code=status)
-
-
 def _handler(fn):
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except (BadRequest, ValueError, KeyError, SeedError) as exc:
-            return _error(str(exc).strip("'\""))
-    endpoint.__name__ = fn.__name__
-    return endpoint
+    return admin_handler(fn, bad_request=(SeedError,))
 
 
 async def health(request: Request) -> Response:
@@ -56,7 +28,7 @@ async def health(request: Request) -> Response:
 async def ca_pem(request: Request) -> Response:
     ctx = emulator_context(request)
     if ctx.ca_path is None:
-        return _error('this emulator serves plain HTTP; there is no CA', 404)
+        return error_response('this emulator serves plain HTTP; there is no CA', 404)
     return PlainTextResponse(ctx.ca_path.read_text(encoding='ascii'), media_type='application/x-pem-file')
 
 
@@ -72,7 +44,7 @@ async def reset(request: Request) -> Response:
 async def settings(request: Request) -> Response:
     ctx = emulator_context(request)
     if request.method == 'POST':
-        values = await _body(request)
+        values = await json_body(request)
         with ctx.state.lock:
             ctx.state.settings.update(values)
     return JSONResponse(ctx.state.settings.as_dict())
@@ -83,11 +55,11 @@ async def apps(request: Request) -> Response:
     if request.method == 'GET':
         with ctx.state.lock:
             return JSONResponse([a.describe() for a in ctx.state.apps.values()])
-    spec = await _body(request)
+    spec = await json_body(request)
     if not spec.get('tenant_id') or not spec.get('client_id'):
-        raise BadRequest('tenant_id and client_id are required')
+        raise AdminError('tenant_id and client_id are required')
     if ctx.state.get_app(spec['client_id']) is not None:
-        raise BadRequest(f"an app with client_id {spec['client_id']} already exists")
+        raise AdminError(f"an app with client_id {spec['client_id']} already exists")
     app = ctx.state.register_app(spec)
     out = app.describe()
     out['certificates'] = [c.describe() for c in app.certificates]
@@ -101,14 +73,14 @@ async def app_detail(request: Request) -> Response:
         return JSONResponse({'deleted': ctx.state.delete_app(client_id)})
     app = ctx.state.get_app(client_id)
     if app is None:
-        return _error(f'no app {client_id}', 404)
+        return error_response(f'no app {client_id}', 404)
     return JSONResponse(app.describe())
 
 
 async def app_certificate(request: Request) -> Response:
     app = emulator_context(request).state.get_app(request.path_params['client_id'])
     if app is None or not app.certificates:
-        return _error('no such app, or it has no certificate', 404)
+        return error_response('no such app, or it has no certificate', 404)
     index = int(request.query_params.get('index', '0'))
     return JSONResponse(app.certificates[index].describe())
 
@@ -120,13 +92,13 @@ async def device_codes(request: Request) -> Response:
 
 
 async def device_approve(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     record = device_code.decide(emulator_context(request), str(body.get('user_code', '')), True, body.get('user'))
     return JSONResponse(record.describe())
 
 
 async def device_deny(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     record = device_code.decide(emulator_context(request), str(body.get('user_code', '')), False)
     return JSONResponse(record.describe())
 
@@ -136,18 +108,18 @@ async def authorize_pending(request: Request) -> Response:
 
 
 async def _authorize_decision(request: Request, approve: bool) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     ctx = emulator_context(request)
     request_id = body.get('request_id')
     if not request_id:
         pending = authorize.pending_requests(ctx)
         if len(pending) != 1:
-            raise BadRequest(f'request_id is required ({len(pending)} requests are pending)')
+            raise AdminError(f'request_id is required ({len(pending)} requests are pending)')
         request_id = pending[0]['request_id']
     response = authorize.decide(ctx, str(request_id), approve, body.get('user'))
     location = response.headers.get('location')
     if location is None:
-        return _error('the request could not be answered (unknown request_id?)', 404)
+        return error_response('the request could not be answered (unknown request_id?)', 404)
     return JSONResponse({'location': location})
 
 
@@ -160,13 +132,13 @@ async def authorize_deny(request: Request) -> Response:
 
 
 async def revoke_refresh_tokens(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     count = emulator_context(request).state.revoke_refresh_tokens(body.get('client_id'), body.get('tenant_id'))
     return JSONResponse({'revoked': count})
 
 
 async def expire_refresh_tokens(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     count = emulator_context(request).state.age_refresh_tokens(body.get('inactive_seconds'), body.get('client_id'))
     return JSONResponse({'expired': count})
 
@@ -179,10 +151,10 @@ async def mint_token(request: Request) -> Response:
     """A token made to order, for verifier tests: ``{resource, tenant_id?, client_id?, roles?, scp?, lifetime?,
     issued_seconds_ago?}``."""
     ctx = emulator_context(request)
-    body = await _body(request)
+    body = await json_body(request)
     resource = ctx.state.catalog.find(str(body.get('resource', '')))
     if resource is None:
-        raise BadRequest('resource must name a known resource')
+        raise AdminError('resource must name a known resource')
     tenant_id = str(body.get('tenant_id') or ctx.state.default_tenant_id)
     client_id = str(body.get('client_id') or '00000000-0000-0000-0000-00000000e1e1')
     ago = int(body.get('issued_seconds_ago', 0))
@@ -209,20 +181,20 @@ async def oidc_token(request: Request) -> Response:
     projected service-account token: ``{subject, audience?, lifetime?, issued_seconds_ago?, claims?}``. The issuer
     URL is ``<the base URL this call was made to>/_emulator/oidc/{name}``."""
     ctx = emulator_context(request)
-    body = await _body(request)
+    body = await json_body(request)
     subject = body.get('subject')
     if not isinstance(subject, str) or not subject:
-        raise BadRequest('subject is required')
+        raise AdminError('subject is required')
     audience = body.get('audience')
     if audience is not None and not (isinstance(audience, str) and audience) and not (
             isinstance(audience, list) and audience and all(isinstance(a, str) for a in audience)):
-        raise BadRequest('audience must be a string or a list of strings')
+        raise AdminError('audience must be a string or a list of strings')
     extra = body.get('claims') or {}
     if not isinstance(extra, dict):
-        raise BadRequest('claims must be an object')
+        raise AdminError('claims must be an object')
     key = ctx.state.oidc_issuer_key(request.path_params['name'])
     if key is None:   # not reached: the key is made on first use
-        return _error('no such issuer', 404)
+        return error_response('no such issuer', 404)
     minted = federation.mint_service_account_token(
         federation.issuer_url(request, key.name), key, subject=subject, audience=audience,
         lifetime=int(body['lifetime']) if body.get('lifetime') is not None else None,
@@ -237,7 +209,7 @@ async def faults(request: Request) -> Response:
     if request.method == 'DELETE':
         ctx.faults.clear()
         return JSONResponse({'cleared': True})
-    fault = ctx.faults.add(parse_fault(await _body(request)))
+    fault = ctx.faults.add(parse_fault(await json_body(request)))
     return JSONResponse(fault.as_dict(), status_code=201)
 
 
@@ -262,7 +234,7 @@ async def rate_limits(request: Request) -> Response:
     if request.method == 'DELETE':
         ctx.limiter.clear()
     elif request.method == 'POST':
-        body = await _body(request)
+        body = await json_body(request)
         with ctx.state.lock:
             if 'enabled' in body:
                 ctx.state.settings.update({'rate_limits': body['enabled']})
@@ -271,7 +243,7 @@ async def rate_limits(request: Request) -> Response:
         names = {m.name for m in ctx.modules}
         for module_name, rules in (body.get('rules') or {}).items():
             if module_name not in names:
-                raise BadRequest(f'unknown API module {module_name!r}')
+                raise AdminError(f'unknown API module {module_name!r}')
             if rules == 'default':
                 ctx.rate_limit_overrides.pop(module_name, None)
             else:

@@ -18,7 +18,6 @@ rate limited): ground truth for tests, a way to play the portal, and the investi
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..adminkit import AdminError, Endpoint, admin_handler, json_body
 from ..context import EmuRoute, emulator_context
 from . import mde_seed, xdr_seed
 from .defender_endpoint import action_raw, render_action, render_alert
@@ -33,37 +33,10 @@ from .mde_store import ALERT_SEVERITIES, ALERT_STATUSES, MdeStore, NotFound, get
 from .xdr_store import format_time, now_ticks, parse_time
 
 
-class AdminError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+def _handler(fn: Endpoint) -> Endpoint:
+    return admin_handler(fn, not_found=(NotFound, 'not found: {}'))
 
 
-def _handler(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except AdminError as exc:
-            return JSONResponse({'error': str(exc)}, status_code=exc.status)
-        except NotFound as exc:
-            return JSONResponse({'error': f'not found: {exc.args[0]}'}, status_code=404)
-        except (ValueError, KeyError, TypeError) as exc:
-            return JSONResponse({'error': str(exc).strip('\'"')}, status_code=400)
-    endpoint.__name__ = fn.__name__
-    return endpoint
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise AdminError('the body must be JSON') from exc
-    if not isinstance(data, dict):
-        raise AdminError('the body must be a JSON object')
-    return data
 
 
 def _store(request: Request) -> MdeStore:
@@ -71,7 +44,7 @@ def _store(request: Request) -> MdeStore:
 
 
 async def generate(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     store = _store(request)
     end = parse_time(body['alert_end']) if isinstance(body.get('alert_end'), str) else None
     with store.lock:
@@ -89,7 +62,7 @@ async def machines(request: Request) -> Response:
 
 
 async def break_machine(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     store = _store(request)
     with store.lock:
         machine = store.machine(request.path_params['machine_id'])
@@ -112,7 +85,7 @@ async def alerts(request: Request) -> Response:
     if request.method == 'GET':
         with store.lock:
             return JSONResponse([_alert_truth(a) for a in store.alerts_between(None, None)])
-    spec = await _body(request)
+    spec = await json_body(request)
     with store.lock:
         if not store.machines:
             raise AdminError('there are no machines')
@@ -149,7 +122,7 @@ async def actions(request: Request) -> Response:
 async def settings(request: Request) -> Response:
     store = _store(request)
     if request.method == 'POST':
-        body = await _body(request)
+        body = await json_body(request)
         unknown = set(body) - {'action_step_seconds'}
         if unknown:
             raise AdminError(f'unknown setting(s): {", ".join(sorted(unknown))}')
@@ -163,7 +136,7 @@ async def settings(request: Request) -> Response:
 
 
 async def hunting_rows(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     table = body.get('table')
     schema = xdr_seed.TABLE_SCHEMAS.get(table) if isinstance(table, str) else None
     if schema is None or table not in mde_seed.HUNTING_TABLES or table == 'AlertInfo':

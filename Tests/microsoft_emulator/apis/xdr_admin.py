@@ -15,13 +15,13 @@ faulted or rate limited). Ground truth for tests and a way to play the Defender 
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..adminkit import AdminError, Endpoint, admin_handler, json_body
 from ..context import EmuRoute, emulator_context
 from . import kql, xdr_seed
 from .defender_xdr import legacy_incident
@@ -45,37 +45,10 @@ from .xdr_store import (
 )
 
 
-class AdminError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+def _handler(fn: Endpoint) -> Endpoint:
+    return admin_handler(fn, not_found=(NotFound, 'no incident {}'))
 
 
-def _handler(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except AdminError as exc:
-            return JSONResponse({'error': str(exc)}, status_code=exc.status)
-        except NotFound as exc:
-            return JSONResponse({'error': f'no incident {exc.args[0]}'}, status_code=404)
-        except (ValueError, KeyError, TypeError) as exc:
-            return JSONResponse({'error': str(exc).strip('\'"')}, status_code=400)
-    endpoint.__name__ = fn.__name__
-    return endpoint
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise AdminError('the body must be JSON') from exc
-    if not isinstance(data, dict):
-        raise AdminError('the body must be a JSON object')
-    return data
 
 
 def _store(request: Request) -> XdrStore:
@@ -224,7 +197,7 @@ def create_incident(store: XdrStore, spec: dict[str, Any]) -> Incident:
 # ----- routes -------------------------------------------------------------------------------------------------------
 
 async def generate(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     if 'count' not in body:
         raise AdminError('count is required')
     start = _time(body, 'start')
@@ -240,7 +213,7 @@ async def incidents(request: Request) -> Response:
         return JSONResponse(store.ground_truth())
     if request.method == 'DELETE':
         return JSONResponse({'deleted': store.clear()})
-    incident = create_incident(store, await _body(request))
+    incident = create_incident(store, await json_body(request))
     with store.lock:
         return JSONResponse(legacy_incident(incident), status_code=201)
 
@@ -254,7 +227,7 @@ async def incident_detail(request: Request) -> Response:
     if request.method == 'GET':
         with store.lock:
             return JSONResponse(legacy_incident(store.get(incident_id)))
-    body = await _body(request)
+    body = await json_body(request)
     nested = body.get('fields')
     fields: dict[str, Any] = nested if isinstance(nested, dict) else {
         k: v for k, v in body.items() if k not in ('comment', 'comment_by')}
@@ -282,7 +255,7 @@ async def reset_store(request: Request) -> Response:
 async def hunting_rows(request: Request) -> Response:
     store = _store(request)
     if request.method == 'POST':
-        body = await _body(request)
+        body = await json_body(request)
         table = body.get('table')
         if not isinstance(table, str):
             raise AdminError('table is required')
