@@ -1394,6 +1394,45 @@ def retry_after_results(error: RetryAfterError, command: str, args: Mapping[str,
 
 
 # ============================================================================================================
+# Timestamps: Microsoft returns up to 7 fractional digits; normalised strings sort and compare as times
+# ============================================================================================================
+
+_MS_TIMESTAMP = re.compile(r'^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$')
+
+
+def is_timestamp(value: Any) -> bool:
+    """True for a string in one of the timestamp forms Microsoft's APIs return."""
+    return isinstance(value, str) and bool(_MS_TIMESTAMP.match(value.strip()))
+
+
+def normalize_ts(value: Any) -> str:
+    """A Microsoft timestamp as 'YYYY-MM-DDTHH:MM:SS.fffffffZ' (7 digits, UTC); anything else is refused.
+
+    Python keeps only 6 fractional digits, which would merge distinct events, and the value often goes into an
+    OData filter, so only well-formed timestamps pass.
+    """
+    text = str(value or '').strip()
+    match = _MS_TIMESTAMP.match(text)
+    if not match:
+        raise ValueError(f'Unrecognised timestamp "{text}".')
+    day, clock, fraction, zone = match.groups()
+    if zone and zone not in ('Z', '+00:00', '+0000', '-00:00'):
+        moment = datetime.fromisoformat(f'{day}T{clock}{zone}').astimezone(UTC)
+        day, clock = moment.strftime('%Y-%m-%d'), moment.strftime('%H:%M:%S')
+    return f'{day}T{clock}.{(fraction or "")[:7].ljust(7, "0")}Z'
+
+
+def ts_to_datetime(value: str) -> datetime:
+    """A timestamp as an aware datetime (microsecond precision: for arithmetic, never for equality)."""
+    return datetime.strptime(normalize_ts(value)[:26], '%Y-%m-%dT%H:%M:%S.%f').replace(tzinfo=UTC)
+
+
+def datetime_to_ts(moment: datetime) -> str:
+    """An aware datetime in the normalised form."""
+    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f') + '0Z'
+
+
+# ============================================================================================================
 # Request helpers: path segments, OData literals and filters, nextLink origins
 # ============================================================================================================
 

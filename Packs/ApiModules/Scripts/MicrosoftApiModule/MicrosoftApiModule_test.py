@@ -1474,3 +1474,27 @@ def test_no_secret_in_messages_or_logs(requests_mock, mocker, test_cert, monkeyp
         assert value not in everything
     assert 'secret-access-token-xyz' not in LOG.encode('Bearer secret-access-token-xyz')
     assert 'secret-refresh-token-abc' not in LOG.encode(copy.deepcopy('rt=secret-refresh-token-abc'))
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('2026-01-02T03:04:05Z', '2026-01-02T03:04:05.0000000Z'),
+    ('2026-01-02T03:04:05.1234567Z', '2026-01-02T03:04:05.1234567Z'),
+    ('2026-01-02T03:04:05.123456789Z', '2026-01-02T03:04:05.1234567Z'),
+    ('2026-01-02 03:04:05.5', '2026-01-02T03:04:05.5000000Z'),
+    ('2026-01-02T05:04:05.25+02:00', '2026-01-02T03:04:05.2500000Z'),
+])
+def test_normalize_ts(value, expected):
+    """Given Microsoft timestamps with 0-9 fractional digits and offsets, When normalised, Then they become 7-digit
+    UTC strings that sort as times (Python's 6 digits would merge distinct events)."""
+    assert mam.normalize_ts(value) == expected
+
+
+def test_normalize_ts_refuses_anything_else():
+    """Given text that is not a timestamp (e.g. an OData injection), When normalised, Then it is refused."""
+    with pytest.raises(ValueError, match='Unrecognised timestamp'):
+        mam.normalize_ts("2026-01-01T00:00:00Z' or 1 eq 1")
+
+
+def test_timestamp_round_trip():
+    """Given a normalised timestamp, When turned into a datetime and back, Then microseconds survive."""
+    assert mam.datetime_to_ts(mam.ts_to_datetime('2026-01-02T03:04:05.123456Z')) == '2026-01-02T03:04:05.1234560Z'

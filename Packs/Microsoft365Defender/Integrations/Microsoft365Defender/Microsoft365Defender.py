@@ -84,35 +84,6 @@ ACTIVE_ALERT_STATUSES = ('new', 'active', 'inprogress')
 # Small helpers: timestamps, enums, arguments
 # ============================================================================================================
 
-_TS = re.compile(r'^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$')
-
-
-def normalize_ts(value: Any) -> str:
-    """A Microsoft timestamp as 'YYYY-MM-DDTHH:MM:SS.fffffffZ' (7 digits, UTC), so strings sort and compare as times.
-
-    Microsoft returns 0 to 7 fractional digits; Python keeps only 6, which would merge distinct incidents.
-    """
-    text = str(value or '').strip()
-    match = _TS.match(text)
-    if not match:
-        raise ValueError(f'Unrecognised timestamp "{text}".')
-    day, clock, fraction, zone = match.groups()
-    if zone and zone not in ('Z', '+00:00', '+0000', '-00:00'):
-        moment = datetime.fromisoformat(f'{day}T{clock}{zone}').astimezone(UTC)
-        day, clock = moment.strftime('%Y-%m-%d'), moment.strftime('%H:%M:%S')
-    return f'{day}T{clock}.{(fraction or "")[:7].ljust(7, "0")}Z'
-
-
-def ts_to_datetime(value: str) -> datetime:
-    """A normalised timestamp as an aware datetime (microsecond precision: for arithmetic, never for equality)."""
-    text = normalize_ts(value)
-    return datetime.strptime(text[:26], '%Y-%m-%dT%H:%M:%S.%f').replace(tzinfo=UTC)
-
-
-def datetime_to_ts(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f') + '0Z'
-
-
 def to_graph_enum(field: str, value: Any) -> Any:
     if value is None:
         return None
@@ -488,7 +459,7 @@ class IncidentsApi:
     # filters --------------------------------------------------------------------------------------------------
     def compare(self, field: str, op: str, value: Any) -> str:
         """One $filter clause; datetimes are sent with Microsoft's 7 fractional digits."""
-        literal = value if isinstance(value, str) and _TS.match(value) and field in ('createdTime', 'lastUpdateTime') \
+        literal = value if is_timestamp(value) and field in ('createdTime', 'lastUpdateTime') \
             else odata_literal(value)
         return f'{self.field(field)} {op} {literal}'
 

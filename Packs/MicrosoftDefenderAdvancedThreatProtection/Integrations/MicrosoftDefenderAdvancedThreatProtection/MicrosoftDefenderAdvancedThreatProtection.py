@@ -158,30 +158,6 @@ def future_time_arg(args: Dict[str, Any], name: str, default: str) -> str:
 
 
 # ============================================================================================================
-# Timestamps (alerts carry up to 7 fractional digits; strings compare as times once normalised)
-# ============================================================================================================
-
-_TS = re.compile(r'^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$')
-
-
-def normalize_ts(value: Any) -> str:
-    """'YYYY-MM-DDTHH:MM:SS.fffffffZ' in UTC; refuses anything else (the value goes into an OData filter)."""
-    text = str(value or '').strip()
-    match = _TS.match(text)
-    if not match:
-        raise ValueError(f'Unrecognised timestamp "{text}".')
-    day, clock, fraction, zone = match.groups()
-    if zone and zone not in ('Z', '+00:00', '+0000', '-00:00'):
-        moment = datetime.fromisoformat(f'{day}T{clock}{zone}').astimezone(UTC)
-        day, clock = moment.strftime('%Y-%m-%d'), moment.strftime('%H:%M:%S')
-    return f'{day}T{clock}.{(fraction or "")[:7].ljust(7, "0")}Z'
-
-
-def datetime_to_ts(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f') + '0Z'
-
-
-# ============================================================================================================
 # KQL: every value from an argument becomes a string literal that cannot break out
 # ============================================================================================================
 
