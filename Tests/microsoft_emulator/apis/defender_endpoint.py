@@ -459,6 +459,10 @@ def _sort(items: list[dict[str, Any]], order: list[tuple[str, bool]], tie: str =
 
 def page(request: Request, path: str, entity: str, items: list[dict[str, Any]], query: Query,
          render: Callable[[dict[str, Any]], dict[str, Any]]) -> JSONResponse:
+    """One page of a collection: ``$filter``, ``$orderby`` (ties by id), ``$skip``/``$top`` and the next link."""
+    if query.node is not None:
+        items = [i for i in items if query.node.test(i)]
+    items = _sort(list(items), query.order)
     selected = items[query.skip:query.skip + query.top]
     body: dict[str, Any] = {'@odata.context': _context(request, entity), 'value': [render(i) for i in selected]}
     if query.top and query.skip + query.top < len(items):
@@ -524,9 +528,6 @@ async def list_machines(request: Request, principal: Principal) -> Response:
     store = _store(request)
     with store.lock:
         items = [machine_raw(m) for m in store.machines.values()]
-    if query.node is not None:
-        items = [i for i in items if query.node.test(i)]
-    items = _sort(items, query.order)
     return page(request, '/api/machines', 'Machines', items, query, render_machine)
 
 
@@ -773,9 +774,6 @@ async def list_actions(request: Request, principal: Principal) -> Response:
         now = now_ticks()
         store.advance(now)
         items = [action_raw(store.actions[i], now) for i in store.action_order]
-    if query.node is not None:
-        items = [i for i in items if query.node.test(i)]
-    items = _sort(items, query.order)
     return page(request, '/api/machineactions', 'MachineActions', items, query, render_action)
 
 
@@ -878,9 +876,6 @@ async def list_investigations(request: Request, principal: Principal) -> Respons
     now = now_ticks()
     with store.lock:
         items = [investigation_raw(i, now) for i in sorted(store.investigations.values(), key=lambda i: i.id)]
-    if query.node is not None:
-        items = [i for i in items if query.node.test(i)]
-    items = _sort(items, query.order)
     return page(request, '/api/investigations', 'Investigations', items, query, render_investigation)
 
 
@@ -1117,9 +1112,6 @@ async def list_indicators(request: Request, principal: Principal) -> Response:
     store = _store(request)
     with store.lock:
         items = [dict(i) for i in sorted(store.indicators.values(), key=lambda i: int(i['id']))]
-    if query.node is not None:
-        items = [i for i in items if query.node.test(i)]
-    items = _sort(items, query.order)
     return page(request, '/api/indicators', 'Indicators', items, query, render_indicator)
 
 
@@ -1236,16 +1228,7 @@ async def list_alerts(request: Request, principal: Principal) -> Response:
     with store.lock:
         low, high = time_bounds(query.node, 'alertCreationTime')
         items = store.alerts_between(low, high)          # oldest first, ties by id
-        if query.node is not None:
-            items = [a for a in items if query.node.test(a)]
-        if query.order:
-            items = _sort(list(items), query.order)
-        selected = items[query.skip:query.skip + query.top]
-        body: dict[str, Any] = {'@odata.context': _context(request, 'Alerts'),
-                                'value': [render_alert(a, evidence) for a in selected]}
-        if query.top and query.skip + query.top < len(items):
-            body['@odata.nextLink'] = next_link(request, '/api/alerts', query.skip + query.top)
-    return JSONResponse(body)
+        return page(request, '/api/alerts', 'Alerts', items, query, lambda a: render_alert(a, evidence))
 
 
 @module.route('/api/alerts/{alert_id}', permissions=ALERT_READ)
