@@ -17,11 +17,12 @@ export DEMISTO_SDK_SKIP_VERSION_CHECK := 1
 export DEMISTO_SDK_OFFLINE_ENV := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test lint validate unify zip unit e2e bench docs clean env sdk-env
+.PHONY: help demo test lint validate unify zip unit e2e reliability bench docs clean env sdk-env
 
 help:
 	@echo "make demo   - run the pack's commands against the embedded Microsoft emulator"
 	@echo "make test   - everything CI checks: lint, validate, unit and end-to-end tests"
+	@echo "make reliability - faults, concurrency, hostile input and secrets (build/reliability.md)"
 	@echo "make bench  - benchmarks against the emulator (build/bench.md)"
 	@echo "make unify  - unified integration YAMLs in build/unified/"
 	@echo "make zip    - uploadable pack zips in build/packs/"
@@ -65,12 +66,15 @@ zip: unify
 	$(VENV)/bin/xsoar-local build --all --zip
 
 unit: env sdk-env
-	$(PYTEST) -m "not e2e" -q
+	$(PYTEST) -m "not e2e and not reliability" -q
 
 e2e: env sdk-env
-	$(PYTEST) -m e2e -q
+	$(PYTEST) -m "e2e and not reliability" -q
 
-test: lint validate unit e2e
+reliability: env sdk-env
+	$(PYTEST) -m reliability -q
+
+test: lint validate unit e2e reliability
 
 demo: env sdk-env
 	$(PY) -m xsoar_local.demo

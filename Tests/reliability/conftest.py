@@ -1,0 +1,33 @@
+"""Reliability suite fixtures: the ledger every test records its cases in, and the summary at the end."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reliability.ledger import LEDGER, Ledger
+
+REPORT = Path(__file__).resolve().parents[2] / 'build' / 'reliability.md'
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every test under this folder belongs to the suite (`make reliability`)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.reliability)
+
+
+@pytest.fixture(scope='session')
+def ledger() -> Ledger:
+    return LEDGER
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not LEDGER.rows:
+        return
+    LEDGER.write(REPORT)
+    terminalreporter.write_sep('=', 'reliability and security summary')
+    terminalreporter.write_line(LEDGER.markdown())
+    terminalreporter.write_line(f'(written to {REPORT})')
