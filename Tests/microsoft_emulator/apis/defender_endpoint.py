@@ -366,7 +366,7 @@ class FilterParser:
                                  f"range.") from exc
         if prop.kind == 'number':
             try:
-                return int(value)
+                return float(value) if "." in value else int(value)
             except ValueError as exc:
                 raise ODataError(f"'{value}' is not a valid value for the property '{prop.name}'.") from exc
         if prop.kind == 'bool':
