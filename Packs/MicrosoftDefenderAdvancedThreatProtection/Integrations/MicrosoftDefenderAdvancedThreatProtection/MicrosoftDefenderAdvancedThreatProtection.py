@@ -268,6 +268,34 @@ class Client:
     def ip_stats(self, ip: str) -> Dict[str, Any]:
         return self.http.http_request('GET', f'/ips/{quote_id(ip, "ip")}/stats')
 
+    # ---- vulnerability management (TVM) ------------------------------------------------------------------------
+    def list_software(self, filter_: str | None, top: int, skip: int) -> List[Dict]:
+        params = assign_params(**{'$filter': filter_, '$top': top, '$skip': skip or None})
+        return self.http.http_request('GET', '/Software', params=params).get('value') or []
+
+    def software_part(self, software_id: str, part: str) -> List[Dict]:
+        """GET /Software/{id}/<part>: machineReferences, distributions, getmissingkbs or vulnerabilities."""
+        path = f'/Software/{quote_id(software_id, "id")}/{part}'
+        return self.http.http_request('GET', path).get('value') or []
+
+    def list_vulnerabilities(self, filter_: str | None, top: int, skip: int) -> List[Dict]:
+        params = assign_params(**{'$filter': filter_, '$top': top, '$skip': skip or None})
+        return self.http.http_request('GET', '/vulnerabilities', params=params).get('value') or []
+
+    def machines_vulnerabilities(self, filter_: str | None, top: int, skip: int) -> List[Dict]:
+        params = assign_params(**{'$filter': filter_, '$top': top, '$skip': skip or None})
+        return self.http.http_request('GET', '/vulnerabilities/machinesVulnerabilities',
+                                      params=params).get('value') or []
+
+    def vulnerability_machines(self, cve_id: str) -> List[Dict]:
+        path = f'/vulnerabilities/{quote_id(cve_id, "cve_id")}/machineReferences'
+        return self.http.http_request('GET', path).get('value') or []
+
+    def machine_part(self, machine_id: str, part: str) -> List[Dict]:
+        """GET /machines/{id}/<part>: software, getmissingkbs or vulnerabilities."""
+        path = f'/machines/{quote_id(machine_id, "machine_id")}/{part}'
+        return self.http.http_request('GET', path).get('value') or []
+
     # ---- indicators ---------------------------------------------------------------------------------------------
     def list_indicators(self, filter_: str | None, top: int, skip: int) -> List[Dict]:
         params = assign_params(**{'$filter': filter_, '$top': top, '$skip': skip or None})
@@ -891,6 +919,242 @@ def get_ip_statistics_command(client: Client, args: Dict[str, Any]) -> CommandRe
 
 
 # ============================================================================================================
+# Vulnerability management (TVM): software inventory, vulnerabilities, missing KBs, per-machine views
+# ============================================================================================================
+
+TVM_SEVERITIES = ('Low', 'Medium', 'High', 'Critical')
+_CVE_ID = re.compile(r'^CVE-\d{4}-\d{4,}$', re.IGNORECASE)
+SOFTWARE_FIELDS = ('id', 'name', 'vendor', 'weaknesses', 'publicExploit', 'activeAlert', 'exposedMachines',
+                   'impactScore')
+VULNERABILITY_FIELDS = ('id', 'name', 'description', 'severity', 'cvssV3', 'cvssVector', 'exposedMachines',
+                        'publishedOn', 'updatedOn', 'firstDetected', 'publicExploit', 'exploitVerified',
+                        'exploitInKit', 'exploitTypes', 'exploitUris', 'cveSupportability', 'epss')
+VULNERABILITY_HEADERS = ['id', 'severity', 'cvssV3', 'exposedMachines', 'publishedOn', 'updatedOn', 'publicExploit',
+                         'description']
+KB_FIELDS = ('id', 'name', 'osBuild', 'productsNames', 'url', 'machineMissedOn', 'cveAddressed')
+MACHINE_REF_FIELDS = ('id', 'computerDnsName', 'osPlatform', 'rbacGroupName', 'rbacGroupId')
+FINDING_FIELDS = ('id', 'cveId', 'machineId', 'fixingKbId', 'productName', 'productVendor', 'productVersion',
+                  'severity')
+
+
+def pick(item: Dict[str, Any], fields: Tuple[str, ...], **extra: Any) -> Dict[str, Any]:
+    """The documented fields of a TVM record (no @odata noise, empty ones dropped) plus the query's own keys."""
+    return remove_empty_elements({**{f: item.get(f) for f in fields}, **extra})
+
+
+def text_list(args: Dict[str, Any], name: str) -> List[str]:
+    return list(dict.fromkeys(str(v).strip() for v in argToList(args.get(name)) if str(v).strip()))
+
+
+def eq_any(field: str, values: List[str]) -> str:
+    """``field eq v1 or field eq v2 ...`` with every value an escaped OData literal."""
+    return ODataFilter.or_(*[ODataFilter.eq(field, v) for v in values])
+
+
+def cve_arg(value: str, name: str = 'cve_id') -> str:
+    text = str(value).strip()
+    if not _CVE_ID.match(text):
+        raise ValueError(f'Invalid "{name}": "{value}". Provide CVE IDs such as CVE-2024-4671.')
+    return text.upper()
+
+
+def cvss_arg(args: Dict[str, Any], name: str = 'cvss') -> float | None:
+    value = args.get(name)
+    if value in (None, ''):
+        return None
+    try:
+        score = float(str(value).strip())
+    except ValueError:
+        score = -1.0
+    if not 0 <= score <= 10:                    # NaN fails this test too
+        raise ValueError(f'Invalid "{name}": "{value}". Provide a CVSS v3 score from 0 to 10.')
+    return score
+
+
+def since_arg(args: Dict[str, Any], name: str) -> datetime | None:
+    """A date, ISO 8601 time or relative time ("7 days") as an aware UTC datetime, for an OData ``ge``."""
+    value = args.get(name)
+    if value in (None, ''):
+        return None
+    try:
+        moment = arg_to_datetime(value, name)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError(f'Invalid "{name}": "{value}". Provide a date such as 2024-05-31, an ISO 8601 time, '
+                         'or a relative time such as "30 days".')
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def software_clause(value: str) -> str:
+    """A software ID (vendor-_-product) as the vendor and product filter machinesVulnerabilities supports."""
+    vendor, sep, product = value.partition('-_-')
+    if not (sep and vendor and product):
+        raise ValueError(f'Invalid "software_id": "{value}". Provide software IDs in the form vendor-_-product, '
+                         'such as microsoft-_-edge.')
+    return f'({ODataFilter.and_(ODataFilter.eq("productVendor", vendor), ODataFilter.eq("productName", product))})'
+
+
+def tvm_page(args: Dict[str, Any], default: int) -> Tuple[int, int]:
+    return number_arg(args, 'limit', default, 1, MAX_PAGE_SIZE), number_arg(args, 'offset', 0, 0, 1_000_000)
+
+
+def tvm_results(items: List[Dict[str, Any]], fields: Tuple[str, ...], prefix: str, key: str | List[str],
+                title: str, headers: List[str] | None = None, **extra: Any) -> CommandResults:
+    rows = [pick(i, fields, **extra) for i in items]
+    if not rows:
+        return CommandResults(readable_output=f'{title}: nothing was found.')
+    return CommandResults(outputs_prefix=prefix, outputs_key_field=key, outputs=rows, raw_response=items,
+                          readable_output=tableToMarkdown(title, rows, headers=headers or [*fields, *extra],
+                                                          removeNull=True))
+
+
+def cve_indicator(item: Dict[str, Any]) -> Common.CVE:
+    return Common.CVE(id=str(item.get('id')), cvss=item.get('cvssV3'), published=item.get('publishedOn'),
+                      modified=item.get('updatedOn'), description=item.get('description'),
+                      cvss_vector=item.get('cvssVector'))
+
+
+def vulnerability_results(items: List[Dict[str, Any]], prefix: str, key: str | List[str], title: str,
+                          **extra: Any) -> List[CommandResults]:
+    """The vulnerabilities under ``prefix`` and, for each, the standard CVE indicator."""
+    results = [tvm_results(items, VULNERABILITY_FIELDS, prefix, key, title,
+                           headers=[*extra, *VULNERABILITY_HEADERS], **extra)]
+    results += [CommandResults(indicator=cve_indicator(i), readable_output='') for i in items if i.get('id')]
+    return results
+
+
+def list_software_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    limit, offset = tvm_page(args, 50)
+    filter_ = ODataFilter.and_(eq_any('id', text_list(args, 'id')), eq_any('name', text_list(args, 'name')),
+                               eq_any('vendor', text_list(args, 'vendor')))
+    items = client.list_software(filter_ or None, limit, offset)
+    return tvm_results(items, SOFTWARE_FIELDS, 'MicrosoftATP.Software', 'id', 'Software')
+
+
+def list_machines_by_software_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    software_id = required_arg(args, 'id')
+    refs = client.software_part(software_id, 'machineReferences')
+    return tvm_results(refs, MACHINE_REF_FIELDS, 'MicrosoftATP.SoftwareMachine', ['id', 'softwareId'],
+                       f'Machines with software {software_id}', softwareId=software_id)
+
+
+def list_software_version_distribution_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    software_id = required_arg(args, 'id')
+    rows = client.software_part(software_id, 'distributions')
+    return tvm_results(rows, ('version', 'installations', 'vulnerabilities'), 'MicrosoftATP.SoftwareVersion',
+                       ['softwareId', 'version'], f'Versions of software {software_id}', softwareId=software_id)
+
+
+def list_missing_kb_by_software_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    software_id = required_arg(args, 'id')
+    kbs = client.software_part(software_id, 'getmissingkbs')
+    return tvm_results(kbs, KB_FIELDS, 'MicrosoftATP.SoftwareKB', ['id', 'softwareId'],
+                       f'Security updates missing for software {software_id}', softwareId=software_id)
+
+
+def list_vulnerabilities_by_software_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    software_id = required_arg(args, 'id')
+    items = client.software_part(software_id, 'vulnerabilities')
+    return vulnerability_results(items, 'MicrosoftATP.SoftwareCVE', ['id', 'softwareId'],
+                                 f'Vulnerabilities of software {software_id}', softwareId=software_id)
+
+
+def machine_vulnerabilities_filter(args: Dict[str, Any]) -> str:
+    """$filter for machinesVulnerabilities: values of one argument OR'd, arguments AND'd."""
+    return ODataFilter.and_(
+        eq_any('machineId', text_list(args, 'machine_id')),
+        ODataFilter.or_(*[software_clause(v) for v in text_list(args, 'software_id')]),
+        eq_any('cveId', [cve_arg(v) for v in text_list(args, 'cve_id')]),
+        eq_any('productName', text_list(args, 'product_name')),
+        eq_any('productVersion', text_list(args, 'product_version')),
+        eq_any('productVendor', text_list(args, 'product_vendor')),
+        eq_any('severity', choice_list_arg(args, 'severity', TVM_SEVERITIES)))
+
+
+def list_vulnerabilities_by_machine_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    filter_ = machine_vulnerabilities_filter(args)
+    limit, offset = tvm_page(args, 25)
+    items = client.machines_vulnerabilities(filter_ or None, limit, offset)
+    return tvm_results(items, FINDING_FIELDS, 'MicrosoftATP.MachineCVE', 'id', 'Vulnerabilities by machine',
+                       headers=['machineId', 'cveId', 'productVendor', 'productName', 'productVersion', 'severity',
+                                'fixingKbId'])
+
+
+def vulnerabilities_filter(args: Dict[str, Any]) -> str:
+    """$filter for /vulnerabilities; every value is an escaped literal, so quotes cannot end the string early."""
+    published, updated, cvss = since_arg(args, 'published_on'), since_arg(args, 'updated_on'), cvss_arg(args)
+    return ODataFilter.and_(
+        eq_any('id', [cve_arg(v, 'id') for v in text_list(args, 'id')]),
+        ODataFilter.eq('name', args['name_equal'].strip()) if str(args.get('name_equal') or '').strip() else None,
+        f'contains(name,{odata_string(args["name_contains"])})' if args.get('name_contains') else None,
+        f'contains(description,{odata_string(args["description_contains"])})'
+        if args.get('description_contains') else None,
+        ODataFilter.ge('publishedOn', published) if published else None,
+        ODataFilter.ge('updatedOn', updated) if updated else None,
+        ODataFilter.ge('cvssV3', cvss) if cvss is not None else None,
+        eq_any('severity', choice_list_arg(args, 'severity', TVM_SEVERITIES)))
+
+
+def list_vulnerabilities_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    filter_ = vulnerabilities_filter(args)
+    limit, offset = tvm_page(args, 25)
+    items = client.list_vulnerabilities(filter_ or None, limit, offset)
+    return vulnerability_results(items, 'MicrosoftATP.Vulnerability', 'id', 'Vulnerabilities')
+
+
+def list_machines_by_vulnerability_command(client: Client, args: Dict[str, Any]) -> Any:
+    """Machines exposed to each CVE, one row per machine with every requested CVE it is exposed to."""
+    cve_ids = [cve_arg(v) for v in required_list(args, 'cve_id')]
+    machines: Dict[str, Dict[str, Any]] = {}
+    errors = []
+    for cve_id in cve_ids:
+        try:
+            refs = client.vulnerability_machines(cve_id)
+        except (NotFoundError, DemistoException) as error:
+            errors.append(f'{cve_id}: {error_text(error)}')
+            continue
+        for ref in refs:
+            key = str(ref.get('id'))
+            if key not in machines:
+                machines[key] = {**remove_empty_elements({
+                    'ID': ref.get('id'), 'ComputerDNSName': ref.get('computerDnsName'),
+                    'OSPlatform': ref.get('osPlatform'), 'RBACGroupID': ref.get('rbacGroupId'),
+                    'RBACGroupName': ref.get('rbacGroupName')}), 'CVE': []}
+            machines[key]['CVE'].append(cve_id)
+    if len(errors) == len(cve_ids):
+        return per_item_results(None, errors, 'CVE(s)')
+    rows = list(machines.values())
+    results = CommandResults(
+        outputs_prefix='MicrosoftATP.CveMachine', outputs_key_field='ID', outputs=rows or None,
+        readable_output=tableToMarkdown(f'Machines exposed to {", ".join(cve_ids)}', rows, removeNull=True,
+                                        headers=['ID', 'ComputerDNSName', 'OSPlatform', 'RBACGroupName', 'CVE'])
+        if rows else f'No machines are exposed to {", ".join(cve_ids)}.')
+    return per_item_results(results, errors, 'CVE(s)')
+
+
+def get_machine_software_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    machine_id = required_arg(args, 'machine_id')
+    items = client.machine_part(machine_id, 'software')
+    return tvm_results(items, SOFTWARE_FIELDS, 'MicrosoftATP.MachineSoftware', ['id', 'machineId'],
+                       f'Software on machine {machine_id}', machineId=machine_id)
+
+
+def get_machine_missing_kbs_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    machine_id = required_arg(args, 'machine_id')
+    kbs = client.machine_part(machine_id, 'getmissingkbs')
+    return tvm_results(kbs, KB_FIELDS, 'MicrosoftATP.MachineMissingKB', ['id', 'machineId'],
+                       f'Security updates missing on machine {machine_id}', machineId=machine_id)
+
+
+def get_machine_vulnerabilities_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    machine_id = required_arg(args, 'machine_id')
+    items = client.machine_part(machine_id, 'vulnerabilities')
+    return vulnerability_results(items, 'MicrosoftATP.MachineVulnerability', ['id', 'machineId'],
+                                 f'Vulnerabilities on machine {machine_id}', machineId=machine_id)
+
+
+# ============================================================================================================
 # Indicators (Defender for Endpoint /api/indicators)
 # ============================================================================================================
 
@@ -1412,6 +1676,17 @@ COMMANDS: Dict[str, Callable[[Client, Dict[str, Any]], Any]] = {
     f'{PREFIX}-get-file-info': get_file_info_command,
     f'{PREFIX}-get-domain-statistics': get_domain_statistics_command,
     f'{PREFIX}-get-ip-statistics': get_ip_statistics_command,
+    f'{PREFIX}-list-software': list_software_command,
+    f'{PREFIX}-list-machines-by-software': list_machines_by_software_command,
+    f'{PREFIX}-list-software-version-distribution': list_software_version_distribution_command,
+    f'{PREFIX}-list-missing-kb-by-software': list_missing_kb_by_software_command,
+    f'{PREFIX}-list-vulnerabilities-by-software': list_vulnerabilities_by_software_command,
+    f'{PREFIX}-list-vulnerabilities-by-machine': list_vulnerabilities_by_machine_command,
+    f'{PREFIX}-list-vulnerabilities': list_vulnerabilities_command,
+    f'{PREFIX}-list-machines-by-vulnerability': list_machines_by_vulnerability_command,
+    f'{PREFIX}-get-machine-software': get_machine_software_command,
+    f'{PREFIX}-get-machine-missing-kbs': get_machine_missing_kbs_command,
+    f'{PREFIX}-get-machine-vulnerabilities': get_machine_vulnerabilities_command,
     f'{PREFIX}-sc-indicator-list': sc_indicator_list_command,
     f'{PREFIX}-sc-indicator-get-by-id': sc_indicator_get_by_id_command,
     f'{PREFIX}-sc-indicator-create': sc_indicator_create_command,
