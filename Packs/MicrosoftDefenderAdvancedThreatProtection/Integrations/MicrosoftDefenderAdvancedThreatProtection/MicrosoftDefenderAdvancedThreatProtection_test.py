@@ -770,3 +770,245 @@ def test_yaml_declares_every_command():
     names = {c['name'] for c in spec['script']['commands']}
     assert set(m.COMMANDS) | {'microsoft-atp-test', 'microsoft-atp-generate-login-url',
                               'microsoft-atp-auth-reset'} == names
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Vulnerability management (TVM): software, vulnerabilities, missing KBs, per-machine views
+# ---------------------------------------------------------------------------------------------------------------
+
+def first_item(value):
+    return value[0] if isinstance(value, list) else value
+
+
+def test_list_software_builds_or_groups_and_pages(client, requests_mock):
+    """Given IDs, names and vendors, When list-software runs, Then each argument is an OR group, the groups are
+    ANDed, paging maps to $top/$skip and the rows land under MicrosoftATP.Software."""
+    route = requests_mock.get(f'{API}/Software', json=load('tvm_software.json'))
+    result = m.list_software_command(client, {'id': 'google-_-chrome,mozilla-_-firefox', 'vendor': 'google',
+                                              'limit': '10', 'offset': '20'})
+    query = query_of(route.last_request)
+    assert query['$filter'] == ("(id eq 'google-_-chrome' or id eq 'mozilla-_-firefox') and vendor eq 'google'")
+    assert (query['$top'], query['$skip']) == ('10', '20')
+    assert result.outputs_prefix == 'MicrosoftATP.Software' and result.outputs[0]['impactScore'] == 1.449
+    assert result.outputs[1]['publicExploit'] is False and result.outputs[1]['exposedMachines'] == 0
+
+
+def test_list_software_without_filters_and_nothing_found(client, requests_mock):
+    """Given no filter, When the inventory is empty, Then no $filter is sent and the entry says nothing was found."""
+    route = requests_mock.get(f'{API}/Software', json={'value': []})
+    result = m.list_software_command(client, {})
+    assert query_of(route.last_request) == {'$top': '50'}
+    assert result.outputs is None and 'nothing was found' in result.readable_output
+
+
+def test_software_values_with_quotes_stay_inside_the_literal(client, requests_mock):
+    """Given a name holding a quote and an OData operator, When list-software runs, Then the quote is doubled, so the
+    whole text stays one string literal and adds no clause."""
+    route = requests_mock.get(f'{API}/Software', json={'value': []})
+    m.list_software_command(client, {'name': "x' or name ne 'y"})
+    assert query_of(route.last_request)['$filter'] == "(name eq 'x'' or name ne ''y')"
+
+
+@pytest.mark.parametrize('command,part,prefix,key', [
+    (m.list_machines_by_software_command, 'machineReferences', 'MicrosoftATP.SoftwareMachine', 'computerDnsName'),
+    (m.list_software_version_distribution_command, 'distributions', 'MicrosoftATP.SoftwareVersion', 'version'),
+    (m.list_missing_kb_by_software_command, 'getmissingkbs', 'MicrosoftATP.SoftwareKB', 'machineMissedOn'),
+])
+def test_software_sub_resources(client, requests_mock, command, part, prefix, key):
+    """Given a software ID, When a by-software command runs, Then it reads /Software/{id}/<part> (ID escaped as one
+    path segment) and every row carries the queried softwareId."""
+    data = {'machineReferences': 'tvm_machine_refs.json', 'distributions': 'tvm_distributions.json',
+            'getmissingkbs': 'tvm_kbs.json'}[part]
+    route = requests_mock.get(f"{API}/Software/contoso-_-admin%27s_toolkit/{part}", json=load(data))
+    result = command(client, {'id': "contoso-_-admin's_toolkit"})
+    assert route.called and result.outputs_prefix == prefix
+    assert all(row['softwareId'] == "contoso-_-admin's_toolkit" and key in row for row in result.outputs)
+
+
+def test_missing_kb_uses_the_correct_prefix(client, requests_mock):
+    """Given missing KBs, When list-missing-kb-by-software runs, Then the prefix is MicrosoftATP.SoftwareKB (not the
+    official YAML's misspelled MicMicrosoftATP)."""
+    requests_mock.get(f'{API}/Software/microsoft-_-windows_11/getmissingkbs', json=load('tvm_kbs.json'))
+    result = m.list_missing_kb_by_software_command(client, {'id': 'microsoft-_-windows_11'})
+    assert list(result.to_context()['EntryContext'])[0].startswith('MicrosoftATP.SoftwareKB')
+    assert result.outputs[0]['productsNames'] == ['windows_11']
+
+
+def test_software_commands_need_an_id(client):
+    """Given no software ID, When a by-software command runs, Then the error names "id"."""
+    with pytest.raises(ValueError, match='Missing required argument "id"'):
+        m.list_machines_by_software_command(client, {})
+
+
+def test_vulnerabilities_by_software_adds_cve_indicators(client, requests_mock):
+    """Given vulnerabilities of a software, When the command runs, Then they are under MicrosoftATP.SoftwareCVE and
+    each CVE becomes a standard CVE indicator; a pipe in a description stays inside its table cell."""
+    requests_mock.get(f'{API}/Software/google-_-chrome/vulnerabilities', json=load('tvm_vulnerabilities.json'))
+    results = m.list_vulnerabilities_by_software_command(client, {'id': 'google-_-chrome'})
+    table, *indicators = results
+    assert table.outputs_prefix == 'MicrosoftATP.SoftwareCVE' and len(table.outputs) == 2
+    assert 'cvssVector' not in table.outputs[1] and 'exploitTypes' not in table.outputs[1]
+    assert '\\|' in table.readable_output
+    cve = indicators[0].to_context()['EntryContext']
+    cve_row = first_item(next(v for k, v in cve.items() if k.startswith('CVE(')))
+    assert cve_row['ID'] == 'CVE-2024-4671' and cve_row['CVSS']['Score'] == 9.6
+    assert cve_row['Published'] == '2024-05-14T00:00:00Z'
+
+
+def test_machine_vulnerabilities_filter_every_argument():
+    """Given every filter argument, When the $filter is built, Then each is an OR group and software IDs become
+    vendor and product pairs."""
+    text = m.machine_vulnerabilities_filter({
+        'machine_id': 'm1,m2', 'software_id': 'google-_-chrome,microsoft-_-office', 'cve_id': 'cve-2024-4671',
+        'product_name': 'chrome', 'product_version': '124.0', 'product_vendor': 'google', 'severity': 'high,critical'})
+    assert text == ("(machineId eq 'm1' or machineId eq 'm2') and "
+                    "((productVendor eq 'google' and productName eq 'chrome') or "
+                    "(productVendor eq 'microsoft' and productName eq 'office')) and cveId eq 'CVE-2024-4671' and "
+                    "productName eq 'chrome' and productVersion eq '124.0' and productVendor eq 'google' and "
+                    "(severity eq 'High' or severity eq 'Critical')")
+
+
+@pytest.mark.parametrize('args,message', [
+    ({'software_id': 'chrome'}, 'Invalid "software_id": "chrome"'),
+    ({'cve_id': 'log4shell'}, 'Invalid "cve_id": "log4shell"'),
+    ({'severity': 'Urgent'}, 'Invalid "severity": "Urgent". Allowed values: Low, Medium, High, Critical.'),
+    ({'limit': '0'}, 'Invalid "limit": "0"'),
+    ({'offset': '-1'}, 'Invalid "offset": "-1"'),
+])
+def test_vulnerabilities_by_machine_bad_input(client, requests_mock, args, message):
+    """Given a bad argument, When list-vulnerabilities-by-machine runs, Then the error names it and no call is made."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        m.list_vulnerabilities_by_machine_command(client, args)
+    assert requests_mock.call_count == 0
+
+
+def test_vulnerabilities_by_machine(client, requests_mock):
+    """Given findings, When list-vulnerabilities-by-machine runs with the default paging, Then $top is 25 and the
+    rows are under MicrosoftATP.MachineCVE without empty fields."""
+    route = requests_mock.get(f'{API}/vulnerabilities/machinesVulnerabilities', json=load('tvm_findings.json'))
+    result = m.list_vulnerabilities_by_machine_command(client, {'machine_id': MACHINE_ID})
+    assert query_of(route.last_request) == {'$filter': f"machineId eq '{MACHINE_ID}'", '$top': '25'}
+    assert result.outputs_prefix == 'MicrosoftATP.MachineCVE'
+    assert result.outputs[0]['fixingKbId'] == '5040442' and 'fixingKbId' not in result.outputs[1]
+
+
+def test_list_vulnerabilities_filter_every_argument():
+    """Given every filter, When the $filter is built, Then dates are UTC literals, cvss a number, texts escaped."""
+    text = m.vulnerabilities_filter({
+        'id': 'CVE-2024-4671,CVE-2024-6772', 'name_equal': 'CVE-2024-4671', 'name_contains': "o'x",
+        'description_contains': 'sandbox', 'published_on': '2024-05-01', 'updated_on': '2024-07-01T10:00:00+02:00',
+        'cvss': '7.5', 'severity': 'critical'})
+    assert text == ("(id eq 'CVE-2024-4671' or id eq 'CVE-2024-6772') and name eq 'CVE-2024-4671' and "
+                    "contains(name,'o''x') and contains(description,'sandbox') and "
+                    "publishedOn ge 2024-05-01T00:00:00Z and updatedOn ge 2024-07-01T08:00:00Z and cvssV3 ge 7.5 and "
+                    "severity eq 'Critical'")
+
+
+@pytest.mark.parametrize('args,message', [
+    ({'cvss': '11'}, 'Invalid "cvss": "11". Provide a CVSS v3 score from 0 to 10.'),
+    ({'cvss': 'high'}, 'Invalid "cvss": "high"'),
+    ({'cvss': 'nan'}, 'Invalid "cvss": "nan"'),
+    ({'published_on': 'someday'}, 'Invalid "published_on": "someday"'),
+    ({'updated_on': '2024-13-45'}, 'Invalid "updated_on": "2024-13-45"'),
+    ({'id': 'CVE-24'}, 'Invalid "id": "CVE-24"'),
+    ({'severity': 'Severe'}, 'Invalid "severity": "Severe"'),
+])
+def test_list_vulnerabilities_bad_input(client, requests_mock, args, message):
+    """Given a bad filter value, When list-vulnerabilities runs, Then the error names the argument and nothing is
+    requested."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        m.list_vulnerabilities_command(client, args)
+    assert requests_mock.call_count == 0
+
+
+def test_list_vulnerabilities(client, requests_mock):
+    """Given vulnerabilities, When list-vulnerabilities runs, Then they are under MicrosoftATP.Vulnerability with one
+    CVE indicator each."""
+    route = requests_mock.get(f'{API}/vulnerabilities', json=load('tvm_vulnerabilities.json'))
+    results = m.list_vulnerabilities_command(client, {'severity': 'Critical', 'limit': '5', 'offset': '5'})
+    assert query_of(route.last_request) == {'$filter': "severity eq 'Critical'", '$top': '5', '$skip': '5'}
+    assert results[0].outputs_prefix == 'MicrosoftATP.Vulnerability' and len(results) == 3
+    assert results[0].outputs[0]['exploitTypes'] == ['RemoteCodeExecution']
+
+
+def test_machines_by_vulnerability_groups_cves_per_machine(client, requests_mock):
+    """Given two CVEs sharing a machine, When list-machines-by-vulnerability runs, Then each machine appears once
+    with every requested CVE it is exposed to."""
+    refs = load('tvm_machine_refs.json')
+    requests_mock.get(f'{API}/vulnerabilities/CVE-2024-4671/machineReferences', json=refs)
+    requests_mock.get(f'{API}/vulnerabilities/CVE-2024-6772/machineReferences', json={'value': refs['value'][:1]})
+    result = m.list_machines_by_vulnerability_command(client, {'cve_id': 'cve-2024-4671,CVE-2024-6772'})
+    assert result.outputs_prefix == 'MicrosoftATP.CveMachine'
+    assert result.outputs[0] == {'ID': MACHINE_ID, 'ComputerDNSName': 'contoso-ws-0000.contoso.local',
+                                 'OSPlatform': 'Windows11', 'RBACGroupID': 1, 'RBACGroupName': 'Workstations',
+                                 'CVE': ['CVE-2024-4671', 'CVE-2024-6772']}
+    assert result.outputs[1]['CVE'] == ['CVE-2024-4671']
+
+
+def test_machines_by_vulnerability_reports_unknown_cves(client, requests_mock):
+    """Given one known and one unknown CVE, When the command runs, Then the found machines are returned and the
+    unknown CVE is an error entry; when all are unknown, the command fails."""
+    requests_mock.get(f'{API}/vulnerabilities/CVE-2024-4671/machineReferences', json=load('tvm_machine_refs.json'))
+    requests_mock.get(f'{API}/vulnerabilities/CVE-2099-0001/machineReferences', status_code=404,
+                      json={'error': {'code': 'ResourceNotFound', 'message': 'Vulnerability CVE-2099-0001 was not found'}})
+    result, error = m.list_machines_by_vulnerability_command(client, {'cve_id': 'CVE-2024-4671,CVE-2099-0001'})
+    assert len(result.outputs) == 2 and error['Type'] == EntryType.ERROR and 'CVE-2099-0001' in error['Contents']
+    with pytest.raises(DemistoException, match='CVE-2099-0001'):
+        m.list_machines_by_vulnerability_command(client, {'cve_id': 'CVE-2099-0001'})
+
+
+def test_machines_by_vulnerability_needs_valid_cves(client, requests_mock):
+    """Given no CVE or a malformed one, When the command runs, Then the error names "cve_id"."""
+    with pytest.raises(ValueError, match='Missing required argument "cve_id"'):
+        m.list_machines_by_vulnerability_command(client, {})
+    with pytest.raises(ValueError, match='Invalid "cve_id": "CVE-1"'):
+        m.list_machines_by_vulnerability_command(client, {'cve_id': 'CVE-2024-4671,CVE-1'})
+    assert requests_mock.call_count == 0
+
+
+def test_machines_by_vulnerability_none_exposed(client, requests_mock):
+    """Given a CVE no machine is exposed to, When the command runs, Then it says so and writes no context."""
+    requests_mock.get(f'{API}/vulnerabilities/CVE-2024-4671/machineReferences', json={'value': []})
+    result = m.list_machines_by_vulnerability_command(client, {'cve_id': 'CVE-2024-4671'})
+    assert result.outputs is None and result.readable_output == 'No machines are exposed to CVE-2024-4671.'
+
+
+def test_get_machine_software(client, requests_mock):
+    """Given a machine, When get-machine-software runs, Then /machines/{id}/software rows carry the machineId."""
+    requests_mock.get(f'{API}/machines/{MACHINE_ID}/software', json=load('tvm_software.json'))
+    result = m.get_machine_software_command(client, {'machine_id': MACHINE_ID})
+    assert result.outputs_prefix == 'MicrosoftATP.MachineSoftware' and result.outputs_key_field == ['id', 'machineId']
+    assert {r['machineId'] for r in result.outputs} == {MACHINE_ID}
+
+
+def test_get_machine_missing_kbs(client, requests_mock):
+    """Given a machine, When get-machine-missing-kbs runs, Then its KBs are under MicrosoftATP.MachineMissingKB."""
+    requests_mock.get(f'{API}/machines/{MACHINE_ID}/getmissingkbs', json=load('tvm_kbs.json'))
+    result = m.get_machine_missing_kbs_command(client, {'machine_id': MACHINE_ID})
+    assert result.outputs_prefix == 'MicrosoftATP.MachineMissingKB' and result.outputs[0]['id'] == '5040442'
+
+
+def test_get_machine_vulnerabilities(client, requests_mock):
+    """Given a machine, When get-machine-vulnerabilities runs, Then the CVEs are under
+    MicrosoftATP.MachineVulnerability and as CVE indicators."""
+    requests_mock.get(f'{API}/machines/{MACHINE_ID}/vulnerabilities', json=load('tvm_vulnerabilities.json'))
+    table, *indicators = m.get_machine_vulnerabilities_command(client, {'machine_id': MACHINE_ID})
+    assert table.outputs_prefix == 'MicrosoftATP.MachineVulnerability' and len(indicators) == 2
+    assert table.outputs[0]['machineId'] == MACHINE_ID
+
+
+def test_get_machine_commands_need_machine_id(client, requests_mock):
+    """Given no machine ID, When a per-machine TVM command runs, Then the error names "machine_id"."""
+    for command in (m.get_machine_software_command, m.get_machine_missing_kbs_command,
+                    m.get_machine_vulnerabilities_command):
+        with pytest.raises(ValueError, match='Missing required argument "machine_id"'):
+            command(client, {'machine_id': ' '})
+    assert requests_mock.call_count == 0
+
+
+def test_machine_not_found_is_a_clear_error(client, requests_mock):
+    """Given an unknown machine, When get-machine-software runs, Then Microsoft's 404 message is raised."""
+    requests_mock.get(f'{API}/machines/nope/software', status_code=404,
+                      json={'error': {'code': 'ResourceNotFound', 'message': 'Machine nope was not found'}})
+    with pytest.raises(Exception, match='Machine nope was not found'):
+        m.get_machine_software_command(client, {'machine_id': 'nope'})
