@@ -147,6 +147,7 @@ def builtin_modules() -> list[ApiModule]:
     """The product API modules served by default. Later issues append theirs here."""
     from .defender_endpoint import module as defender_endpoint
     from .defender_xdr import modules as defender_xdr_modules
+    from .mde_live_response import module as mde_live_response
     from .threat_intel import module as threat_intel
     from .whoami import module as whoami
-    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint]
+    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint, mde_live_response]
