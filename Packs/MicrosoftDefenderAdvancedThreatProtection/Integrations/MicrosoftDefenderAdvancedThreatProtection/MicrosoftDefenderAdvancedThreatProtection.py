@@ -1070,7 +1070,7 @@ def live_response_cancel_action_command(client: Client, args: Dict[str, Any]) ->
            'cancellationRequestor': action.get('cancellationRequestor'),
            'cancellationComment': action.get('cancellationComment')}
     return CommandResults(readable_output=tableToMarkdown(f'Machine action {action_id} was cancelled', row,
-                                                          removeNull=True), raw_response=action)
+                                                          headers=list(row), removeNull=True), raw_response=action)
 
 
 # ============================================================================================================
