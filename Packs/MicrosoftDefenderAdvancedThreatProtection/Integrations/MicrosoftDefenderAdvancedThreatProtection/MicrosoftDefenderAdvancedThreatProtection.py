@@ -255,8 +255,13 @@ class Client:
         return str(self.http.http_request('GET', path).get('value') or '')
 
     def download_live_response_result(self, url: str) -> bytes:
-        """The link is pre-signed (SAS): fetched without our bearer token, and never shown (it grants access)."""
-        res = requests.get(url, verify=self.http._verify, timeout=300)
+        """The link is pre-signed (SAS): fetched without our bearer token, and never shown (it grants access), not
+        even in a connection error's text."""
+        try:
+            res = requests.get(url, verify=self.http._verify, timeout=300)
+        except requests.exceptions.RequestException as error:
+            raise DemistoException('Downloading the live response result failed '
+                                   f'({type(error).__name__}).') from None
         if res.status_code >= 400:
             raise DemistoException(f'Downloading the live response result failed with HTTP {res.status_code}.')
         return res.content

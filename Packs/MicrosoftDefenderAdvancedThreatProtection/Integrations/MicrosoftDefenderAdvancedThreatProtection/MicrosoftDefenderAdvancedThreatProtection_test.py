@@ -986,6 +986,10 @@ def test_live_response_download_failure(client, requests_mock):
     with pytest.raises(DemistoException, match='failed with HTTP 403') as raised:
         m.live_response_result_command(client, {'machine_action_id': LR_ID})
     assert 'sig=' not in str(raised.value)
+    requests_mock.get(SAS, exc=m.requests.exceptions.ConnectionError(f'Max retries exceeded with url: {SAS}'))
+    with pytest.raises(DemistoException, match=r'failed \(ConnectionError\)') as raised:
+        m.live_response_result_command(client, {'machine_action_id': LR_ID})
+    assert 'sig=' not in str(raised.value) and raised.value.__cause__ is None
 
 
 def test_live_response_cancel_action(client, requests_mock):
