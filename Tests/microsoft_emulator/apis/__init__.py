@@ -147,7 +147,8 @@ def builtin_modules() -> list[ApiModule]:
     """The product API modules served by default. Later issues append theirs here."""
     from .defender_endpoint import module as defender_endpoint
     from .defender_xdr import modules as defender_xdr_modules
+    from .mde_live_response import module as mde_live_response
     from .mde_tvm import module as defender_endpoint_tvm
     from .threat_intel import module as threat_intel
     from .whoami import module as whoami
-    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint, defender_endpoint_tvm]
+    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint, defender_endpoint_tvm, mde_live_response]

@@ -655,7 +655,7 @@ ACTION_PROPS = {n: Prop(n, k) for n, k in [
 
 def action_raw(action: MachineAction, now: int) -> dict[str, Any]:
     status = action.status_at(now)
-    commands: list[dict[str, Any]] = []
+    commands: list[dict[str, Any]] = action.live.commands_at(action, now) if action.live is not None else []
     return {
         'id': action.id, 'type': action.type, 'title': action.title, 'requestor': action.requestor,
         'requestorComment': action.comment, 'status': status, 'machineId': action.machine_id,

@@ -111,6 +111,7 @@ class MachineAction:
     cancellation_comment: str | None = None
     cancelled: int | None = None
     applied: bool = False
+    live: Any = None                      # live response: the commands and their outcome (mde_live_response)
 
     def status_at(self, now: int) -> str:
         if self.status_override:
@@ -185,6 +186,7 @@ class MdeStore:
             self.actions: dict[str, MachineAction] = {}
             self.action_order: list[str] = []
             self.active: set[str] = set()             # actions not yet completed
+            self.extensions: dict[str, Any] = {}      # state of other modules' features, cleared with the store
             self.investigations: dict[int, Investigation] = {}
             self.alerts: dict[str, dict[str, Any]] = {}
             self.alert_index: list[tuple[int, str]] = []   # (alertCreationTime ticks, id), sorted

@@ -244,6 +244,32 @@ class Client:
             raise DemistoException(f'Downloading the investigation package failed with HTTP {res.status_code}.')
         return res.content
 
+    # ---- live response ----------------------------------------------------------------------------------------
+    def run_live_response(self, machine_id: str, commands: List[Dict[str, Any]], comment: str) -> Dict[str, Any]:
+        return self.machine_action(machine_id, 'runliveresponse', {'Commands': commands, 'Comment': comment})
+
+    def live_response_link(self, action_id: str, index: int) -> str:
+        """A short-lived SAS link to the result of command ``index`` of a live response action."""
+        path = (f'/machineactions/{quote_id(action_id, "machine_action_id")}'
+                f'/GetLiveResponseResultDownloadLink(index={int(index)})')
+        return str(self.http.http_request('GET', path).get('value') or '')
+
+    def download_live_response_result(self, url: str) -> bytes:
+        """The link is pre-signed (SAS): fetched without our bearer token, and never shown (it grants access), not
+        even in a connection error's text."""
+        try:
+            res = requests.get(url, verify=self.http._verify, timeout=300)
+        except requests.exceptions.RequestException as error:
+            raise DemistoException('Downloading the live response result failed '
+                                   f'({type(error).__name__}).') from None
+        if res.status_code >= 400:
+            raise DemistoException(f'Downloading the live response result failed with HTTP {res.status_code}.')
+        return res.content
+
+    def cancel_machine_action(self, action_id: str, comment: str) -> Dict[str, Any]:
+        return self.http.http_request('POST', f'/machineactions/{quote_id(action_id, "machine_action_id")}/cancel',
+                                      json_data={'Comment': comment})
+
     # ---- investigations -------------------------------------------------------------------------------------
     def list_investigations(self, top: int, skip: int) -> List[Dict]:
         params = {'$top': top, '$skip': skip} if skip else {'$top': top}
@@ -818,6 +844,266 @@ def start_investigation_command(client: Client, args: Dict[str, Any]) -> Command
     return CommandResults(outputs_prefix='MicrosoftATP.Investigation', outputs_key_field='ID', outputs=row,
                           raw_response=item, readable_output=tableToMarkdown(
                               f'Investigation started on machine {machine_id}', row, removeNull=True))
+
+
+# ============================================================================================================
+# Live response: one action per machine at a time, polled to completion, results fetched from a SAS link
+# ============================================================================================================
+
+LIVE_PREFIX = 'MicrosoftATP.LiveResponseAction'
+LIVE_FIELDS = ('id', 'type', 'title', 'requestor', 'requestorComment', 'status', 'machineId', 'computerDnsName',
+               'creationDateTimeUtc', 'lastUpdateDateTimeUtc', 'cancellationRequestor', 'cancellationComment',
+               'cancellationDateTimeUtc', 'errorHResult')
+LIVE_HEADERS = ['id', 'status', 'machineId', 'computerDnsName', 'requestor', 'requestorComment']
+SCRIPT_FIELDS = ('script_name', 'exit_code', 'script_output', 'script_errors')
+# The official file name (playbooks and users look for it); the extension follows the content.
+LIVE_RESULT_NAME = 'Response Result'
+LIVE_TIMEOUT_SLACK = 60        # the scheduler's own timeout comes after ours, so ours gives the clear message
+
+
+def live_command(kind: str, **params: str) -> Dict[str, Any]:
+    """One entry of the request's Commands: {"type", "params": [{"key", "value"}]}; empty values are left out."""
+    return {'type': kind, 'params': [{'key': k, 'value': v} for k, v in params.items() if v]}
+
+
+def live_action_context(action: Dict[str, Any]) -> Dict[str, Any]:
+    """The action in the API's own (camelCase) names, as the official MicrosoftATP.LiveResponseAction."""
+    out: Dict[str, Any] = {k: action.get(k) for k in LIVE_FIELDS}
+    out['commands'] = [{
+        'index': c.get('index'), 'startTime': c.get('startTime'), 'endTime': c.get('endTime'),
+        'commandStatus': c.get('commandStatus'), 'errors': c.get('errors'),
+        'command': {'type': (c.get('command') or {}).get('type'),
+                    'params': [{'key': p.get('key'), 'value': p.get('value')}
+                               for p in (c.get('command') or {}).get('params') or []]},
+    } for c in action.get('commands') or []]
+    return remove_empty_elements(out)
+
+
+def api_error_code(error: DemistoException) -> str:
+    """The Defender error code ({"error": {"code"}}) of a failed call, or ''."""
+    try:
+        return str(error.res.json()['error']['code'])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return ''
+
+
+def live_failure(action: Dict[str, Any]) -> str | None:
+    """Why a live response action will not deliver (cancelled, failed with its command's errors, timed out)."""
+    action_id, status = action.get('id'), action.get('status')
+    where = action.get('computerDnsName') or action.get('machineId')
+    failed = [c for c in action.get('commands') or [] if c.get('commandStatus') == 'Failed']
+    if status == 'Cancelled':
+        why = f': "{action["cancellationComment"]}"' if action.get('cancellationComment') else ''
+        return (f'The live response action {action_id} on {where} was cancelled by '
+                f'{action.get("cancellationRequestor") or "another user"}{why}.')
+    if failed:
+        details = '; '.join(f'command {c.get("index")} ({(c.get("command") or {}).get("type")}) failed: '
+                            f'{" ".join(c.get("errors") or []) or "no error details were given"}' for c in failed)
+        return f'The live response action {action_id} on {where} failed. {details}'
+    if status == 'Failed':
+        return f'The live response action {action_id} on {where} failed (errorHResult {action.get("errorHResult")}).'
+    if status == 'TimeOut':
+        return (f'The live response action {action_id} on {where} timed out on the device (Microsoft stops a script '
+                'after 10 minutes and other commands after 30).')
+    return None
+
+
+def start_live_response(client: Client, machine_id: str, commands: List[Dict[str, Any]],
+                        comment: str) -> Dict[str, Any]:
+    try:
+        return client.run_live_response(machine_id, commands, comment)
+    except NotFoundError:
+        raise DemistoException(f'Machine {machine_id} was not found in Defender for Endpoint.') from None
+    except DemistoException as error:
+        if isinstance(error, RetryAfterError) or api_error_code(error) != 'ActiveRequestAlreadyExists':
+            raise
+        raise DemistoException(
+            f'A live response action is already running on machine {machine_id}, and Microsoft runs one at a time '
+            f'per machine. Wait for it to finish, or cancel it with !{PREFIX}-live-response-cancel-action (find it '
+            f'with !{PREFIX}-list-machine-actions-details machine_id={machine_id} type=LiveResponse), then try '
+            'again.') from None
+
+
+def live_action_results(action: Dict[str, Any], title: str, extra: Dict[str, Any] | None = None) -> CommandResults:
+    context = {**live_action_context(action), **(extra or {})}
+    return CommandResults(outputs_prefix=LIVE_PREFIX, outputs_key_field='id', outputs=context, raw_response=action,
+                          readable_output=tableToMarkdown(title, context, headers=LIVE_HEADERS, removeNull=True))
+
+
+def run_live_response(client: Client, args: Dict[str, Any], command: str,
+                      commands_for: Callable[[Dict[str, Any]], List[Dict[str, Any]]],
+                      finish: Callable[[Client, Dict[str, Any]], Any]) -> Any:
+    """First round: check the arguments and start the action. With polling (the default), later rounds read the
+    action until it is done and ``finish`` turns it into the command's results."""
+    _, interval, timeout = poll_settings(args)
+    action_id = str(args.get('machine_action_id') or '').strip()
+    if action_id:
+        return poll_live_response(client, args, command, action_id, finish)
+    machine_id, comment = required_arg(args, 'machine_id'), required_arg(args, 'comment')
+    polling = bool_arg(args, 'polling', default=True)
+    commands = commands_for(args)
+    try:
+        action = start_live_response(client, machine_id, commands, comment)
+    except RetryAfterError as error:
+        if error.retry_after > 3600:
+            raise
+        return CommandResults(readable_output=f'{error.message} The live response starts automatically after the wait.',
+                              scheduled_command=rerun(command, args, error.retry_after, timeout + 3600))
+    if not polling:
+        return live_action_results(action, f'Live response action {action.get("id")} was requested')
+    return CommandResults(
+        readable_output=f'Live response action {action.get("id")} started on machine {machine_id}; waiting for it '
+                        'to finish.',
+        scheduled_command=rerun(command, args, interval, timeout + interval + LIVE_TIMEOUT_SLACK,
+                                machine_action_id=str(action.get('id')), polling_elapsed='0'))
+
+
+def poll_live_response(client: Client, args: Dict[str, Any], command: str, action_id: str,
+                       finish: Callable[[Client, Dict[str, Any]], Any]) -> Any:
+    """One polling round. ``polling_elapsed`` counts the seconds waited so far, so the timeout is ours to report."""
+    _, interval, timeout = poll_settings(args)
+    elapsed = number_arg(args, 'polling_elapsed', 0, 0, 10_000_000)
+    slack_timeout = timeout + interval + LIVE_TIMEOUT_SLACK
+    try:
+        action = client.get_machine_action(action_id)
+    except RetryAfterError as error:
+        wait = max(interval, error.retry_after)
+        return CommandResults(readable_output=f'Waiting for live response action {action_id} (throttled).',
+                              scheduled_command=rerun(command, args, wait, slack_timeout,
+                                                      polling_elapsed=str(elapsed + wait)))
+    failure = live_failure(action)
+    if failure:
+        raise DemistoException(failure)
+    if action.get('status') == 'Succeeded':
+        return finish(client, action)
+    if elapsed + interval > timeout:
+        raise DemistoException(
+            f'The live response action {action_id} was still {action.get("status")} after {elapsed} seconds '
+            f'(timeout_in_seconds={timeout}). It goes on in Defender for Endpoint: get its result later with '
+            f'!{PREFIX}-live-response-result machine_action_id={action_id}, or stop it with '
+            f'!{PREFIX}-live-response-cancel-action machine_action_id={action_id}.')
+    return CommandResults(
+        readable_output=f'Live response action {action_id} is {action.get("status")}; checking again in {interval} '
+                        'seconds.',
+        scheduled_command=rerun(command, args, interval, slack_timeout, polling_elapsed=str(elapsed + interval)))
+
+
+def command_index(action: Dict[str, Any], kind: str) -> int:
+    """The index of the action's (last) command of type ``kind``."""
+    indexes = [int(c.get('index') or 0) for c in action.get('commands') or []
+               if (c.get('command') or {}).get('type') == kind]
+    return indexes[-1] if indexes else 0
+
+
+def download_live_result(client: Client, action_id: str, index: int) -> bytes:
+    return client.download_live_response_result(client.live_response_link(action_id, index))
+
+
+def result_file_name(data: bytes) -> str:
+    """GetFile results are gzip files; RunScript results are JSON."""
+    if data[:2] == b'\x1f\x8b':
+        return f'{LIVE_RESULT_NAME}.gz'
+    return f'{LIVE_RESULT_NAME}.json' if parse_script_result(data) else LIVE_RESULT_NAME
+
+
+def parse_script_result(data: bytes) -> Dict[str, Any]:
+    """The RunScript result's fields, or {} when the download is not that JSON."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return {}
+    if not isinstance(body, dict) or not any(k in body for k in SCRIPT_FIELDS):
+        return {}
+    return {k: body.get(k) for k in SCRIPT_FIELDS if body.get(k) is not None}
+
+
+def finish_get_file(client: Client, action: Dict[str, Any]) -> Any:
+    data = download_live_result(client, str(action.get('id')), command_index(action, 'GetFile'))
+    where = action.get('computerDnsName') or action.get('machineId')
+    return [live_action_results(action, f'Live response: file collected from {where}'),
+            fileResult(result_file_name(data), data)]
+
+
+def finish_run_script(client: Client, action: Dict[str, Any]) -> Any:
+    data = download_live_result(client, str(action.get('id')), command_index(action, 'RunScript'))
+    script = parse_script_result(data)
+    results = live_action_results(action, 'Live response: script finished', script)
+    if script:
+        results.readable_output += tableToMarkdown('Script result', script, headers=list(SCRIPT_FIELDS),
+                                                   removeNull=True)
+    else:
+        results.readable_output += '\nThe script result is not the expected JSON; see the attached file.'
+    return [results, fileResult(result_file_name(data), data)]
+
+
+def finish_put_file(client: Client, action: Dict[str, Any]) -> CommandResults:
+    where = action.get('computerDnsName') or action.get('machineId')
+    return live_action_results(action, f'Live response: file put on {where}')
+
+
+def live_response_get_file_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_live_response(client, args, f'{PREFIX}-live-response-get-file',
+                             lambda a: [live_command('GetFile', Path=required_arg(a, 'path'))], finish_get_file)
+
+
+def live_response_run_script_command(client: Client, args: Dict[str, Any]) -> Any:
+    def commands(a: Dict[str, Any]) -> List[Dict[str, Any]]:
+        return [live_command('RunScript', ScriptName=required_arg(a, 'scriptName'),
+                             Args=str(a.get('arguments') or '').strip())]
+    return run_live_response(client, args, f'{PREFIX}-live-response-run-script', commands, finish_run_script)
+
+
+def live_response_put_file_command(client: Client, args: Dict[str, Any]) -> Any:
+    return run_live_response(client, args, f'{PREFIX}-live-response-put-file',
+                             lambda a: [live_command('PutFile', FileName=required_arg(a, 'file_name'))],
+                             finish_put_file)
+
+
+def explain_missing_result(client: Client, action_id: str, index: int) -> str:
+    """Why a result link was refused (404): the action is unknown, failed, or the command is not done yet."""
+    try:
+        action = client.get_machine_action(action_id)
+    except NotFoundError:
+        return f'Machine action {action_id} was not found.'
+    commands = action.get('commands') or []
+    status = commands[index].get('commandStatus') if index < len(commands) else None
+    failure = live_failure(action)
+    return failure or f'Command {index} of live response action {action_id} is {status or "not done"}: its result ' \
+                      'is not available yet. Try again when the action has finished.'
+
+
+def live_response_result_command(client: Client, args: Dict[str, Any]) -> Any:
+    """The result of one command of a live response action: a file entry (and a script's output in context)."""
+    action_id = required_arg(args, 'machine_action_id')
+    index = number_arg(args, 'command_index', 0, 0, 1000)
+    try:
+        data = download_live_result(client, action_id, index)
+    except NotFoundError:
+        raise DemistoException(explain_missing_result(client, action_id, index)) from None
+    name = result_file_name(data)
+    script = parse_script_result(data)
+    context = {'MachineActionID': action_id, 'CommandIndex': index, 'FileName': name, **script}
+    results = CommandResults(outputs_prefix='MicrosoftATP.LiveResponseResult',
+                             outputs_key_field=['MachineActionID', 'CommandIndex'], outputs=context,
+                             readable_output=tableToMarkdown(
+                                 f'Result of command {index} of live response action {action_id}', context,
+                                 headers=['MachineActionID', 'CommandIndex', 'FileName', *SCRIPT_FIELDS],
+                                 removeNull=True))
+    return [results, fileResult(name, data)]
+
+
+def live_response_cancel_action_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    action_id, comment = required_arg(args, 'machine_action_id'), required_arg(args, 'comment')
+    try:
+        action = client.cancel_machine_action(action_id, comment)
+    except NotFoundError:
+        raise DemistoException(f'Machine action {action_id} was not found, so there is nothing to cancel. Check the '
+                               f'ID with !{PREFIX}-list-machine-actions-details type=LiveResponse.') from None
+    row = {'id': action.get('id'), 'status': action.get('status'), 'type': action.get('type'),
+           'cancellationRequestor': action.get('cancellationRequestor'),
+           'cancellationComment': action.get('cancellationComment')}
+    return CommandResults(readable_output=tableToMarkdown(f'Machine action {action_id} was cancelled', row,
+                                                          headers=list(row), removeNull=True), raw_response=action)
 
 
 # ============================================================================================================
@@ -1647,7 +1933,9 @@ def microsoft_atp_test_command(client: Client, params: Dict[str, Any]) -> Comman
 POLLING_COMMANDS = {f'{PREFIX}-isolate-machine', f'{PREFIX}-unisolate-machine', f'{PREFIX}-run-antivirus-scan',
                     f'{PREFIX}-restrict-app-execution', f'{PREFIX}-remove-app-restriction',
                     f'{PREFIX}-stop-and-quarantine-file', f'{PREFIX}-collect-investigation-package',
-                    f'{PREFIX}-request-and-download-investigation-package', f'{PREFIX}-offboard-machine'}
+                    f'{PREFIX}-request-and-download-investigation-package', f'{PREFIX}-offboard-machine',
+                    f'{PREFIX}-live-response-get-file', f'{PREFIX}-live-response-run-script',
+                    f'{PREFIX}-live-response-put-file'}
 
 COMMANDS: Dict[str, Callable[[Client, Dict[str, Any]], Any]] = {
     f'{PREFIX}-get-machines': get_machines_command,
@@ -1669,6 +1957,11 @@ COMMANDS: Dict[str, Callable[[Client, Dict[str, Any]], Any]] = {
     f'{PREFIX}-collect-investigation-package': collect_investigation_package_command,
     f'{PREFIX}-get-investigation-package-sas-uri': get_investigation_package_sas_uri_command,
     f'{PREFIX}-request-and-download-investigation-package': request_and_download_investigation_package_command,
+    f'{PREFIX}-live-response-get-file': live_response_get_file_command,
+    f'{PREFIX}-live-response-run-script': live_response_run_script_command,
+    f'{PREFIX}-live-response-put-file': live_response_put_file_command,
+    f'{PREFIX}-live-response-result': live_response_result_command,
+    f'{PREFIX}-live-response-cancel-action': live_response_cancel_action_command,
     f'{PREFIX}-list-machine-actions-details': list_machine_actions_details_command,
     f'{PREFIX}-list-investigations': list_investigations_command,
     f'{PREFIX}-start-investigation': start_investigation_command,

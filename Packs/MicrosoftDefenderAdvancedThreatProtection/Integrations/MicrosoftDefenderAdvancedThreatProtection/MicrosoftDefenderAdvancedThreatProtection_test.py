@@ -1012,3 +1012,242 @@ def test_machine_not_found_is_a_clear_error(client, requests_mock):
                       json={'error': {'code': 'ResourceNotFound', 'message': 'Machine nope was not found'}})
     with pytest.raises(Exception, match='Machine nope was not found'):
         m.get_machine_software_command(client, {'machine_id': 'nope'})
+# Live response
+# ---------------------------------------------------------------------------------------------------------------
+
+LR_ID = '5e6f7a8b-1c2d-4e3f-9a0b-c1d2e3f4a5b6'
+LR_LINK = f'{API}/machineactions/{LR_ID}/GetLiveResponseResultDownloadLink(index=0)'
+SAS = 'https://store.blob.example/results/response.gz?sv=2020-08-04&sig=abc'
+SCRIPT_JSON = {'script_name': 'minidump.ps1', 'exit_code': 0, 'script_output': 'dumped', 'script_errors': ''}
+
+
+def live_action(status='Pending', command='GetFile', command_status=None, errors=None, **fields):
+    """The live response action of test_data, with the given status and one command of the given type."""
+    body = load('live_response_action.json')
+    done = {'Succeeded': 'Completed', 'Failed': 'Failed', 'Cancelled': 'Cancelled'}.get(status, 'Created')
+    body['commands'][0].update(commandStatus=command_status or done, errors=errors or [])
+    body['commands'][0]['command']['type'] = command
+    return {**body, 'status': status, **fields}
+
+
+@pytest.fixture
+def files(mocker, tmp_path, monkeypatch):
+    """fileResult writes into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    mocker.patch.object(demisto, 'investigation', return_value={'id': '1'})
+    return tmp_path
+
+
+def poll_args(result):
+    return result.scheduled_command.to_results()['PollingArgs']
+
+
+@pytest.mark.parametrize('command,args,body', [
+    (m.live_response_get_file_command, {'path': r'C:\Temp\a.exe'},
+     [{'type': 'GetFile', 'params': [{'key': 'Path', 'value': r'C:\Temp\a.exe'}]}]),
+    (m.live_response_run_script_command, {'scriptName': 'minidump.ps1', 'arguments': 'OfficeClickToRun'},
+     [{'type': 'RunScript', 'params': [{'key': 'ScriptName', 'value': 'minidump.ps1'},
+                                       {'key': 'Args', 'value': 'OfficeClickToRun'}]}]),
+    (m.live_response_run_script_command, {'scriptName': 'minidump.ps1'},
+     [{'type': 'RunScript', 'params': [{'key': 'ScriptName', 'value': 'minidump.ps1'}]}]),
+    (m.live_response_put_file_command, {'file_name': 'tools.zip'},
+     [{'type': 'PutFile', 'params': [{'key': 'FileName', 'value': 'tools.zip'}]}]),
+])
+def test_live_response_request_bodies(client, requests_mock, command, args, body):
+    """Given each live response command, When it starts, Then it posts Microsoft's Commands/Comment body once and
+    schedules the first status check with the action ID."""
+    route = requests_mock.post(f'{API}/machines/{MACHINE_ID}/runliveresponse', json=live_action())
+    first = command(client, {'machine_id': MACHINE_ID, 'comment': 'why', 'interval_in_seconds': '20', **args})
+    assert route.last_request.json() == {'Commands': body, 'Comment': 'why'}
+    scheduled = first.scheduled_command.to_results()
+    assert scheduled['NextRun'] == '20' and scheduled['PollingArgs']['machine_action_id'] == LR_ID
+    assert scheduled['PollingArgs']['polling_elapsed'] == '0'
+    assert int(scheduled['Timeout']) > 600           # the scheduler's timeout comes after ours
+
+
+def test_live_response_get_file_polls_then_downloads_without_token(client, requests_mock, files):
+    """Given a GetFile action going Pending → InProgress → Succeeded, When the rounds run, Then the last one fetches
+    the result link, downloads it without the bearer token and returns the action context and the file."""
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/runliveresponse', json=live_action())
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', [{'json': live_action('InProgress')},
+                                                        {'json': live_action('Succeeded')}])
+    link = requests_mock.get(LR_LINK, json={'value': SAS})
+    blob = requests_mock.get(SAS, content=b'\x1f\x8bgzipped')
+    first = m.live_response_get_file_command(client, {'machine_id': MACHINE_ID, 'comment': 'c', 'path': 'C:\\a'})
+    second = m.live_response_get_file_command(client, poll_args(first))
+    assert poll_args(second)['polling_elapsed'] == '10' and 'InProgress' in second.readable_output
+    final = m.live_response_get_file_command(client, poll_args(second))
+    assert link.call_count == 1 and 'Authorization' not in blob.last_request.headers
+    context = context_value(final[0], 'MicrosoftATP.LiveResponseAction')
+    assert context['id'] == LR_ID and context['status'] == 'Succeeded'
+    assert context['commands'][0]['commandStatus'] == 'Completed' and 'errors' not in context['commands'][0]
+    assert final[1]['File'] == 'Response Result.gz'
+    assert (files / f"1_{final[1]['FileID']}").read_bytes() == b'\x1f\x8bgzipped'
+    assert SAS not in json.dumps(final[0].to_context())
+
+
+def test_live_response_run_script_parses_output(client, requests_mock, files):
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', json=live_action('Succeeded', 'RunScript'))
+    requests_mock.get(LR_LINK, json={'value': SAS})
+    requests_mock.get(SAS, json=SCRIPT_JSON)
+    final = m.live_response_run_script_command(client, {'machine_action_id': LR_ID})
+    context = context_value(final[0], 'MicrosoftATP.LiveResponseAction')
+    assert {k: context[k] for k in SCRIPT_JSON} == SCRIPT_JSON
+    assert final[1]['File'] == 'Response Result.json' and 'dumped' in final[0].readable_output
+
+
+def test_live_response_run_script_with_unexpected_output(client, requests_mock, files):
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', json=live_action('Succeeded', 'RunScript'))
+    requests_mock.get(LR_LINK, json={'value': SAS})
+    requests_mock.get(SAS, content=b'plain text')
+    final = m.live_response_run_script_command(client, {'machine_action_id': LR_ID})
+    assert 'script_name' not in context_value(final[0], 'MicrosoftATP.LiveResponseAction')
+    assert 'not the expected JSON' in final[0].readable_output and final[1]['File'] == 'Response Result'
+
+
+def test_live_response_put_file_returns_the_action(client, requests_mock):
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', json=live_action('Succeeded', 'PutFile'))
+    final = m.live_response_put_file_command(client, {'machine_action_id': LR_ID})
+    assert isinstance(final, CommandResults) and final.outputs['status'] == 'Succeeded'
+    assert requests_mock.call_count == 1
+
+
+def test_live_response_without_polling_returns_the_started_action(client, requests_mock):
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/runliveresponse', json=live_action())
+    result = m.live_response_put_file_command(client, {'machine_id': MACHINE_ID, 'comment': 'c',
+                                                       'file_name': 'tools.zip', 'polling': 'false'})
+    assert result.scheduled_command is None and result.outputs['status'] == 'Pending'
+
+
+def test_live_response_active_request_is_a_clear_error(client, requests_mock):
+    """Given a live response already running on the machine, When another starts, Then the error says so and
+    how to get out of it, without Microsoft's raw text."""
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/runliveresponse', status_code=400, json={
+        'error': {'code': 'ActiveRequestAlreadyExists', 'message': 'Action is already in progress'}})
+    with pytest.raises(DemistoException, match='already running on machine') as raised:
+        m.live_response_get_file_command(client, {'machine_id': MACHINE_ID, 'comment': 'c', 'path': 'C:\\a'})
+    assert 'live-response-cancel-action' in str(raised.value)
+
+
+@pytest.mark.parametrize('status,body,match', [
+    (400, {'error': {'code': 'InvalidRequestBody', 'message': 'Comment is required'}}, 'Comment is required'),
+    (404, {'error': {'code': 'ResourceNotFound', 'message': 'Machine x was not found'}}, 'was not found in Defender'),
+])
+def test_live_response_other_start_errors(client, requests_mock, status, body, match):
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/runliveresponse', status_code=status, json=body)
+    with pytest.raises(DemistoException, match=match):
+        m.live_response_put_file_command(client, {'machine_id': MACHINE_ID, 'comment': 'c', 'file_name': 'f'})
+
+
+@pytest.mark.parametrize('args,name', [
+    ({'comment': 'c', 'path': 'p'}, 'machine_id'), ({'machine_id': 'm', 'path': 'p'}, 'comment'),
+    ({'machine_id': 'm', 'comment': 'c'}, 'path'),
+    ({'machine_id': 'm', 'comment': 'c', 'path': 'p', 'timeout_in_seconds': 'soon'}, 'timeout_in_seconds'),
+    ({'machine_id': 'm', 'comment': 'c', 'path': 'p', 'polling': 'maybe'}, 'polling'),
+])
+def test_live_response_bad_input_before_any_call(client, requests_mock, args, name):
+    with pytest.raises(ValueError, match=f'"{name}"'):
+        m.live_response_get_file_command(client, args)
+    assert requests_mock.call_count == 0
+
+
+def test_live_response_throttled_start_and_poll_reschedule(client, requests_mock, mocker):
+    """Given long Retry-After answers, When starting and when polling, Then both rounds reschedule (the start
+    without an action ID, the poll counting the wait)."""
+    mocker.patch('time.sleep')
+    throttled = {'status_code': 429, 'headers': {'Retry-After': '90'},
+                 'json': {'error': {'code': 'TooManyRequests', 'message': 'slow'}}}
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/runliveresponse', **throttled)
+    start = m.live_response_get_file_command(client, {'machine_id': MACHINE_ID, 'comment': 'c', 'path': 'C:\\a'})
+    assert start.scheduled_command.to_results()['NextRun'] == '90' and 'machine_action_id' not in poll_args(start)
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', **throttled)
+    poll = m.live_response_get_file_command(client, {'machine_action_id': LR_ID, 'polling_elapsed': '20'})
+    assert poll.scheduled_command.to_results()['NextRun'] == '90' and poll_args(poll)['polling_elapsed'] == '110'
+
+
+@pytest.mark.parametrize('action_body,match', [
+    (live_action('Cancelled', cancellationRequestor='lead@fabrikam.com', cancellationComment='wrong host'),
+     'was cancelled by lead@fabrikam.com: "wrong host"'),
+    (live_action('Failed', errors=['Access is denied.']), r'failed\. command 0 \(GetFile\) failed: Access is denied\.'),
+    (live_action('Failed', command_status='Created', errorHResult=-2147467259), 'errorHResult -2147467259'),
+    (live_action('TimeOut', command_status='InProgress'), 'timed out on the device'),
+    (live_action('InProgress', command_status='Failed', errors=['Disk full']), 'Disk full'),
+])
+def test_live_response_failures_are_clear_errors(client, requests_mock, action_body, match):
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', json=action_body)
+    with pytest.raises(DemistoException, match=match):
+        m.live_response_get_file_command(client, {'machine_action_id': LR_ID})
+
+
+def test_live_response_poll_timeout_names_the_action(client, requests_mock):
+    """Given an action still running when the next wait would pass the timeout, When polling, Then a clear error
+    names the action and the commands to get its result later or cancel it."""
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', json=live_action('InProgress'))
+    args = {'machine_action_id': LR_ID, 'polling_elapsed': '30', 'timeout_in_seconds': '30'}
+    with pytest.raises(DemistoException, match='still InProgress after 30 seconds') as raised:
+        m.live_response_get_file_command(client, args)
+    assert f'live-response-result machine_action_id={LR_ID}' in str(raised.value)
+    assert m.live_response_get_file_command(client, {**args, 'polling_elapsed': '20'}).scheduled_command
+
+
+def test_live_response_result_downloads_gzip_and_script_output(client, requests_mock, files):
+    requests_mock.get(LR_LINK, json={'value': SAS})
+    requests_mock.get(SAS, [{'content': b'\x1f\x8bdata'}, {'json': SCRIPT_JSON}])
+    gz = m.live_response_result_command(client, {'machine_action_id': LR_ID})
+    assert gz[0].outputs == {'MachineActionID': LR_ID, 'CommandIndex': 0, 'FileName': 'Response Result.gz'}
+    script = m.live_response_result_command(client, {'machine_action_id': LR_ID, 'command_index': '0'})
+    assert script[0].outputs['exit_code'] == 0 and script[1]['File'] == 'Response Result.json'
+    assert 'Authorization' not in requests_mock.last_request.headers
+
+
+@pytest.mark.parametrize('action_response,match', [
+    ({'status_code': 404, 'json': {'error': {'code': 'ResourceNotFound', 'message': 'no'}}},
+     f'Machine action {LR_ID} was not found'),
+    ({'json': live_action('InProgress', command_status='InProgress')}, 'is InProgress: its result is not available'),
+    ({'json': live_action('Failed', errors=['Access is denied.'])}, 'Access is denied.'),
+])
+def test_live_response_result_explains_a_missing_result(client, requests_mock, action_response, match):
+    requests_mock.get(LR_LINK, status_code=404, json={'error': {'code': 'ResourceNotFound', 'message': 'x'}})
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', **action_response)
+    with pytest.raises(DemistoException, match=match):
+        m.live_response_result_command(client, {'machine_action_id': LR_ID})
+
+
+def test_live_response_result_bad_index(client, requests_mock):
+    with pytest.raises(ValueError, match='"command_index"'):
+        m.live_response_result_command(client, {'machine_action_id': LR_ID, 'command_index': '-1'})
+    assert requests_mock.call_count == 0
+
+
+def test_live_response_download_failure(client, requests_mock):
+    requests_mock.get(LR_LINK, json={'value': SAS})
+    requests_mock.get(SAS, status_code=403, text='<Error><Code>AuthenticationFailed</Code></Error>')
+    with pytest.raises(DemistoException, match='failed with HTTP 403') as raised:
+        m.live_response_result_command(client, {'machine_action_id': LR_ID})
+    assert 'sig=' not in str(raised.value)
+    requests_mock.get(SAS, exc=m.requests.exceptions.ConnectionError(f'Max retries exceeded with url: {SAS}'))
+    with pytest.raises(DemistoException, match=r'failed \(ConnectionError\)') as raised:
+        m.live_response_result_command(client, {'machine_action_id': LR_ID})
+    assert 'sig=' not in str(raised.value) and raised.value.__cause__ is None
+
+
+def test_live_response_cancel_action(client, requests_mock):
+    route = requests_mock.post(f'{API}/machineactions/{LR_ID}/cancel', json=live_action(
+        'Cancelled', cancellationRequestor='me', cancellationComment='stop'))
+    result = m.live_response_cancel_action_command(client, {'machine_action_id': LR_ID, 'comment': 'stop'})
+    assert route.last_request.json() == {'Comment': 'stop'} and 'was cancelled' in result.readable_output
+    assert result.outputs is None
+    requests_mock.post(f'{API}/machineactions/nope/cancel', status_code=404,
+                       json={'error': {'code': 'ResourceNotFound', 'message': 'Machine action nope was not found'}})
+    with pytest.raises(DemistoException, match='nothing to cancel'):
+        m.live_response_cancel_action_command(client, {'machine_action_id': 'nope', 'comment': 'stop'})
+
+
+def test_live_response_helpers():
+    assert m.api_error_code(DemistoException('no response')) == ''
+    assert m.result_file_name(b'\x1f\x8b...') == 'Response Result.gz'
+    assert m.result_file_name(json.dumps(SCRIPT_JSON).encode()) == 'Response Result.json'
+    assert m.result_file_name(b'[1, 2]') == 'Response Result'
+    two = {'commands': [{'index': 0, 'command': {'type': 'PutFile'}}, {'index': 1, 'command': {'type': 'RunScript'}}]}
+    assert m.command_index(two, 'RunScript') == 1 and m.command_index(two, 'GetFile') == 0
+    assert m.live_failure(live_action('Succeeded')) is None
