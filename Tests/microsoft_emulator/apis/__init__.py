@@ -147,6 +147,8 @@ def builtin_modules() -> list[ApiModule]:
     """The product API modules served by default. Later issues append theirs here."""
     from .defender_endpoint import module as defender_endpoint
     from .defender_xdr import modules as defender_xdr_modules
+    from .graph_ti_indicators import module as graph_ti_indicators
+    from .mde_alerts import module as mde_alerts
     from .threat_intel import module as threat_intel
     from .whoami import module as whoami
-    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint]
+    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint, mde_alerts, graph_ti_indicators]
