@@ -1291,7 +1291,7 @@ TI_HASH_TYPES = ('unknown', 'sha1', 'sha256', 'md5', 'authenticodeHash256', 'lsH
 TI_SEVERITIES = {'Informational': 0, 'Low': 1, 'MediumLow': 2, 'MediumHigh': 3, 'High': 4}
 TI_DEFAULT_EXPIRATION = '14 days'
 TI_HEADERS = ['id', 'action', 'threatType', 'severity', 'description', 'expirationDateTime', 'fileHashValue',
-              'fileName', 'networkIPv4', 'domainName', 'url']
+              'fileName', 'networkIPv4', 'networkDestinationIPv4', 'domainName', 'url']
 TI_ACTION_SCORES = {'block': Common.DBotScore.BAD, 'alert': Common.DBotScore.SUSPICIOUS,
                     'allow': Common.DBotScore.GOOD}
 
