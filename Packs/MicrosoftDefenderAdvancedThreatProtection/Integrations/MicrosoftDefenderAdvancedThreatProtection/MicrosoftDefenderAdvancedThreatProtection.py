@@ -1174,6 +1174,8 @@ def get_alert_by_id_command(client: Client, args: Dict[str, Any]) -> Any:
     for alert_id in required_list(args, 'alert_ids'):
         try:
             alerts.append(client.get_alert(alert_id))
+        except RetryAfterError:
+            raise                               # throttled: the whole command is rescheduled
         except DemistoException as error:
             errors.append(f'{alert_id}: {error_text(error)}')
     rows = [alert_context(a) for a in alerts]
@@ -1467,7 +1469,8 @@ def indicator_update_command(client: Client, args: Dict[str, Any]) -> List[Comma
     changes = remove_empty_elements({
         'expirationDateTime': future_time_arg(args, 'expiration_time', TI_DEFAULT_EXPIRATION),
         'severity': ti_severity(args), 'description': ti_description(args, required=False)})
-    item = client.ti_update(indicator_id, changes)
+    # Graph answers the indicator when asked to (Prefer: return=representation); read it back if it did not
+    item = client.ti_update(indicator_id, changes) or client.ti_get(indicator_id)
     return ti_results([item], f'Indicator {indicator_id} was updated')
 
 

@@ -1063,3 +1063,20 @@ def test_ti_standard_indicator(item, kind, value):
         assert type(indicator).__name__ == kind
         assert value in (getattr(indicator, 'domain', None), getattr(indicator, 'url', None),
                          getattr(indicator, 'ip', None))
+
+
+def test_indicator_update_reads_back_when_graph_sends_no_body(client, requests_mock):
+    """Given a Graph that ignores the Prefer header (204), When an indicator is updated, Then it is read back once."""
+    requests_mock.patch(f'{TI_URL}/ti-1', status_code=204)
+    read = requests_mock.get(f'{TI_URL}/ti-1', json=load('ti_indicator.json'))
+    results = m.indicator_update_command(client, {'indicator_id': 'ti-1', 'expiration_time': '3 days'})
+    assert read.call_count == 1 and results[0].outputs[0]['id'] == 'ti-1'
+
+
+def test_get_alert_by_id_lets_throttling_reschedule(client, requests_mock, mocker):
+    """Given a long Retry-After, When alerts are read, Then the command is rescheduled instead of reporting misses."""
+    mocker.patch('time.sleep')
+    requests_mock.get(f'{API}/alerts/{ALERT_ID}', status_code=429, headers={'Retry-After': '120'},
+                      json={'error': {'code': 'TooManyRequests', 'message': 'slow down'}})
+    result = m.run_command(client, 'microsoft-atp-get-alert-by-id', {'alert_ids': ALERT_ID})
+    assert result.scheduled_command.to_results()['NextRun'] == '120'
