@@ -147,8 +147,11 @@ def builtin_modules() -> list[ApiModule]:
     """The product API modules served by default. Later issues append theirs here."""
     from .defender_endpoint import module as defender_endpoint
     from .defender_xdr import modules as defender_xdr_modules
+    from .graph_ti_indicators import module as graph_ti_indicators
+    from .mde_alerts import module as mde_alerts
     from .mde_live_response import module as mde_live_response
-    from .mde_tvm import module as defender_endpoint_tvm
+    from .mde_tvm import module as mde_tvm
     from .threat_intel import module as threat_intel
     from .whoami import module as whoami
-    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint, defender_endpoint_tvm, mde_live_response]
+    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint, mde_tvm, mde_live_response, mde_alerts,
+            graph_ti_indicators]

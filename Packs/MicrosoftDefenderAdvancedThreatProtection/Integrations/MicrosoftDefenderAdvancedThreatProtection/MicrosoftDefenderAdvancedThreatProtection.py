@@ -344,6 +344,39 @@ class Client:
         body = self.http.http_request('POST', '/indicators/import', json_data={'Indicators': indicators})
         return body.get('value') or []
 
+    # ---- legacy Microsoft Graph tiIndicators (beta): another host and a Graph token ---------------------------
+    def ti_endpoint(self) -> Tuple[str, str]:
+        return graph_ti_target(demisto.params(), self.http.credential.flow)
+
+    def ti_request(self, method: str, suffix: str = '', **kwargs: Any) -> Any:
+        url, scope = self.ti_endpoint()
+        return self.http.http_request(method, full_url=url + suffix, scope=scope, **kwargs)
+
+    def ti_list(self, page_size: int, limit: int) -> List[Dict]:
+        """Defender indicators across pages; nextLink is followed only on the Graph origin."""
+        url, scope = self.ti_endpoint()
+        body = self.http.http_request('GET', full_url=url, params={'$top': page_size}, scope=scope)
+        found: List[Dict] = []
+        while True:
+            found += [i for i in body.get('value') or [] if i.get('targetProduct') == TI_TARGET_PRODUCT]
+            next_link = body.get('@odata.nextLink')
+            if len(found) >= limit or not next_link:
+                return found[:limit]
+            body = self.http.http_request('GET', full_url=ensure_same_origin(next_link, url), scope=scope)
+
+    def ti_get(self, indicator_id: str) -> Dict[str, Any]:
+        return self.ti_request('GET', f'/{quote_id(indicator_id, "indicator_id")}')
+
+    def ti_create(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        return self.ti_request('POST', json_data=body)
+
+    def ti_update(self, indicator_id: str, changes: Dict[str, Any]) -> Dict[str, Any]:
+        return self.ti_request('PATCH', f'/{quote_id(indicator_id, "indicator_id")}', json_data=changes,
+                               headers={'Prefer': 'return=representation'})
+
+    def ti_delete(self, indicator_id: str) -> None:
+        self.ti_request('DELETE', f'/{quote_id(indicator_id, "indicator_id")}', resp_type='text')
+
     # ---- hunting and alerts -----------------------------------------------------------------------------------
     def run_query(self, query: str, timeout: int) -> Dict[str, Any]:
         """Hunting queries only read, so a failed attempt may be repeated."""
@@ -354,6 +387,28 @@ class Client:
         params = assign_params(**{'$filter': filter_, '$orderby': 'alertCreationTime asc', '$top': top,
                                   '$expand': 'evidence' if expand_evidence else None})
         return self.http.http_request('GET', '/alerts', params=params).get('value') or []
+
+    # ---- alerts (Defender for Endpoint /api/alerts and the alerts of related entities) -------------------------
+    def get_alert(self, alert_id: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/alerts/{quote_id(alert_id, "alert_id")}')
+
+    def update_alert(self, alert_id: str, changes: Dict[str, Any]) -> Dict[str, Any]:
+        """One PATCH carries every change and the comment, so Microsoft applies all of them or none."""
+        return self.http.http_request('PATCH', f'/alerts/{quote_id(alert_id, "alert_id")}', json_data=changes)
+
+    def create_alert(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        return self.http.http_request('POST', '/alerts/CreateAlertByReference', json_data=body)
+
+    def alert_user(self, alert_id: str) -> Dict[str, Any]:
+        return self.http.http_request('GET', f'/alerts/{quote_id(alert_id, "id")}/user')
+
+    def alert_entities(self, alert_id: str, kind: str) -> List[Dict]:
+        """files, ips or domains of an alert."""
+        return self.http.http_request('GET', f'/alerts/{quote_id(alert_id, "id")}/{kind}').get('value') or []
+
+    def entity_alerts(self, kind: str, key: str, name: str) -> List[Dict]:
+        """Alerts of a domain, file, IP, user or machine: GET /<kind>/<key>/alerts."""
+        return self.http.http_request('GET', f'/{kind}/{quote_id(key, name)}/alerts').get('value') or []
 
 
 # ============================================================================================================
@@ -1557,6 +1612,425 @@ def indicator_batch_update_command(client: Client, args: Dict[str, Any]) -> Comm
 
 
 # ============================================================================================================
+# Alerts (deprecated by Microsoft in favour of Graph security alerts_v2; kept for playbooks that still use them)
+# ============================================================================================================
+
+ALERT_SEVERITIES = ('Informational', 'Low', 'Medium', 'High')
+ALERT_STATUSES = ('New', 'InProgress', 'Resolved')
+ALERT_CLASSIFICATIONS = ('TruePositive', 'InformationalExpectedActivity', 'FalsePositive')
+ALERT_DETERMINATIONS = ('MultiStagedAttack', 'MaliciousUserActivity', 'CompromisedAccount', 'Malware', 'Phishing',
+                        'UnwantedSoftware', 'SecurityTesting', 'LineOfBusinessApplication', 'ConfirmedActivity',
+                        'Clean', 'InsufficientData', 'NotMalicious', 'Other')
+CREATE_ALERT_SEVERITIES = ('Low', 'Medium', 'High')
+CREATE_ALERT_CATEGORIES = (
+    'None', 'SuspiciousActivity', 'Malware', 'CredentialTheft', 'Exploit', 'WebExploit', 'DocumentExploit',
+    'PrivilegeEscalation', 'Persistence', 'RemoteAccessTool', 'CommandAndControl', 'SuspiciousNetworkTraffic',
+    'Ransomware', 'MalwareDownload', 'Reconnaissance', 'WebFingerprinting', 'Weaponization', 'Delivery',
+    'SocialEngineering', 'CredentialStealing', 'Installation', 'Backdoor', 'Trojan', 'TrojanDownloader',
+    'LateralMovement', 'ExplorationEnumeration', 'NetworkPropagation', 'Exfiltration', 'NotApplicable',
+    'EnterprisePolicy', 'General')
+ALERT_HEADERS = ['ID', 'Title', 'Severity', 'Status', 'Category', 'MachineID', 'ComputerDNSName', 'AssignedTo',
+                 'AlertCreationTime']
+
+
+def alert_context(alert: Dict[str, Any]) -> Dict[str, Any]:
+    """An alert resource as MicrosoftATP.Alert (the official PascalCase names)."""
+    user = alert.get('relatedUser') or {}
+    return remove_empty_elements({
+        'ID': alert.get('id'), 'IncidentID': alert.get('incidentId'), 'InvestigationID': alert.get('investigationId'),
+        'InvestigationState': alert.get('investigationState'), 'AssignedTo': alert.get('assignedTo'),
+        'Severity': alert.get('severity'), 'Status': alert.get('status'),
+        'Classification': alert.get('classification'), 'Determination': alert.get('determination'),
+        'DetectionSource': alert.get('detectionSource'), 'DetectorID': alert.get('detectorId'),
+        'Category': alert.get('category'), 'ThreatFamilyName': alert.get('threatFamilyName'),
+        'ThreatName': alert.get('threatName'), 'Title': alert.get('title'), 'Description': alert.get('description'),
+        'AlertCreationTime': alert.get('alertCreationTime'), 'FirstEventTime': alert.get('firstEventTime'),
+        'LastEventTime': alert.get('lastEventTime'), 'LastUpdateTime': alert.get('lastUpdateTime'),
+        'ResolvedTime': alert.get('resolvedTime'), 'MachineID': alert.get('machineId'),
+        'ComputerDNSName': alert.get('computerDnsName'), 'RBACGroupName': alert.get('rbacGroupName'),
+        'AADTenantID': alert.get('aadTenantId'), 'MitreTechniques': alert.get('mitreTechniques'),
+        'RelatedUser': {'UserName': user.get('userName'), 'DomainName': user.get('domainName')} if user else None,
+        'Comments': [{'Comment': c.get('comment'), 'CreatedBy': c.get('createdBy'), 'CreatedTime': c.get('createdTime')}
+                     for c in alert.get('comments') or []],
+        'Evidence': alert.get('evidence'),
+    })
+
+
+def alerts_table(title: str, rows: List[Dict[str, Any]]) -> str:
+    return tableToMarkdown(title, rows, headers=ALERT_HEADERS, removeNull=True)
+
+
+def list_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
+    since = None
+    if args.get('creation_time'):
+        minutes = duration_minutes(str(args['creation_time']), 'creation_time')
+        since = datetime.now(UTC) - timedelta(minutes=minutes)
+    category = str(args.get('category') or '').strip()
+    filter_ = ODataFilter.and_(
+        ODataFilter.eq('severity', choice_arg(args, 'severity', ALERT_SEVERITIES)) if args.get('severity') else None,
+        ODataFilter.eq('status', choice_arg(args, 'status', ALERT_STATUSES)) if args.get('status') else None,
+        ODataFilter.eq('category', category) if category else None,
+        ODataFilter.ge('alertCreationTime', since) if since else None)
+    alerts = client.list_alerts(filter_, limit, False)
+    rows = [alert_context(a) for a in alerts]
+    return CommandResults(outputs_prefix='MicrosoftATP.Alert', outputs_key_field='ID', outputs=rows,
+                          raw_response=alerts, readable_output=alerts_table('Alerts', rows))
+
+
+def alert_changes(args: Dict[str, Any]) -> Dict[str, Any]:
+    """The PATCH body; every value is checked first and an update that changes nothing is refused."""
+    changes = remove_empty_elements({
+        'status': choice_arg(args, 'status', ALERT_STATUSES),
+        'assignedTo': str(args.get('assigned_to') or '').strip() or None,
+        'classification': choice_arg(args, 'classification', ALERT_CLASSIFICATIONS),
+        'determination': choice_arg(args, 'determination', ALERT_DETERMINATIONS),
+        'comment': str(args.get('comment') or '').strip() or None,
+    })
+    if not changes:
+        raise ValueError('Nothing to update: provide at least one of "status", "assigned_to", "classification", '
+                         '"determination" or "comment".')
+    return changes
+
+
+def update_alert_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    alert_id = required_arg(args, 'alert_id')
+    alert = client.update_alert(alert_id, alert_changes(args))
+    row = alert_context(alert)
+    return CommandResults(outputs_prefix='MicrosoftATP.Alert', outputs_key_field='ID', outputs=row, raw_response=alert,
+                          readable_output=alerts_table(f'Alert {alert_id} was updated', [row]))
+
+
+def create_alert_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    moment = arg_to_datetime(required_arg(args, 'event_time'), 'event_time', required=True)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    body = {
+        'machineId': required_arg(args, 'machine_id'),
+        'severity': choice_arg(args, 'severity', CREATE_ALERT_SEVERITIES, required=True),
+        'title': required_arg(args, 'title'), 'description': required_arg(args, 'description'),
+        'recommendedAction': required_arg(args, 'recommended_action'),
+        'eventTime': moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
+        'reportId': required_arg(args, 'report_id'),
+        'category': choice_arg(args, 'category', CREATE_ALERT_CATEGORIES, required=True),
+    }
+    alert = client.create_alert(body)
+    row = alert_context(alert)
+    return CommandResults(outputs_prefix='MicrosoftATP.Alert', outputs_key_field='ID', outputs=row, raw_response=alert,
+                          readable_output=alerts_table('Alert created', [row]))
+
+
+def get_alert_by_id_command(client: Client, args: Dict[str, Any]) -> Any:
+    alerts, errors = [], []
+    for alert_id in required_list(args, 'alert_ids'):
+        try:
+            alerts.append(client.get_alert(alert_id))
+        except RetryAfterError:
+            raise                               # throttled: the whole command is rescheduled
+        except DemistoException as error:
+            errors.append(f'{alert_id}: {error_text(error)}')
+    rows = [alert_context(a) for a in alerts]
+    results = CommandResults(outputs_prefix='MicrosoftATP.Alert', outputs_key_field='ID', outputs=rows,
+                             raw_response=alerts, readable_output=alerts_table('Alerts', rows)) if rows else None
+    return per_item_results(results, errors, 'alert(s)')
+
+
+def related_user_context(user: Dict[str, Any]) -> Dict[str, Any]:
+    return remove_empty_elements({
+        'ID': user.get('id'), 'AccountName': user.get('accountName'), 'AccountDomain': user.get('accountDomain'),
+        'AccountSID': user.get('accountSid'), 'FirstSeen': user.get('firstSeen'), 'LastSeen': user.get('lastSeen'),
+        'MostPrevalentMachineID': user.get('mostPrevalentMachineId'),
+        'LeastPrevalentMachineID': user.get('leastPrevalentMachineId'), 'LogonTypes': user.get('logonTypes'),
+        'LogonCount': user.get('logOnMachinesCount'), 'DomainAdmin': user.get('isDomainAdmin'),
+        'NetworkUser': user.get('isOnlyNetworkUser'),
+    })
+
+
+def get_alert_related_user_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    alert_id = required_arg(args, 'id')
+    user = related_user_context(client.alert_user(alert_id))
+    return CommandResults(outputs_prefix='MicrosoftATP.AlertUser', outputs_key_field='AlertID',
+                          outputs={'AlertID': alert_id, 'User': user},
+                          readable_output=tableToMarkdown(f'User related to alert {alert_id}', user, removeNull=True))
+
+
+def _window(args: Dict[str, Any], items: List[Dict]) -> List[Dict]:
+    """The official limit/offset: the API returns everything, the command shows one window of it."""
+    limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
+    offset = number_arg(args, 'offset', 0, 0, 1_000_000)
+    return items[offset:offset + limit]
+
+
+def get_alert_related_files_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    alert_id = required_arg(args, 'id')
+    files = [file_info_context(f) for f in _window(args, client.alert_entities(alert_id, 'files'))]
+    return CommandResults(outputs_prefix='MicrosoftATP.AlertFile', outputs_key_field='AlertID',
+                          outputs={'AlertID': alert_id, 'Files': files},
+                          readable_output=tableToMarkdown(f'Files related to alert {alert_id}', files,
+                                                          headers=['Sha1', 'Sha256', 'Md5', 'FileType', 'Size',
+                                                                   'FilePublisher', 'DeterminationType'],
+                                                          removeNull=True))
+
+
+def get_alert_related_ips_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    alert_id = required_arg(args, 'id')
+    ips = [{'IpAddress': i.get('id')} for i in _window(args, client.alert_entities(alert_id, 'ips')) if i.get('id')]
+    return CommandResults(outputs_prefix='MicrosoftATP.AlertIP', outputs_key_field='AlertID',
+                          outputs={'AlertID': alert_id, 'IPs': ips},
+                          readable_output=tableToMarkdown(f'IPs related to alert {alert_id}', ips))
+
+
+def get_alert_related_domains_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    alert_id = required_arg(args, 'id')
+    domains = [{'Domain': d.get('host')} for d in _window(args, client.alert_entities(alert_id, 'domains'))
+               if d.get('host')]
+    return CommandResults(outputs_prefix='MicrosoftATP.AlertDomain', outputs_key_field='AlertID',
+                          outputs={'AlertID': alert_id, 'Domains': domains},
+                          readable_output=tableToMarkdown(f'Domains related to alert {alert_id}', domains))
+
+
+def entity_alerts_results(prefix: str, key: str, value: str, alerts: List[Dict], title: str) -> CommandResults:
+    rows = [alert_context(a) for a in alerts]
+    return CommandResults(outputs_prefix=prefix, outputs_key_field=key, outputs={key: value, 'Alerts': rows},
+                          raw_response=alerts, readable_output=alerts_table(title, rows))
+
+
+def get_domain_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    domain = required_arg(args, 'domain')
+    return entity_alerts_results('MicrosoftATP.DomainAlert', 'Domain', domain,
+                                 client.entity_alerts('domains', domain, 'domain'), f'Alerts related to {domain}')
+
+
+def get_file_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    sha1 = hash_arg(required_arg(args, 'file_hash'), 'file_hash', ('SHA1',))
+    return entity_alerts_results('MicrosoftATP.FileAlert', 'Sha1', sha1,
+                                 client.entity_alerts('files', sha1, 'file_hash'), f'Alerts related to file {sha1}')
+
+
+def get_ip_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    ip = ip_arg(required_arg(args, 'ip'))
+    return entity_alerts_results('MicrosoftATP.IPAlert', 'IPAddress', ip, client.entity_alerts('ips', ip, 'ip'),
+                                 f'Alerts related to IP {ip}')
+
+
+def get_user_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    username = required_arg(args, 'username')
+    if '@' in username or '\\' in username:
+        raise ValueError(f'Invalid "username": "{username}". Give the account name only (user1, not '
+                         'user1@contoso.com or CONTOSO\\user1).')
+    return entity_alerts_results('MicrosoftATP.UserAlert', 'Username', username,
+                                 client.entity_alerts('users', username, 'username'), f'Alerts of user {username}')
+
+
+def get_machine_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    machine_id = required_arg(args, 'machine_id')
+    alerts = client.entity_alerts('machines', machine_id, 'machine_id')
+    rows = [alert_context(a) for a in alerts]
+    return CommandResults(outputs_prefix='MicrosoftATP.MachineAlerts', outputs_key_field='ID', outputs=rows,
+                          raw_response=alerts, readable_output=alerts_table(f'Alerts of machine {machine_id}', rows))
+
+
+# ============================================================================================================
+# Legacy indicators (Microsoft Graph beta /security/tiIndicators; deprecated in favour of the sc-indicator commands)
+# ============================================================================================================
+
+TI_TARGET_PRODUCT = 'Microsoft Defender ATP'
+TI_ACTIONS = ('unknown', 'allow', 'block', 'alert')
+TI_THREAT_TYPES = ('Botnet', 'C2', 'CryptoMining', 'Darknet', 'DDoS', 'MaliciousUrl', 'Malware', 'Phishing', 'Proxy',
+                   'PUA', 'WatchList')
+TI_TLP_LEVELS = ('unknown', 'white', 'green', 'amber', 'red')
+TI_HASH_TYPES = ('unknown', 'sha1', 'sha256', 'md5', 'authenticodeHash256', 'lsHash', 'ctph')
+# Graph's severity is an integer from 0 (informational) to 5 (most severe); the official names map onto it.
+TI_SEVERITIES = {'Informational': 0, 'Low': 1, 'MediumLow': 2, 'MediumHigh': 3, 'High': 4}
+TI_DEFAULT_EXPIRATION = '14 days'
+TI_HEADERS = ['id', 'action', 'threatType', 'severity', 'description', 'expirationDateTime', 'fileHashValue',
+              'fileName', 'networkIPv4', 'networkDestinationIPv4', 'domainName', 'url']
+TI_ACTION_SCORES = {'block': Common.DBotScore.BAD, 'alert': Common.DBotScore.SUSPICIOUS,
+                    'allow': Common.DBotScore.GOOD}
+
+
+def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
+    """(tiIndicators URL, token scope). Graph is per cloud; with a Custom endpoint the Server URL's host serves
+    Graph too (a private gateway or the emulator). The Cortex XSOAR token proxy names the Graph scope `graph`."""
+    cloud = resolve_cloud(params)
+    base = cloud.graph_url
+    url = (params.get('url') or '').strip()
+    origin = re.match(r'^https?://[^/?#]+', url, re.IGNORECASE)
+    if (params.get('endpoint_type') or 'Worldwide') == 'Custom' and origin:
+        base = origin.group(0)
+    scope = 'graph' if flow == AuthFlow.OPROXY else cloud.scope('graph')
+    return f'{base.rstrip("/")}/beta/security/tiIndicators', scope
+
+
+def int_arg(args: Dict[str, Any], name: str, low: int, high: int) -> int | None:
+    value = args.get(name)
+    return None if value in (None, '') else number_arg(args, name, 0, low, high)
+
+
+def ti_severity(args: Dict[str, Any]) -> int:
+    name = choice_arg(args, 'severity', tuple(TI_SEVERITIES), default='MediumHigh')
+    return TI_SEVERITIES[str(name)]
+
+
+def ti_description(args: Dict[str, Any], required: bool = True) -> str | None:
+    text = required_arg(args, 'description') if required else (str(args.get('description') or '').strip() or None)
+    if text and len(text) > 100:
+        raise ValueError(f'Invalid "description": {len(text)} characters; Microsoft Graph accepts at most 100.')
+    return text
+
+
+def ti_common(args: Dict[str, Any]) -> Dict[str, Any]:
+    """The fields every tiIndicator needs (Graph refuses the POST without them)."""
+    return {
+        'action': choice_arg(args, 'action', TI_ACTIONS, required=True),
+        'description': ti_description(args),
+        'expirationDateTime': future_time_arg(args, 'expiration_time', TI_DEFAULT_EXPIRATION),
+        'threatType': choice_arg(args, 'threat_type', TI_THREAT_TYPES, required=True),
+        'tlpLevel': choice_arg(args, 'tlp_level', TI_TLP_LEVELS, default='unknown'),
+        'targetProduct': TI_TARGET_PRODUCT,
+        'severity': ti_severity(args),
+        'confidence': int_arg(args, 'confidence', 0, 100),
+        'tags': argToList(args.get('tags')) or None,
+    }
+
+
+def _iso_arg(args: Dict[str, Any], name: str) -> str | None:
+    if not args.get(name):
+        return None
+    moment = arg_to_datetime(args[name], name, required=True)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def file_indicator_body(args: Dict[str, Any]) -> Dict[str, Any]:
+    hash_type = choice_arg(args, 'file_hash_type', TI_HASH_TYPES)
+    hash_value = str(args.get('file_hash_value') or '').strip() or None
+    if hash_value and hash_type in ('sha1', 'sha256', 'md5'):
+        hash_value = hash_arg(hash_value, 'file_hash_value', (str(hash_type).upper(),))
+    observables = {
+        'fileHashType': hash_type if hash_value else None, 'fileHashValue': hash_value,
+        'fileName': args.get('file_name'), 'filePath': args.get('file_path'),
+        'fileMutexName': args.get('file_mutex_name'), 'filePacker': args.get('file_packer'),
+        'fileType': args.get('file_type'), 'fileSize': int_arg(args, 'file_size', 0, 2 ** 53),
+        'fileCompileDateTime': _iso_arg(args, 'file_compile_date_time'),
+        'fileCreatedDateTime': _iso_arg(args, 'file_created_date_time'),
+    }
+    if hash_value and not hash_type:
+        raise ValueError('Missing "file_hash_type": say which kind of hash "file_hash_value" is.')
+    if not any(observables[k] for k in ('fileHashValue', 'fileName', 'filePath', 'fileMutexName')):
+        raise ValueError('A file indicator needs an observable: provide "file_hash_value" (with "file_hash_type"), '
+                         '"file_name", "file_path" or "file_mutex_name".')
+    return remove_empty_elements({**ti_common(args), **observables})
+
+
+NETWORK_IP_ARGS = {'network_ipv4': 'networkIPv4', 'network_ipv6': 'networkIPv6',
+                   'network_source_ipv4': 'networkSourceIPv4', 'network_source_ipv6': 'networkSourceIPv6',
+                   'network_destination_ipv4': 'networkDestinationIPv4',
+                   'network_destination_ipv6': 'networkDestinationIPv6'}
+NETWORK_INT_ARGS = {'network_port': ('networkPort', 65535), 'network_source_port': ('networkSourcePort', 65535),
+                    'network_destination_port': ('networkDestinationPort', 65535),
+                    'network_protocol': ('networkProtocol', 255), 'network_source_asn': ('networkSourceAsn', 2 ** 32),
+                    'network_destination_asn': ('networkDestinationAsn', 2 ** 32)}
+NETWORK_TEXT_ARGS = {'domain_name': 'domainName', 'url': 'url', 'user_agent': 'userAgent',
+                     'network_cidr_block': 'networkCidrBlock', 'network_source_cidr_block': 'networkSourceCidrBlock',
+                     'network_destination_cidr_block': 'networkDestinationCidrBlock'}
+
+
+def network_indicator_body(args: Dict[str, Any]) -> Dict[str, Any]:
+    observables: Dict[str, Any] = {}
+    for arg, field in NETWORK_IP_ARGS.items():
+        if args.get(arg):
+            address = ip_arg(str(args[arg]), arg)
+            if ('ipv6' in arg) != (':' in address):
+                raise ValueError(f'Invalid "{arg}": "{args[arg]}". Provide an IPv{6 if "ipv6" in arg else 4} address.')
+            observables[field] = address
+    for arg, field in NETWORK_TEXT_ARGS.items():
+        if str(args.get(arg) or '').strip():
+            observables[field] = str(args[arg]).strip()
+    for arg, cidr in (('network_cidr_block', 'networkCidrBlock'), ('network_source_cidr_block', 'networkSourceCidrBlock'),
+                      ('network_destination_cidr_block', 'networkDestinationCidrBlock')):
+        if cidr in observables:
+            try:
+                observables[cidr] = str(ipaddress.ip_network(observables[cidr], strict=False))
+            except ValueError:
+                raise ValueError(f'Invalid "{arg}": "{args[arg]}". Provide a CIDR block such as 10.0.0.0/24.') from None
+    if not observables:
+        raise ValueError('A network indicator needs an observable: provide an IP address, CIDR block, '
+                         '"domain_name", "url" or "user_agent".')
+    ports = {field: int_arg(args, arg, 0, high) for arg, (field, high) in NETWORK_INT_ARGS.items()}
+    return remove_empty_elements({**ti_common(args), **observables, **ports})
+
+
+def ti_standard_indicator(item: Dict[str, Any]) -> Any:
+    """File/IP/Domain/URL objects for what the indicator observes, scored by its action."""
+    score = TI_ACTION_SCORES.get(str(item.get('action') or '').lower(), Common.DBotScore.NONE)
+    value = item.get('fileHashValue')
+    kind = str(item.get('fileHashType') or '').lower()
+    if value and kind in ('sha1', 'sha256', 'md5'):
+        return Common.File(dbot(value, DBotScoreType.FILE, score), name=item.get('fileName'), **{kind: value})
+    ip = next((item.get(f) for f in NETWORK_IP_ARGS.values() if item.get(f)), None)
+    if ip:
+        return Common.IP(ip, dbot(ip, DBotScoreType.IP, score))
+    if item.get('domainName'):
+        return Common.Domain(item['domainName'], dbot(item['domainName'], DBotScoreType.DOMAIN, score))
+    if item.get('url'):
+        return Common.URL(item['url'], dbot(item['url'], DBotScoreType.URL, score))
+    return None
+
+
+def ti_results(items: List[Dict[str, Any]], title: str) -> List[CommandResults]:
+    rows = [remove_empty_elements({k: v for k, v in i.items() if not k.startswith('@odata')}) for i in items]
+    results = [CommandResults(outputs_prefix='MicrosoftATP.Indicators', outputs_key_field='id', outputs=rows,
+                              raw_response=items, readable_output=tableToMarkdown(title, rows, headers=TI_HEADERS,
+                                                                                  removeNull=True))]
+    for item in items:
+        indicator = ti_standard_indicator(item)
+        if indicator is not None:
+            results.append(CommandResults(indicator=indicator, readable_output=''))
+    return results
+
+
+def indicator_list_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
+    page_size = number_arg(args, 'page_size', min(limit, 200), 1, 200)
+    items = client.ti_list(page_size, limit)
+    if not items:
+        return [CommandResults(readable_output='No indicators were found.')]
+    return ti_results(items, 'Microsoft Defender ATP indicators (Microsoft Graph)')
+
+
+def indicator_get_by_id_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    item = client.ti_get(required_arg(args, 'indicator_id'))
+    return ti_results([item], f'Indicator {item.get("id")}')
+
+
+def indicator_create_file_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    item = client.ti_create(file_indicator_body(args))
+    return ti_results([item], f'File indicator {item.get("id")} was created')
+
+
+def indicator_create_network_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    item = client.ti_create(network_indicator_body(args))
+    return ti_results([item], f'Network indicator {item.get("id")} was created')
+
+
+def indicator_update_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    indicator_id = required_arg(args, 'indicator_id')
+    required_arg(args, 'expiration_time')
+    changes = remove_empty_elements({
+        'expirationDateTime': future_time_arg(args, 'expiration_time', TI_DEFAULT_EXPIRATION),
+        'severity': ti_severity(args), 'description': ti_description(args, required=False)})
+    # Graph answers the indicator when asked to (Prefer: return=representation); read it back if it did not
+    item = client.ti_update(indicator_id, changes) or client.ti_get(indicator_id)
+    return ti_results([item], f'Indicator {indicator_id} was updated')
+
+
+def indicator_delete_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    indicator_id = required_arg(args, 'indicator_id')
+    client.ti_delete(indicator_id)
+    return CommandResults(readable_output=f'Indicator {indicator_id} was deleted.')
+
+
+# ============================================================================================================
 # Advanced hunting
 # ============================================================================================================
 
@@ -1986,6 +2460,25 @@ COMMANDS: Dict[str, Callable[[Client, Dict[str, Any]], Any]] = {
     f'{PREFIX}-sc-indicator-update': sc_indicator_update_command,
     f'{PREFIX}-sc-indicator-delete': sc_indicator_delete_command,
     f'{PREFIX}-indicator-batch-update': indicator_batch_update_command,
+    f'{PREFIX}-list-alerts': list_alerts_command,
+    f'{PREFIX}-update-alert': update_alert_command,
+    f'{PREFIX}-create-alert': create_alert_command,
+    f'{PREFIX}-get-alert-by-id': get_alert_by_id_command,
+    f'{PREFIX}-get-alert-related-user': get_alert_related_user_command,
+    f'{PREFIX}-get-alert-related-files': get_alert_related_files_command,
+    f'{PREFIX}-get-alert-related-ips': get_alert_related_ips_command,
+    f'{PREFIX}-get-alert-related-domains': get_alert_related_domains_command,
+    f'{PREFIX}-get-domain-alerts': get_domain_alerts_command,
+    f'{PREFIX}-get-file-alerts': get_file_alerts_command,
+    f'{PREFIX}-get-ip-alerts': get_ip_alerts_command,
+    f'{PREFIX}-get-user-alerts': get_user_alerts_command,
+    f'{PREFIX}-get-machine-alerts': get_machine_alerts_command,
+    f'{PREFIX}-indicator-list': indicator_list_command,
+    f'{PREFIX}-indicator-get-by-id': indicator_get_by_id_command,
+    f'{PREFIX}-indicator-create-file': indicator_create_file_command,
+    f'{PREFIX}-indicator-create-network': indicator_create_network_command,
+    f'{PREFIX}-indicator-update': indicator_update_command,
+    f'{PREFIX}-indicator-delete': indicator_delete_command,
     f'{PREFIX}-advanced-hunting': advanced_hunting_command,
     **{f'{PREFIX}-advanced-hunting-{kind}': templated_hunting_command(kind) for kind in HUNT_TEMPLATES},
 }

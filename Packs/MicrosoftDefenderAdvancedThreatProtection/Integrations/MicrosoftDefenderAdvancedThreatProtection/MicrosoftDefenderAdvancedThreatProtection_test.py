@@ -1251,3 +1251,310 @@ def test_live_response_helpers():
     two = {'commands': [{'index': 0, 'command': {'type': 'PutFile'}}, {'index': 1, 'command': {'type': 'RunScript'}}]}
     assert m.command_index(two, 'RunScript') == 1 and m.command_index(two, 'GetFile') == 0
     assert m.live_failure(live_action('Succeeded')) is None
+# Alerts and legacy Graph tiIndicators
+# ---------------------------------------------------------------------------------------------------------------
+
+ALERT_ID = 'da637000000000000001_123456'
+TI_URL = 'https://graph.microsoft.com/beta/security/tiIndicators'
+
+
+def test_alert_context_maps_official_names():
+    """Given a Microsoft alert, When it is mapped, Then the official PascalCase names hold its values."""
+    row = m.alert_context(load('alert_full.json'))
+    assert row['ID'] == ALERT_ID and row['IncidentID'] == 42 and row['MachineID'] == MACHINE_ID
+    assert row['RelatedUser'] == {'UserName': 'user1', 'DomainName': 'CONTOSO'}
+    assert row['Comments'] == [{'Comment': 'Looking', 'CreatedBy': 'analyst@contoso.com',
+                                'CreatedTime': '2024-05-01T10:01:00Z'}]
+    assert 'Classification' not in row and 'Evidence' not in row
+
+
+def test_list_alerts_builds_filter(client, requests_mock):
+    """Given severity, status, category and a period, When alerts are listed, Then all four are ANDed and escaped."""
+    route = requests_mock.get(f'{API}/alerts', json={'value': [load('alert_full.json')]})
+    result = m.list_alerts_command(client, {'severity': 'high', 'status': 'New', 'category': "O'Brien",
+                                            'creation_time': '2 days', 'limit': '5'})
+    query = query_of(route.last_request)
+    assert query['$top'] == '5'
+    assert query['$filter'].startswith("severity eq 'High' and status eq 'New' and category eq 'O''Brien' and "
+                                       'alertCreationTime ge ')
+    assert context_value(result, 'MicrosoftATP.Alert')['ID'] == ALERT_ID
+
+
+def test_list_alerts_without_filters(client, requests_mock):
+    route = requests_mock.get(f'{API}/alerts', json={'value': []})
+    m.list_alerts_command(client, {})
+    assert '$filter' not in query_of(route.last_request) and query_of(route.last_request)['$top'] == '50'
+
+
+@pytest.mark.parametrize('args,message', [
+    ({'severity': 'Critical'}, '"severity"'), ({'status': 'Closed'}, '"status"'),
+    ({'creation_time': 'yesterday'}, '"creation_time"'), ({'limit': '0'}, '"limit"')])
+def test_list_alerts_refuses_bad_arguments(client, requests_mock, args, message):
+    with pytest.raises(ValueError, match=message):
+        m.list_alerts_command(client, args)
+    assert requests_mock.call_count == 0
+
+
+def test_update_alert_sends_one_patch(client, requests_mock):
+    """Given every field, When the alert is updated, Then one PATCH carries all changes and the comment."""
+    route = requests_mock.patch(f'{API}/alerts/{ALERT_ID}', json=load('alert_full.json'))
+    result = m.update_alert_command(client, {'alert_id': ALERT_ID, 'status': 'resolved', 'assigned_to': 'a@b.com',
+                                             'classification': 'TruePositive', 'determination': 'malware',
+                                             'comment': 'done'})
+    assert route.call_count == 1
+    assert route.last_request.json() == {'status': 'Resolved', 'assignedTo': 'a@b.com',
+                                         'classification': 'TruePositive', 'determination': 'Malware',
+                                         'comment': 'done'}
+    assert context_value(result, 'MicrosoftATP.Alert')['ID'] == ALERT_ID
+
+
+@pytest.mark.parametrize('args,message', [
+    ({}, 'Nothing to update'), ({'comment': '  '}, 'Nothing to update'),
+    ({'status': 'Done'}, '"status"'), ({'classification': 'Unknown'}, '"classification"'),
+    ({'determination': 'NotAvailable', 'comment': 'x'}, '"determination"')])
+def test_update_alert_validates_before_calling(client, requests_mock, args, message):
+    """Given nothing to change or a bad value, When the update runs, Then nothing is sent."""
+    with pytest.raises(ValueError, match=message):
+        m.update_alert_command(client, {'alert_id': ALERT_ID, **args})
+    assert requests_mock.call_count == 0
+
+
+def test_create_alert_body(client, requests_mock):
+    route = requests_mock.post(f'{API}/alerts/CreateAlertByReference', json=load('alert_full.json'))
+    args = {'machine_id': MACHINE_ID, 'severity': 'high', 'title': 't', 'description': 'd', 'recommended_action': 'r',
+            'event_time': '2024-05-01T09:58:00Z', 'report_id': '1234', 'category': 'malware'}
+    result = m.create_alert_command(client, args)
+    assert route.last_request.json() == {'machineId': MACHINE_ID, 'severity': 'High', 'title': 't', 'description': 'd',
+                                         'recommendedAction': 'r', 'eventTime': '2024-05-01T09:58:00.000000Z',
+                                         'reportId': '1234', 'category': 'Malware'}
+    assert context_value(result, 'MicrosoftATP.Alert')['Title'] == 'Suspicious PowerShell'
+
+
+@pytest.mark.parametrize('change,message', [({'severity': 'Informational'}, '"severity"'),
+                                            ({'category': 'Nope'}, '"category"'), ({'report_id': ''}, '"report_id"'),
+                                            ({'event_time': 'not a time'}, 'event_time')])
+def test_create_alert_refuses_bad_arguments(client, requests_mock, change, message):
+    args = {'machine_id': MACHINE_ID, 'severity': 'High', 'title': 't', 'description': 'd', 'recommended_action': 'r',
+            'event_time': '2024-05-01T09:58:00Z', 'report_id': '1', 'category': 'Malware', **change}
+    with pytest.raises((ValueError, DemistoException), match=message):
+        m.create_alert_command(client, args)
+    assert requests_mock.call_count == 0
+
+
+def test_get_alert_by_id_reports_failures_per_alert(client, requests_mock):
+    """Given one known and one unknown ID, When both are read, Then the alert is output and the miss reported."""
+    requests_mock.get(f'{API}/alerts/{ALERT_ID}', json=load('alert_full.json'))
+    requests_mock.get(f'{API}/alerts/nope', status_code=404,
+                      json={'error': {'code': 'ResourceNotFound', 'message': 'Alert nope was not found'}})
+    result, error = m.get_alert_by_id_command(client, {'alert_ids': f'{ALERT_ID},nope'})
+    assert context_value(result, 'MicrosoftATP.Alert')['ID'] == ALERT_ID
+    assert error['Type'] == EntryType.ERROR and 'nope' in error['Contents']
+    with pytest.raises(DemistoException, match='Failed for 1 alert'):
+        m.get_alert_by_id_command(client, {'alert_ids': 'nope'})
+
+
+def test_alert_related_user(client, requests_mock):
+    requests_mock.get(f'{API}/alerts/{ALERT_ID}/user', json=load('alert_entities.json')['user'])
+    out = context_value(m.get_alert_related_user_command(client, {'id': ALERT_ID}), 'MicrosoftATP.AlertUser')
+    assert out['AlertID'] == ALERT_ID
+    assert out['User'] == {'ID': 'contoso\\user1', 'AccountName': 'user1', 'AccountDomain': 'contoso',
+                           'AccountSID': 'S-1-5-21-1', 'FirstSeen': '2024-01-01T00:00:00Z',
+                           'LastSeen': '2024-05-01T00:00:00Z', 'MostPrevalentMachineID': 'm1',
+                           'LeastPrevalentMachineID': 'm2', 'LogonTypes': 'Network', 'LogonCount': 3,
+                           'DomainAdmin': False, 'NetworkUser': True}
+
+
+def test_alert_related_files_window(client, requests_mock):
+    """Given two files, When offset 1 is asked, Then only the second is output."""
+    requests_mock.get(f'{API}/alerts/{ALERT_ID}/files', json={'value': load('alert_entities.json')['files']})
+    out = context_value(m.get_alert_related_files_command(client, {'id': ALERT_ID, 'limit': '1', 'offset': '1'}),
+                        'MicrosoftATP.AlertFile')
+    assert out['Files'] == [{'Sha1': 'd' * 40, 'Size': 10}]
+    out = context_value(m.get_alert_related_files_command(client, {'id': ALERT_ID}), 'MicrosoftATP.AlertFile')
+    assert out['Files'][0]['GlobalPrevalence'] == 1200 and len(out['Files']) == 2
+
+
+def test_alert_related_ips_and_domains(client, requests_mock):
+    entities = load('alert_entities.json')
+    requests_mock.get(f'{API}/alerts/{ALERT_ID}/ips', json={'value': entities['ips']})
+    requests_mock.get(f'{API}/alerts/{ALERT_ID}/domains', json={'value': entities['domains']})
+    ips = context_value(m.get_alert_related_ips_command(client, {'id': ALERT_ID}), 'MicrosoftATP.AlertIP')
+    assert ips == {'AlertID': ALERT_ID, 'IPs': [{'IpAddress': '198.51.100.7'}, {'IpAddress': '203.0.113.9'}]}
+    domains = context_value(m.get_alert_related_domains_command(client, {'id': ALERT_ID, 'limit': '1'}),
+                            'MicrosoftATP.AlertDomain')
+    assert domains == {'AlertID': ALERT_ID, 'Domains': [{'Domain': 'bad.example'}]}
+
+
+def test_alert_id_cannot_change_the_path(client, requests_mock):
+    requests_mock.get(f'{API}/alerts/a%2F..%2Fmachines/user', json={})
+    m.get_alert_related_user_command(client, {'id': 'a/../machines'})
+    assert requests_mock.last_request.path == '/api/alerts/a%2f..%2fmachines/user'
+
+
+@pytest.mark.parametrize('command,args,path,prefix,key,value', [
+    (m.get_domain_alerts_command, {'domain': 'bad.example'}, 'domains/bad.example', 'DomainAlert', 'Domain',
+     'bad.example'),
+    (m.get_file_alerts_command, {'file_hash': SHA1.upper()}, f'files/{SHA1}', 'FileAlert', 'Sha1', SHA1),
+    (m.get_ip_alerts_command, {'ip': '10.0.0.1'}, 'ips/10.0.0.1', 'IPAlert', 'IPAddress', '10.0.0.1'),
+    (m.get_user_alerts_command, {'username': 'user1'}, 'users/user1', 'UserAlert', 'Username', 'user1')])
+def test_entity_alerts(client, requests_mock, command, args, path, prefix, key, value):
+    """Given an entity, When its alerts are read, Then the entity and the alerts are output together."""
+    requests_mock.get(f'{API}/{path}/alerts', json={'value': [load('alert_full.json')]})
+    out = context_value(command(client, args), f'MicrosoftATP.{prefix}')
+    assert out[key] == value and out['Alerts'][0]['ID'] == ALERT_ID
+
+
+@pytest.mark.parametrize('command,args,message', [
+    (m.get_file_alerts_command, {'file_hash': 'a' * 64}, 'file_hash'), (m.get_ip_alerts_command, {'ip': 'x'}, '"ip"'),
+    (m.get_user_alerts_command, {'username': 'user1@contoso.com'}, '"username"'),
+    (m.get_domain_alerts_command, {}, '"domain"')])
+def test_entity_alerts_refuse_bad_values(client, requests_mock, command, args, message):
+    with pytest.raises(ValueError, match=message):
+        command(client, args)
+    assert requests_mock.call_count == 0
+
+
+def test_machine_alerts(client, requests_mock):
+    requests_mock.get(f'{API}/machines/{MACHINE_ID}/alerts', json={'value': [load('alert_full.json')]})
+    result = m.get_machine_alerts_command(client, {'machine_id': MACHINE_ID})
+    assert context_value(result, 'MicrosoftATP.MachineAlerts')['MachineID'] == MACHINE_ID
+
+
+def test_graph_ti_target_per_cloud_and_flow():
+    """Given clouds and flows, When the tiIndicators target is chosen, Then host and scope follow Graph's tables."""
+    assert m.graph_ti_target(PARAMS, 'client_credentials') == (TI_URL, 'https://graph.microsoft.com/.default')
+    assert m.graph_ti_target({'endpoint_type': 'US GCC-High'}, 'client_credentials') == (
+        'https://graph.microsoft.us/beta/security/tiIndicators', 'https://graph.microsoft.us/.default')
+    url, scope = m.graph_ti_target({'endpoint_type': 'Custom', 'url': 'https://gw.example:8443/mde/'}, 'oproxy')
+    assert (url, scope) == ('https://gw.example:8443/beta/security/tiIndicators', 'graph')
+
+
+def test_indicator_list_filters_product_and_pages(client, requests_mock):
+    """Given two pages with a Sentinel indicator, When listing, Then only Defender ones are kept across pages."""
+    token = m.TokenProvider.get_token
+    item = load('ti_indicator.json')
+    second = f'{TI_URL}?$top=2&$skip=2'
+    requests_mock.get(TI_URL, [
+        {'json': {'value': [item, {**item, 'id': 'ti-2', 'targetProduct': 'Azure Sentinel'}],
+                  '@odata.nextLink': second}},
+        {'json': {'value': [{**item, 'id': 'ti-3'}]}}])
+    results = m.indicator_list_command(client, {'limit': '5', 'page_size': '2'})
+    rows = results[0].outputs
+    assert [r['id'] for r in rows] == ['ti-1', 'ti-3'] and 'confidence' not in rows[0]
+    assert requests_mock.request_history[0].qs == {'$top': ['2']}
+    assert token.call_args[0][0] == 'https://graph.microsoft.com/.default'
+    assert results[1].indicator.sha1 == 'a' * 40
+
+
+def test_indicator_list_stops_at_limit_and_refuses_foreign_links(client, requests_mock):
+    item = load('ti_indicator.json')
+    requests_mock.get(TI_URL, json={'value': [item, {**item, 'id': 'ti-2'}], '@odata.nextLink': f'{TI_URL}?$skip=2'})
+    assert [r['id'] for r in m.indicator_list_command(client, {'limit': '1'})[0].outputs] == ['ti-1']
+    requests_mock.get(TI_URL, json={'value': [], '@odata.nextLink': 'https://evil.example/steal'})
+    with pytest.raises(DemistoException, match='another origin'):
+        m.indicator_list_command(client, {})
+    requests_mock.get(TI_URL, json={'value': []})
+    assert m.indicator_list_command(client, {})[0].readable_output == 'No indicators were found.'
+
+
+def test_indicator_get_by_id(client, requests_mock):
+    requests_mock.get(f'{TI_URL}/ti-1', json={**load('ti_indicator.json'), '@odata.context': 'x'})
+    results = m.indicator_get_by_id_command(client, {'indicator_id': 'ti-1'})
+    assert '@odata.context' not in results[0].outputs[0]
+    assert results[1].indicator.dbot_score.score == m.Common.DBotScore.BAD
+
+
+def test_indicator_create_file_body(client, requests_mock):
+    """Given file arguments, When the indicator is created, Then Graph gets its required fields and severity as 0-5."""
+    route = requests_mock.post(TI_URL, json=load('ti_indicator.json'), status_code=201)
+    m.indicator_create_file_command(client, {
+        'action': 'Block', 'description': 'd', 'threat_type': 'malware', 'expiration_time': '2031-01-01T00:00:00Z',
+        'file_hash_type': 'sha1', 'file_hash_value': 'A' * 40, 'file_name': 'x.exe', 'severity': 'High',
+        'confidence': '90', 'tags': 'a,b', 'file_size': '12', 'file_created_date_time': '2024-01-02T03:04:05Z'})
+    assert route.last_request.json() == {
+        'action': 'block', 'description': 'd', 'expirationDateTime': '2031-01-01T00:00:00Z', 'threatType': 'Malware',
+        'tlpLevel': 'unknown', 'targetProduct': 'Microsoft Defender ATP', 'severity': 4, 'confidence': 90,
+        'tags': ['a', 'b'], 'fileHashType': 'sha1', 'fileHashValue': 'a' * 40, 'fileName': 'x.exe', 'fileSize': 12,
+        'fileCreatedDateTime': '2024-01-02T03:04:05Z'}
+
+
+@pytest.mark.parametrize('args,message', [
+    ({}, 'needs an observable'), ({'file_hash_value': 'abc', 'file_hash_type': 'sha1'}, 'file_hash_value'),
+    ({'file_hash_value': 'a' * 40}, 'file_hash_type'), ({'file_name': 'x', 'description': 'd' * 101}, 'at most 100'),
+    ({'file_name': 'x', 'action': 'quarantine'}, '"action"'), ({'file_name': 'x', 'confidence': '101'}, 'confidence'),
+    ({'file_name': 'x', 'severity': 'Critical'}, '"severity"'), ({'file_name': 'x', 'tlp_level': 'blue'}, 'tlp_level')])
+def test_indicator_create_file_refuses_bad_input(client, requests_mock, args, message):
+    base = {'action': 'block', 'description': 'd', 'threat_type': 'Malware'}
+    with pytest.raises(ValueError, match=message):
+        m.indicator_create_file_command(client, {**base, **args})
+    assert requests_mock.call_count == 0
+
+
+def test_indicator_create_network_body(client, requests_mock):
+    route = requests_mock.post(TI_URL, json={**load('ti_indicator.json'), 'fileHashValue': None,
+                                             'networkIPv4': '198.51.100.7'}, status_code=201)
+    results = m.indicator_create_network_command(client, {
+        'action': 'alert', 'description': 'd', 'threat_type': 'C2', 'network_destination_ipv4': '198.51.100.7',
+        'network_destination_port': '443', 'network_cidr_block': '10.0.0.5/24', 'domain_name': 'bad.example'})
+    body = route.last_request.json()
+    assert body['networkDestinationIPv4'] == '198.51.100.7' and body['networkDestinationPort'] == 443
+    assert body['networkCidrBlock'] == '10.0.0.0/24' and body['domainName'] == 'bad.example'
+    assert body['severity'] == 3 and body['expirationDateTime'] > '2025'
+    assert results[1].indicator.ip == '198.51.100.7'
+
+
+@pytest.mark.parametrize('args,message', [
+    ({}, 'needs an observable'), ({'network_ipv4': '::1'}, 'network_ipv4'), ({'network_ipv6': '1.2.3.4'}, 'IPv6'),
+    ({'network_cidr_block': 'x/99'}, 'network_cidr_block'), ({'url': 'u', 'network_port': '70000'}, 'network_port')])
+def test_indicator_create_network_refuses_bad_input(client, requests_mock, args, message):
+    with pytest.raises(ValueError, match=message):
+        m.indicator_create_network_command(client, {'action': 'block', 'description': 'd', 'threat_type': 'C2', **args})
+    assert requests_mock.call_count == 0
+
+
+def test_indicator_update_asks_for_representation(client, requests_mock):
+    route = requests_mock.patch(f'{TI_URL}/ti-1', json=load('ti_indicator.json'))
+    m.indicator_update_command(client, {'indicator_id': 'ti-1', 'expiration_time': '2031-01-01T00:00:00Z',
+                                        'severity': 'Low'})
+    assert route.last_request.headers['Prefer'] == 'return=representation'
+    assert route.last_request.json() == {'expirationDateTime': '2031-01-01T00:00:00Z', 'severity': 1}
+    with pytest.raises(ValueError, match='"expiration_time"'):
+        m.indicator_update_command(client, {'indicator_id': 'ti-1'})
+
+
+def test_indicator_delete(client, requests_mock):
+    route = requests_mock.delete(f'{TI_URL}/ti-1', status_code=204)
+    assert m.indicator_delete_command(client, {'indicator_id': 'ti-1'}).readable_output == 'Indicator ti-1 was deleted.'
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize('item,kind,value', [
+    ({'action': 'allow', 'domainName': 'd.example'}, 'Domain', 'd.example'),
+    ({'action': 'alert', 'url': 'https://u.example/x'}, 'URL', 'https://u.example/x'),
+    ({'action': 'block', 'networkSourceIPv6': '2001:db8::1'}, 'IP', '2001:db8::1'),
+    ({'action': 'block', 'fileHashType': 'lsHash', 'fileHashValue': 'x'}, None, None)])
+def test_ti_standard_indicator(item, kind, value):
+    indicator = m.ti_standard_indicator(item)
+    if kind is None:
+        assert indicator is None
+    else:
+        assert type(indicator).__name__ == kind
+        assert value in (getattr(indicator, 'domain', None), getattr(indicator, 'url', None),
+                         getattr(indicator, 'ip', None))
+
+
+def test_indicator_update_reads_back_when_graph_sends_no_body(client, requests_mock):
+    """Given a Graph that ignores the Prefer header (204), When an indicator is updated, Then it is read back once."""
+    requests_mock.patch(f'{TI_URL}/ti-1', status_code=204)
+    read = requests_mock.get(f'{TI_URL}/ti-1', json=load('ti_indicator.json'))
+    results = m.indicator_update_command(client, {'indicator_id': 'ti-1', 'expiration_time': '3 days'})
+    assert read.call_count == 1 and results[0].outputs[0]['id'] == 'ti-1'
+
+
+def test_get_alert_by_id_lets_throttling_reschedule(client, requests_mock, mocker):
+    """Given a long Retry-After, When alerts are read, Then the command is rescheduled instead of reporting misses."""
+    mocker.patch('time.sleep')
+    requests_mock.get(f'{API}/alerts/{ALERT_ID}', status_code=429, headers={'Retry-After': '120'},
+                      json={'error': {'code': 'TooManyRequests', 'message': 'slow down'}})
+    result = m.run_command(client, 'microsoft-atp-get-alert-by-id', {'alert_ids': ALERT_ID})
+    assert result.scheduled_command.to_results()['NextRun'] == '120'
