@@ -36,9 +36,12 @@ CommandRunner = Callable[[str], tuple[list[dict], dict]]
 
 
 def parse_command_line(line: str) -> tuple[str, dict[str, str]]:
-    """``!cmd a=1 b="two words"`` → ('cmd', {'a': '1', 'b': 'two words'}); backticks quote like double quotes."""
-    text = line.strip().lstrip('!')
-    parts = shlex.split(text.replace('`', '"'))
+    """``!cmd a=1 b="two words"`` → ('cmd', {'a': '1', 'b': 'two words'}); backticks quote too, as in the war room,
+    so a JSON value with double quotes inside can be written ``a=`{"k": "v"}```."""
+    lexer = shlex.shlex(line.strip().lstrip('!'), posix=True)
+    lexer.whitespace_split = True
+    lexer.quotes = '"\'`'
+    parts = list(lexer)
     if not parts:
         raise ValueError('An empty command line.')
     args = {}
@@ -112,10 +115,14 @@ def serve_facade(run_command_line: CommandRunner) -> Iterator[str]:
         sock.close()
 
 
-def _command_runner(integration: Integration, instance: Instance, options: RunOptions) -> CommandRunner:
+def _command_runner(integration: Integration, instance: Instance, options: RunOptions,
+                    login_instance: Instance | None = None) -> CommandRunner:
+    """Runs example lines; ``*-generate-login-url`` exists only for the authorization code flow, so it runs on that
+    flow's instance when the integration has one."""
     def run(line: str) -> tuple[list[dict], dict]:
         command, args = parse_command_line(line)
-        result = run_with_polling(integration, instance, command, args, options)[-1]
+        chosen = login_instance if login_instance and command.endswith('-generate-login-url') else instance
+        result = run_with_polling(integration, chosen, command, args, options)[-1]
         return result.entries, result.context
     return run
 
@@ -134,7 +141,10 @@ def generate_readme(integration: Integration, instance_file: Path | None = None,
         raw = read_instance_file(path) if path else {}
         instance = build_instance(integration, raw, env, source=path)
         options = RunOptions(home=home, env=env)
-        base_url = stack.enter_context(serve_facade(_command_runner(integration, instance, options)))
+        auth_code = repo_root() / 'Tests' / 'instances' / integration.name / 'auth-code.yml'
+        login = build_instance(integration, read_instance_file(auth_code), env, source=auth_code) \
+            if auth_code.exists() else None
+        base_url = stack.enter_context(serve_facade(_command_runner(integration, instance, options, login)))
         _run_generate_docs(integration, examples, base_url, output_dir or integration.directory)
     return (output_dir or integration.directory) / 'README.md'
 

@@ -30,6 +30,7 @@ ACTION_TYPES = ('RunAntiVirusScan', 'Offboard', 'LiveResponse', 'CollectInvestig
 ACTION_STATUSES = ('Pending', 'InProgress', 'Succeeded', 'Failed', 'TimeOut', 'Cancelled')
 ACTIVE_STATUSES = ('Pending', 'InProgress')
 FAILED_HRESULT = -2147467259           # E_FAIL, as errorHResult carries it
+ACTION_ID_NAMESPACE = uuid.UUID('0b7e3c52-8f44-4d0e-a0c6-3e9f57d2c811')   # machine action IDs (see next_action_id)
 
 HEALTH_STATUSES = ('Active', 'Inactive', 'ImpairedCommunication', 'NoSensorData', 'NoSensorDataImpairedCommunication',
                    'Unknown')
@@ -234,6 +235,12 @@ class MdeStore:
     def step_ticks(self) -> int:
         return max(0, int(self.settings.action_step_seconds * TICKS_PER_SECOND))
 
+    def next_action_id(self, machine_id: str, action_type: str) -> str:
+        """uuid5 of machine, type and how many such actions came before: unique in the store and predictable, so a
+        documentation example can name the action an earlier example started."""
+        number = sum(1 for a in self.actions.values() if a.machine_id == machine_id and a.type == action_type)
+        return str(uuid.uuid5(ACTION_ID_NAMESPACE, f'{machine_id}:{action_type}:{number}'))
+
     def create_action(self, machine: Machine, action_type: str, *, requestor: str, comment: str,
                       scope: str | None = None, related_file: dict[str, Any] | None = None,
                       external_id: str | None = None, title: str | None = None) -> MachineAction:
@@ -246,7 +253,7 @@ class MdeStore:
                 if other.machine_id == machine.id and other.type == action_type and other.related_file == related_file:
                     raise ActiveRequestExists(action_id)
             action = MachineAction(
-                id=str(uuid.uuid4()), type=action_type, scope=scope, requestor=requestor, comment=comment,
+                id=self.next_action_id(machine.id, action_type), type=action_type, scope=scope, requestor=requestor, comment=comment,
                 machine_id=machine.id, computer_dns_name=machine.computer_dns_name, created=now,
                 step=self.step_ticks(), fail=machine.broken, related_file=related_file, external_id=external_id,
                 title=title or f'{action_type} action on {machine.computer_dns_name}')

@@ -13,6 +13,7 @@ from xsoar_local.integrations import find_integration
     ('!cmd a=1 b="two words"', ('cmd', {'a': '1', 'b': 'two words'})),
     ('cmd query=`DeviceInfo | take 1`', ('cmd', {'query': 'DeviceInfo | take 1'})),
     ('!cmd empty=', ('cmd', {'empty': ''})),
+    ('!cmd batch=`[{"k": "two words"}]`', ('cmd', {'batch': '[{"k": "two words"}]'})),
 ])
 def test_parse_command_line(line, expected):
     """Given war-room command lines, When parsed, Then the name and arguments come out as the server reads them."""
