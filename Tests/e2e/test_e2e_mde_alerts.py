@@ -158,7 +158,7 @@ def test_graph_indicators_need_the_graph_permission(local_run, mde):
 
 @pytest.mark.parametrize('command,args,message', [
     ('update-alert', {'alert_id': 'x'}, 'Nothing to update'),
-    ('update-alert', {'alert_id': 'x', 'classification': 'Unknown'}, 'classification'),
+    ('update-alert', {'alert_id': 'x', 'classification': 'Benign'}, 'classification'),
     ('create-alert', {'machine_id': 'm', 'severity': 'Severe', 'title': 't', 'description': 'd',
                       'recommended_action': 'r', 'event_time': '2024-01-01T00:00:00Z', 'report_id': '1',
                       'category': 'Malware'}, 'severity'),

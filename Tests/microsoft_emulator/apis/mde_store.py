@@ -38,10 +38,12 @@ RISK_SCORES = ('None', 'Informational', 'Low', 'Medium', 'High')
 EXPOSURE_LEVELS = ('None', 'Low', 'Medium', 'High')
 ALERT_STATUSES = ('Unknown', 'New', 'InProgress', 'Resolved')
 ALERT_SEVERITIES = ('UnSpecified', 'Informational', 'Low', 'Medium', 'High')
-ALERT_CLASSIFICATIONS = ('TruePositive', 'InformationalExpectedActivity', 'FalsePositive')
+# Current values first; Unknown, NotAvailable, Apt and SecurityPersonnel are the older ones playbooks still send.
+ALERT_CLASSIFICATIONS = ('TruePositive', 'InformationalExpectedActivity', 'FalsePositive', 'Unknown')
 ALERT_DETERMINATIONS = ('MultiStagedAttack', 'MaliciousUserActivity', 'CompromisedAccount', 'Malware', 'Phishing',
                         'UnwantedSoftware', 'SecurityTesting', 'LineOfBusinessApplication', 'ConfirmedActivity',
-                        'Clean', 'InsufficientData', 'NotMalicious', 'Other')
+                        'Clean', 'InsufficientData', 'NotMalicious', 'Other', 'NotAvailable', 'Apt',
+                        'SecurityPersonnel')
 INDICATOR_TYPES = ('FileSha1', 'FileMd5', 'CertificateThumbprint', 'FileSha256', 'IpAddress', 'DomainName', 'Url')
 INDICATOR_ACTIONS = ('Warn', 'Block', 'Audit', 'Alert', 'AlertAndBlock', 'BlockAndRemediate', 'Allowed')
 INDICATOR_SEVERITIES = ('Informational', 'Low', 'Medium', 'High')

@@ -1617,10 +1617,12 @@ def indicator_batch_update_command(client: Client, args: Dict[str, Any]) -> Comm
 
 ALERT_SEVERITIES = ('Informational', 'Low', 'Medium', 'High')
 ALERT_STATUSES = ('New', 'InProgress', 'Resolved')
-ALERT_CLASSIFICATIONS = ('TruePositive', 'InformationalExpectedActivity', 'FalsePositive')
+# Current values first; Unknown, NotAvailable, Apt and SecurityPersonnel are the older ones playbooks still send.
+ALERT_CLASSIFICATIONS = ('TruePositive', 'InformationalExpectedActivity', 'FalsePositive', 'Unknown')
 ALERT_DETERMINATIONS = ('MultiStagedAttack', 'MaliciousUserActivity', 'CompromisedAccount', 'Malware', 'Phishing',
                         'UnwantedSoftware', 'SecurityTesting', 'LineOfBusinessApplication', 'ConfirmedActivity',
-                        'Clean', 'InsufficientData', 'NotMalicious', 'Other')
+                        'Clean', 'InsufficientData', 'NotMalicious', 'Other', 'NotAvailable', 'Apt',
+                        'SecurityPersonnel')
 CREATE_ALERT_SEVERITIES = ('Low', 'Medium', 'High')
 CREATE_ALERT_CATEGORIES = (
     'None', 'SuspiciousActivity', 'Malware', 'CredentialTheft', 'Exploit', 'WebExploit', 'DocumentExploit',

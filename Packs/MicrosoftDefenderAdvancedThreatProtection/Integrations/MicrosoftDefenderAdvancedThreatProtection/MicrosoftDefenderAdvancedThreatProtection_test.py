@@ -1310,8 +1310,8 @@ def test_update_alert_sends_one_patch(client, requests_mock):
 
 @pytest.mark.parametrize('args,message', [
     ({}, 'Nothing to update'), ({'comment': '  '}, 'Nothing to update'),
-    ({'status': 'Done'}, '"status"'), ({'classification': 'Unknown'}, '"classification"'),
-    ({'determination': 'NotAvailable', 'comment': 'x'}, '"determination"')])
+    ({'status': 'Done'}, '"status"'), ({'classification': 'Benign'}, '"classification"'),
+    ({'determination': 'Apt2', 'comment': 'x'}, '"determination"')])
 def test_update_alert_validates_before_calling(client, requests_mock, args, message):
     """Given nothing to change or a bad value, When the update runs, Then nothing is sent."""
     with pytest.raises(ValueError, match=message):
@@ -1558,3 +1558,12 @@ def test_get_alert_by_id_lets_throttling_reschedule(client, requests_mock, mocke
                       json={'error': {'code': 'TooManyRequests', 'message': 'slow down'}})
     result = m.run_command(client, 'microsoft-atp-get-alert-by-id', {'alert_ids': ALERT_ID})
     assert result.scheduled_command.to_results()['NextRun'] == '120'
+
+
+def test_update_alert_accepts_the_older_values_playbooks_send(client, requests_mock):
+    """Given the older classification/determination values of the official pack (Unknown, NotAvailable),
+    When update-alert runs, Then they are sent as given rather than refused."""
+    requests_mock.patch(f'{API}/alerts/a1', json={'id': 'a1', 'classification': 'Unknown',
+                                                   'determination': 'NotAvailable'})
+    m.update_alert_command(client, {'alert_id': 'a1', 'classification': 'Unknown', 'determination': 'NotAvailable'})
+    assert requests_mock.last_request.json() == {'classification': 'Unknown', 'determination': 'NotAvailable'}
