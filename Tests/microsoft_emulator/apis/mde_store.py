@@ -255,7 +255,8 @@ class MdeStore:
                 if other.machine_id == machine.id and other.type == action_type and other.related_file == related_file:
                     raise ActiveRequestExists(action_id)
             action = MachineAction(
-                id=self.next_action_id(machine.id, action_type), type=action_type, scope=scope, requestor=requestor, comment=comment,
+                id=self.next_action_id(machine.id, action_type), type=action_type, scope=scope, requestor=requestor,
+                comment=comment,
                 machine_id=machine.id, computer_dns_name=machine.computer_dns_name, created=now,
                 step=self.step_ticks(), fail=machine.broken, related_file=related_file, external_id=external_id,
                 title=title or f'{action_type} action on {machine.computer_dns_name}')
