@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -145,8 +146,44 @@ def generate_readme(integration: Integration, instance_file: Path | None = None,
         login = build_instance(integration, read_instance_file(auth_code), env, source=auth_code) \
             if auth_code.exists() else None
         base_url = stack.enter_context(serve_facade(_command_runner(integration, instance, options, login)))
-        _run_generate_docs(integration, examples, base_url, output_dir or integration.directory)
+        target = output_dir or integration.directory
+        data = yaml.safe_load(integration.yml_path.read_text(encoding='utf-8'))
+        deprecated = {c['name'] for c in data['script']['commands'] if c.get('deprecated')}
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='xsoar-local-docs-examples-')))
+        current = _examples_file(examples, folder / 'current', lambda name: name not in deprecated)
+        _run_generate_docs(integration.name, integration.yml_path, current, base_url, target)
+        if deprecated:
+            _append_deprecated_commands(integration, data, examples, base_url, target / 'README.md')
     return (output_dir or integration.directory) / 'README.md'
+
+
+def _examples_file(examples: Path, path: Path, keep: Callable[[str], bool]) -> Path:
+    """The example lines whose command ``keep`` accepts, in their order (each line runs once over both passes)."""
+    lines = [line for line in examples.read_text(encoding='utf-8').splitlines()
+             if line.strip() and keep(parse_command_line(line)[0])]
+    path.write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    return path
+
+
+def _append_deprecated_commands(integration: Integration, data: dict[str, Any], examples: Path, base_url: str,
+                                readme: Path) -> None:
+    """generate-docs leaves deprecated commands out; playbooks still call them, so they get their own section,
+    produced by a second generate-docs pass over just those commands (deprecation flag lifted) and their examples."""
+    deprecated = [c for c in data['script']['commands'] if c.get('deprecated')]
+    names = {c['name'] for c in deprecated}
+    with tempfile.TemporaryDirectory(prefix='xsoar-local-docs-deprecated-') as tmp:
+        folder = Path(tmp)
+        data = data | {'script': data['script'] | {
+            'commands': [{k: v for k, v in c.items() if k != 'deprecated'} for c in deprecated]}}
+        yml = folder / integration.yml_path.name
+        yml.write_text(yaml.safe_dump(data, sort_keys=False), encoding='utf-8')
+        lines = _examples_file(examples, folder / 'command_examples', lambda name: name in names)
+        _run_generate_docs(integration.name, yml, lines, base_url, folder)
+        text = (folder / 'README.md').read_text(encoding='utf-8')
+    sections = text[text.index('\n### ') + 1:]
+    intro = ('\n## Deprecated commands\n\nMicrosoft retired these APIs or replaced them; the commands still work for '
+             'playbooks that call them, and each description names its replacement.\n\n')
+    readme.write_text(readme.read_text(encoding='utf-8').rstrip('\n') + '\n' + intro + sections, encoding='utf-8')
 
 
 def _emulator_for_docs(stack: ExitStack, home: Path) -> dict[str, str]:
@@ -156,11 +193,11 @@ def _emulator_for_docs(stack: ExitStack, home: Path) -> dict[str, str]:
     return emulator_env(home, url=server.url, ca=str(server.ca_path))
 
 
-def _run_generate_docs(integration: Integration, examples: Path, base_url: str, output_dir: Path) -> None:
+def _run_generate_docs(name: str, yml_path: Path, examples: Path, base_url: str, output_dir: Path) -> None:
     root = repo_root()
     env = build.sdk_environment(root) | {'DEMISTO_BASE_URL': base_url, 'DEMISTO_API_KEY': 'xsoar-local',
                                          'DEMISTO_VERIFY_SSL': 'false'}
-    cmd = [str(build.sdk_executable(root)), 'generate-docs', '-i', str(integration.yml_path), '-e', str(examples),
+    cmd = [str(build.sdk_executable(root)), 'generate-docs', '-i', str(yml_path), '-e', str(examples),
            '-o', str(output_dir), '-f', '--insecure']
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=1800, check=False)
     # generate-docs stages the README it writes; leave the developer's index as it was.
@@ -169,4 +206,4 @@ def _run_generate_docs(integration: Integration, examples: Path, base_url: str, 
     output = proc.stdout + proc.stderr
     if proc.returncode != 0 or 'has failed' in output or 'Error encountered' in output:
         failures = [line for line in output.splitlines() if 'failed' in line or 'Error' in line]
-        raise build.BuildError(f'generate-docs failed for {integration.name}: ' + ' | '.join(failures[-5:] or [output[-500:]]))
+        raise build.BuildError(f'generate-docs failed for {name}: ' + ' | '.join(failures[-5:] or [output[-500:]]))
