@@ -1,5 +1,6 @@
-"""Microsoft Defender for Endpoint: machines, response actions (with polling), investigations, file/IP/domain
-statistics, custom indicators, advanced hunting and alert fetching.
+"""Microsoft Defender for Endpoint: machines, response actions and live response (with polling), vulnerability
+management, investigations, file/IP/domain statistics, custom indicators (current and legacy Graph), advanced hunting,
+alerts and alert fetching.
 
 Every command validates its arguments before the first API call, reports per machine when it acts on several
 machines, and keeps inside Microsoft's rate limits (100 calls per minute, 1,500 per hour; 45 per minute for hunting):
