@@ -8,6 +8,7 @@ path the end-to-end tests take — so every example in a README is a real run.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import socket
 import subprocess
@@ -154,7 +155,16 @@ def generate_readme(integration: Integration, instance_file: Path | None = None,
         _run_generate_docs(integration.name, integration.yml_path, current, base_url, target)
         if deprecated:
             _append_deprecated_commands(integration, data, examples, base_url, target / 'README.md')
+        _drop_version_placeholder(target / 'README.md')
     return (output_dir or integration.directory) / 'README.md'
+
+
+def _drop_version_placeholder(readme: Path) -> None:
+    """generate-docs writes "tested with version xx of <product>" for the author to fill in; the product here is a
+    cloud API without versions to name, so the line goes."""
+    text = readme.read_text(encoding='utf-8')
+    readme.write_text(re.sub(r'^This integration was integrated and tested with version xx of .*\n', '', text,
+                             count=1, flags=re.M), encoding='utf-8')
 
 
 def _examples_file(examples: Path, path: Path, keep: Callable[[str], bool]) -> Path:
