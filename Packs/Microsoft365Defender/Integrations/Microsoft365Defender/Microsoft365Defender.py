@@ -481,6 +481,11 @@ class IncidentsApi:
         exist."""
         raise NotImplementedError
 
+    def counted_page(self, filter_: str, top: int, timeout: int | None = None
+                     ) -> Tuple[List[Dict[str, Any]], bool, int | None]:
+        """The first page, whether more exist, and how many match in all when the API can say (None otherwise)."""
+        return (*self.list_page(filter_, top, timeout), None)
+
     def list_all(self, filter_: str, cap: int, timeout: int | None = None) -> List[Dict[str, Any]]:
         """Every incident matching ``filter_`` (at most ``cap``)."""
         return self.list_incidents({'$filter': filter_}, cap, timeout)
@@ -609,6 +614,14 @@ class GraphApi(IncidentsApi):
         body = self.http.http_request('GET', '/v1.0/security/incidents', params=params, timeout=timeout)
         items = list(body.get('value') or [])
         return self._normalise(items, timeout), bool(body.get('@odata.nextLink'))   # Graph links every next page
+
+    def counted_page(self, filter_: str, top: int, timeout: int | None = None
+                     ) -> Tuple[List[Dict[str, Any]], bool, int | None]:
+        params = assign_params(**{'$filter': filter_ or None, '$top': top, '$count': 'true', '$expand': 'alerts'})
+        body = self.http.http_request('GET', '/v1.0/security/incidents', params=params, timeout=timeout)
+        total = body.get('@odata.count')
+        return (self._normalise(list(body.get('value') or []), timeout), bool(body.get('@odata.nextLink')),
+                total if isinstance(total, int) else None)
 
     def list_alerts(self, incident_id: Any, timeout: int | None = None) -> List[Dict[str, Any]]:
         params = {'$filter': f'incidentId eq {odata_string(str(incident_id))}'}
@@ -881,41 +894,64 @@ def estimated_count(items: List[Dict[str, Any]], start: datetime, end: datetime)
     return density, len(items) + density * max((oldest - start).total_seconds(), 0.0)
 
 
-def read_window(api: IncidentsApi, start: str, span: timedelta, room: int, now: datetime, deadline: Deadline,
-                http_timeout: int | None) -> Tuple[List[Dict[str, Any]], str, timedelta]:
-    """Every incident created in [start, start + span] (capped at now), read newest first a page at a time ($skip).
+def _read_pages(api: IncidentsApi, filter_: str, skip: int, deadline: Deadline, http_timeout: int | None,
+                first: Tuple[List[Dict[str, Any]], bool] | None = None) -> List[Dict[str, Any]]:
+    """The incidents of ``filter_`` from position ``skip`` to the end, a page at a time; an incident seen twice
+    (a newer arrival shifts the pages) is kept once."""
+    items: List[Dict[str, Any]] = []
+    seen: set = set()
+    while True:
+        if first is None and deadline.expired():
+            raise TimeoutError
+        page, more = first or api.list_page(filter_, api.page_size, http_timeout, skip=skip)
+        first = None
+        skip += len(page)
+        items += [i for i in page if as_int(i.get('incidentId')) not in seen]
+        seen.update(as_int(i.get('incidentId')) for i in page)
+        if not more or not page:
+            return items
 
-    When the pages read so far say the window holds clearly more than ``room``, it is narrowed to the span that
-    density gives ``room`` in and read again: the oldest incidents are at the end of a newest-first listing, so an
-    oversized window would cost every page above them (once now and again next cycle)."""
+
+def read_window(api: IncidentsApi, start: str, span: timedelta, room: int, now: datetime, deadline: Deadline,
+                http_timeout: int | None) -> Tuple[List[Dict[str, Any]], str, timedelta, bool]:
+    """The incidents created in [start, start + span] (capped at now), listed newest first and paged with $skip,
+    and whether that is all of them.
+
+    The oldest incidents come last in a newest-first listing, so a window holding far more than ``room`` would
+    cost every page above them. When the API counts the window ($count, Graph), only its last pages are read (not
+    all: the caller takes from them and stops). Otherwise the first page's density estimates the count, and a
+    window estimated well above ``room`` is narrowed to the span that density gives ``room`` in and asked again."""
     start_dt = ts_to_datetime(start)
     while True:
         end_dt = min(start_dt + span, now)
-        filter_, items, seen, skip = _window_filter(api, start, datetime_to_ts(end_dt)), [], set(), 0
-        while True:
-            if deadline.expired():
-                raise TimeoutError
-            page, more = api.list_page(filter_, api.page_size, http_timeout, skip=skip)
-            skip += len(page)
-            fresh = [i for i in page if as_int(i.get('incidentId')) not in seen]      # a newer arrival shifts pages
-            seen.update(as_int(i.get('incidentId')) for i in fresh)
-            items += fresh
-            if not more or not page:
-                return items, datetime_to_ts(end_dt), end_dt - start_dt
-            density, expected = estimated_count(items, start_dt, end_dt)
-            if expected > room + api.page_size and end_dt - start_dt > MIN_WINDOW:
+        filter_ = _window_filter(api, start, datetime_to_ts(end_dt))
+        if deadline.expired():
+            raise TimeoutError
+        page, more, total = api.counted_page(filter_, api.page_size, http_timeout)
+        if total is not None and total > room:
+            tail = _read_pages(api, filter_, total - window_target(room, api.page_size), deadline, http_timeout)
+            return tail, datetime_to_ts(end_dt), end_dt - start_dt, False
+        if more and total is None and end_dt - start_dt > MIN_WINDOW:
+            density, expected = estimated_count(page, start_dt, end_dt)
+            if expected > room + api.page_size:
                 narrower = timedelta(seconds=window_target(room, api.page_size) / density)
                 span = max(min(narrower, (end_dt - start_dt) * 0.9), MIN_WINDOW)
-                break
+                continue
+        items = _read_pages(api, filter_, 0, deadline, http_timeout, first=(page, more))
+        return items, datetime_to_ts(end_dt), end_dt - start_dt, True
 
 
-def next_spans(items: List[Dict[str, Any]], used: timedelta, room: int, max_fetch: int, page_size: int,
-               hint: timedelta) -> Tuple[timedelta, timedelta]:
+def next_spans(items: List[Dict[str, Any]], end: datetime, used: timedelta, room: int, max_fetch: int,
+               page_size: int, hint: timedelta, whole: bool = True) -> Tuple[timedelta, timedelta]:
     """(span of the next window in this cycle, span for a whole cycle kept in lastRun) from the window just read:
     sized by its density, or grown after an empty window (a gap in the backlog)."""
     if not items:
         return used * EMPTY_GROWTH, max(hint, used * EMPTY_GROWTH)
-    seconds_each = used.total_seconds() / len(items)
+    times = [ts_to_datetime(normalize_ts(i['createdTime'])) for i in items]
+    if not whole:                                        # the last pages only: their own time span
+        end = max(times)
+    covered = min(used, end - min(times)) if end > min(times) else used     # a leading gap is no part of the density
+    seconds_each = covered.total_seconds() / len(items)
     left = max(room - len(items), 1)
     return (max(timedelta(seconds=window_target(left, page_size) * seconds_each), MIN_WINDOW),
             max(timedelta(seconds=window_target(max_fetch, page_size) * seconds_each), MIN_WINDOW))
@@ -942,8 +978,9 @@ def fetch_incidents(api: IncidentsApi, config: FetchConfig, last_run: Dict[str, 
     try:
         while len(taken) < config.max_fetch:
             room = config.max_fetch - len(taken)
-            items, end, used = read_window(api, start, span, room + len(seen), now, deadline, config.timeout)
-            span, hint_span = next_spans(items, used, room, config.max_fetch, api.page_size, hint_span)
+            items, end, used, whole = read_window(api, start, span, room + len(seen), now, deadline, config.timeout)
+            span, hint_span = next_spans(items, ts_to_datetime(end), used, room, config.max_fetch, api.page_size,
+                                         hint_span, whole)
             fresh = sorted((i for i in items if as_int(i.get('incidentId')) not in read
                             and not (normalize_ts(i['createdTime']) == checkpoint and as_int(i.get('incidentId')) in seen)),
                            key=lambda i: (normalize_ts(i['createdTime']), as_int(i.get('incidentId'))))
@@ -953,7 +990,7 @@ def fetch_incidents(api: IncidentsApi, config: FetchConfig, last_run: Dict[str, 
                 seen = seen + [incident['incidentId']] if created == checkpoint else [incident['incidentId']]
                 checkpoint = created
                 taken.append(incident)
-            if len(fresh) > room:
+            if len(fresh) > room or not whole:
                 break                                    # the rest of this window waits for the next run
             if taken and config.max_fetch - len(taken) < api.page_size:
                 break                                    # less than a page of room: cheaper in the next cycle

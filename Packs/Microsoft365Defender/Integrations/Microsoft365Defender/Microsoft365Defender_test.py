@@ -98,6 +98,8 @@ class FakeDefender:
         items, skip, top = self._select(request, graph=True)
         size = min(top, self.graph_page)
         body = {'value': items[skip:skip + size]}
+        if urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query).get('$count') == ['true']:
+            body['@odata.count'] = len(items)
         if skip + size < len(items):
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
             query['$skip'] = [str(skip + size)]
@@ -509,6 +511,19 @@ def test_fetch_reads_each_page_about_once(requests_mock, backend, page):
     assert sorted(ids) == [i['incidentId'] for i in incidents] and len(ids) == len(set(ids))
     assert len(fake.list_calls) <= -(-len(incidents) // page) + len(runs)
     assert runs[-1]['window'] == 0                   # caught up: the next cycle reads up to its own now at once
+
+
+def test_fetch_graph_reads_the_oldest_pages_of_a_counted_window(requests_mock):
+    """Given 2,240 incidents that start a day after the first fetch time (a long quiet gap first), When fetched with
+    max_fetch 500 on Graph, Then $count tells how many the window holds and only its last pages are read: every
+    incident once, oldest first, within ceil(N / 50) + cycles requests and no gap search."""
+    incidents = backlog(1600, start=NOW - timedelta(days=2), spacing=timedelta(seconds=40))
+    fake = FakeDefender(requests_mock, incidents)
+    ids, runs = fetch_all(make_api(m.BACKEND_GRAPH), {'max_fetch': '500'})
+    assert ids == [i['incidentId'] for i in incidents]
+    assert len(fake.list_calls) <= -(-len(incidents) // 50) + len(runs)
+    first = fake.list_calls[0]
+    assert first['$count'] == ['true'] and fake.list_calls[1]['$skip'] == [str(len(incidents) - 490)]
 
 
 def test_fetch_first_run_and_incident_shape(requests_mock, mocker):
