@@ -13,6 +13,7 @@ from dataclasses import dataclass
 class Expected:
     calls: tuple[str, ...]          # "METHOD host path" of each API call, in order (path only as a reminder)
     reason: str = ''                # why more than one call (or none) is the minimum
+    cold_tokens: int = 1            # token requests on a cold start (0: the command needs no token at all)
 
     @property
     def count(self) -> int:
@@ -64,6 +65,69 @@ EXPECTED_CALLS: dict[str, dict[str, Expected]] = {
             ('GET graph .../hosts/{d}/reputation', 'GET graph .../hosts/{d}/whois', 'GET graph .../hosts/{d}/passiveDns'),
             'Score from /reputation, registrant and dates from /whois, resolutions from /passiveDns: three resources'),
     },
+}
+
+
+def _mde(*calls: str, reason: str = '', cold_tokens: int = 1) -> Expected:
+    """Defender for Endpoint calls, written "METHOD /api/path"."""
+    return Expected(tuple(f'{c.split(" ", 1)[0]} mde {c.split(" ", 1)[1]}' for c in calls), reason, cold_tokens)
+
+
+_HUNT = _mde('POST /api/advancedqueries/run')
+_STATE_ONLY = 'Needs no token: it only reads or clears the instance\'s own state; 0 calls cold and warm'
+
+# One line per command. Response actions are measured with polling=false (the start call); polling adds one GET of
+# the action per poll, which the bulk benchmark measures.
+EXPECTED_CALLS['MicrosoftDefenderAdvancedThreatProtection'] = {
+    'microsoft-atp-test': _mde('GET /api/alerts'),
+    'microsoft-atp-generate-login-url': _mde(reason='Builds the consent URL from the instance settings (auth-code '
+                                                    'instance); ' + _STATE_ONLY, cold_tokens=0),
+    'microsoft-atp-auth-reset': _mde(reason=_STATE_ONLY, cold_tokens=0),
+    'microsoft-atp-get-machines': _mde('GET /api/machines'),
+    'microsoft-atp-get-machine-details': _mde('GET /api/machines/{id}'),
+    'microsoft-atp-get-machine-by-ip': _mde("GET /api/machines/findbyip(ip='{ip}',timestamp={t})"),
+    'microsoft-atp-get-file-related-machines': _mde('GET /api/files/{sha1}/machines'),
+    'microsoft-atp-get-domain-machines': _mde('GET /api/domains/{domain}/machines'),
+    'microsoft-atp-get-user-machines': _mde('GET /api/users/{user}/machines'),
+    'microsoft-atp-get-machine-users': _mde('GET /api/machines/{id}/logonusers'),
+    'microsoft-atp-add-remove-machine-tag': _mde('POST /api/machines/{id}/tags'),
+    'endpoint': _mde('GET /api/machines'),
+    'microsoft-atp-isolate-machine': _mde('POST /api/machines/{id}/isolate'),
+    'microsoft-atp-unisolate-machine': _mde('POST /api/machines/{id}/unisolate'),
+    'microsoft-atp-run-antivirus-scan': _mde('POST /api/machines/{id}/runAntiVirusScan'),
+    'microsoft-atp-restrict-app-execution': _mde('POST /api/machines/{id}/restrictCodeExecution'),
+    'microsoft-atp-remove-app-restriction': _mde('POST /api/machines/{id}/unrestrictCodeExecution'),
+    'microsoft-atp-stop-and-quarantine-file': _mde('POST /api/machines/{id}/stopAndQuarantineFile'),
+    'microsoft-atp-offboard-machine': _mde('POST /api/machines/{id}/offboard'),
+    'microsoft-atp-collect-investigation-package': _mde('POST /api/machines/{id}/collectInvestigationPackage'),
+    'microsoft-atp-get-investigation-package-sas-uri': _mde('GET /api/machineactions/{id}/getPackageUri'),
+    'microsoft-atp-request-and-download-investigation-package': _mde(
+        'POST /api/machines/{id}/collectInvestigationPackage', 'GET /api/machineactions/{id}',
+        'GET /api/machineactions/{id}/getPackageUri',
+        reason='Start the collection, read the action until it succeeds (once here: it finishes at once), ask for '
+               'the package link; the download itself goes to the storage URL that link names (not an API call)'),
+    'microsoft-atp-list-machine-actions-details': _mde('GET /api/machineactions'),
+    'microsoft-atp-list-investigations': _mde('GET /api/investigations'),
+    'microsoft-atp-start-investigation': _mde('POST /api/machines/{id}/startInvestigation'),
+    'microsoft-atp-get-file-statistics': _mde('GET /api/files/{sha1}/stats'),
+    'microsoft-atp-get-file-info': _mde('GET /api/files/{sha1}'),
+    'microsoft-atp-get-domain-statistics': _mde('GET /api/domains/{domain}/stats'),
+    'microsoft-atp-get-ip-statistics': _mde('GET /api/ips/{ip}/stats'),
+    'microsoft-atp-sc-indicator-list': _mde('GET /api/indicators'),
+    'microsoft-atp-sc-indicator-get-by-id': _mde('GET /api/indicators/{id}'),
+    'microsoft-atp-sc-indicator-create': _mde('POST /api/indicators'),
+    'microsoft-atp-sc-indicator-update': _mde('POST /api/indicators'),
+    'microsoft-atp-sc-indicator-delete': _mde('DELETE /api/indicators/{id}'),
+    'microsoft-atp-indicator-batch-update': _mde('POST /api/indicators/import'),
+    'microsoft-atp-advanced-hunting': _HUNT,
+    'microsoft-atp-advanced-hunting-file-origin': _HUNT,
+    'microsoft-atp-advanced-hunting-process-details': _HUNT,
+    'microsoft-atp-advanced-hunting-network-connections': _HUNT,
+    'microsoft-atp-advanced-hunting-lateral-movement-evidence': _HUNT,
+    'microsoft-atp-advanced-hunting-persistence-evidence': _HUNT,
+    'microsoft-atp-advanced-hunting-privilege-escalation': _HUNT,
+    'microsoft-atp-advanced-hunting-tampering': _HUNT,
+    'microsoft-atp-advanced-hunting-cover-up': _HUNT,
 }
 
 

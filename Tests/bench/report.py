@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .scenarios import FetchFigures, HuntingFigures, Overhead, RoundTrip, TokenReuse
+from .scenarios import BulkFigures, FetchFigures, HuntingFigures, Overhead, RoundTrip, TokenReuse, same_calls
 
 LAST_RUN_TARGET = 64 * 1024
 
@@ -32,13 +32,13 @@ def round_trip_rows(results: list[RoundTrip]) -> list[Row]:
         expected = r.expected
         figure = f'cold {len(r.cold)} ({r.cold_tokens} token), warm {len(r.warm)} ({r.warm_tokens} token)'
         target = ('no expectation recorded' if expected is None
-                  else f'warm {expected.count}, cold {expected.count + 1}')
+                  else f'warm {expected.count}, cold {expected.count + expected.cold_tokens}')
         notes = []
         if r.errors:
             notes.append('error: ' + r.errors[0][:120])
         if expected is not None and expected.count != 1:
             notes.append(f'{_calls(r.warm_api)}: {expected.reason}')
-        if r.cold_api != r.warm_api:
+        if not same_calls(r.cold_api, r.warm_api):
             notes.append(f'cold API calls differ: {_calls(r.cold_api)}')
         rows.append(Row('1. Round trips', f'{r.integration} [{r.variant}] {r.command}', figure, target,
                         r.met, '; '.join(notes)))
@@ -92,6 +92,22 @@ def hunting_rows(results: list[HuntingFigures]) -> list[Row]:
 def bulk_rows(pending: list[tuple[str, str]]) -> list[Row]:
     return [Row('5. Bulk under rate limits', label, f'pending: {name_of(integration)}', '') for integration, label
             in pending]
+
+
+def bulk_figure_rows(b: BulkFigures) -> list[Row]:
+    name = f'{b.label}, {b.limit} calls per {b.window_s:g} s'
+    problem = '; '.join(b.errors[:1])[:160]
+    return [
+        Row('5. Bulk under rate limits', f'{name}, wall time', f'{b.seconds:.1f} s against a floor of {b.floor_s:.1f} s '
+            f'({b.accepted} accepted calls)', 'measured', None,
+            f'{b.seconds / b.floor_s:.2f}× the floor' if b.floor_s else ''),
+        Row('5. Bulk under rate limits', f'{name}, 429s received', f'{b.throttled} (each retried after Retry-After)',
+            'measured'),
+        Row('5. Bulk under rate limits', f'{name}, failed calls', f'{b.failed}', '0', b.failed == 0, problem),
+        Row('5. Bulk under rate limits', f'{name}, machines isolated',
+            f'{b.isolated} of {b.machines} ({b.isolations} isolation requests accepted)',
+            f'{b.machines}, one request each', b.isolated == b.isolations == b.machines),
+    ]
 
 
 def name_of(integration: str) -> str:

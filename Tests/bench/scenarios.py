@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -60,12 +61,58 @@ VARIANTS: dict[str, list[Variant]] = {
 }
 DEFAULT_VARIANTS = [Variant('default')]
 
-# Command lines measured in addition to an integration's command_examples (a per-integration scenario list).
-EXTRA_LINES: dict[str, list[str]] = {}
+# Command lines measured in addition to an integration's command_examples (a per-integration scenario list): the
+# commands the examples leave out.
+_MACHINE = '7a092a307dabfd41c69e9d175e75beb4eab22a49'                      # a seeded MDE machine
+_DEVICE = 'device_name=contoso-ws-0000.contoso.local'
+EXTRA_LINES: dict[str, list[str]] = {
+    MDE: [
+        '!microsoft-atp-generate-login-url',
+        '!microsoft-atp-auth-reset',
+        f'!microsoft-atp-unisolate-machine machine_id={_MACHINE} comment="Release" polling=false',
+        f'!microsoft-atp-remove-app-restriction machine_id={_MACHINE} comment="Release" polling=false',
+        f'!microsoft-atp-offboard-machine machine_id={_MACHINE} comment="Retire" polling=false',
+        '!microsoft-atp-get-investigation-package-sas-uri',                    # action_id: see ARG_SETUP
+        f'!microsoft-atp-request-and-download-investigation-package machine_id={_MACHINE} comment="Forensics"',
+        '!microsoft-atp-sc-indicator-delete indicator_id=1',
+        '!microsoft-atp-indicator-batch-update indicator_batch=\'[{"indicatorValue": "198.51.100.7", '
+        '"indicatorType": "IpAddress", "action": "Audit", "title": "Bench", "description": "Bench"}]\'',
+        f'!microsoft-atp-advanced-hunting-lateral-movement-evidence query_purpose=network_connections {_DEVICE}',
+        f'!microsoft-atp-advanced-hunting-persistence-evidence query_purpose=new_user {_DEVICE}',
+        f'!microsoft-atp-advanced-hunting-privilege-escalation {_DEVICE}',
+        f'!microsoft-atp-advanced-hunting-tampering {_DEVICE}',
+        f'!microsoft-atp-advanced-hunting-cover-up query_purpose=file_deleted {_DEVICE}',
+    ],
+}
+
+# An instance file other than the variant's for one command (generate-login-url exists for the auth-code flow only).
+COMMAND_FLOWS: dict[str, dict[str, str]] = {MDE: {'microsoft-atp-generate-login-url': 'auth-code'}}
 
 # Store preparation before an integration's commands run (admin API path, body): the examples refer to seeded IDs.
 PREPARE: dict[str, list[tuple[str, str, dict | None]]] = {
     'Microsoft365Defender': [('POST', '/xdr/reset', None)],
+}
+# Store preparation before every single execution (cold and warm alike): MDE's response actions change the machine
+# (a second isolation of the same machine is refused, an offboarded machine takes no action), so each run starts
+# from the seed, and machine actions complete at once.
+BEFORE_EACH_RUN: dict[str, list[tuple[str, str, dict | None]]] = {
+    MDE: [('POST', '/mde/reset', None), ('POST', '/mde/settings', {'action_step_seconds': 0})],
+}
+
+
+def _collected_package(bench: Bench) -> dict[str, str]:
+    """An investigation-package collection on the seeded machine, made from a state home of its own (the measured
+    one stays cold): its action ID."""
+    session = bench.session(MDE)
+    result = session.run(session.instance('client-secret'), 'microsoft-atp-collect-investigation-package',
+                         {'machine_id': _MACHINE, 'comment': 'Bench', 'polling': 'false'})
+    action = result.context['MicrosoftATP']['MachineAction']
+    return {'action_id': str((action[0] if isinstance(action, list) else action)['ID'])}
+
+
+# Arguments made by running other commands first (before each execution, outside the counted requests).
+ARG_SETUP: dict[str, Callable[[Bench], dict[str, str]]] = {
+    'microsoft-atp-get-investigation-package-sas-uri': _collected_package,
 }
 
 
@@ -159,6 +206,15 @@ def describe(request: dict) -> str:
     return f"{request.get('method')} {request.get('host')} {request.get('path')}"
 
 
+_VARYING = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?|[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}')
+
+
+def same_calls(first: list[str], second: list[str]) -> bool:
+    """The same calls, apart from what differs between runs by nature: a relative time argument ("1 hour")
+    resolving to a later instant, the GUID of a machine action created by the run."""
+    return [_VARYING.sub('{v}', c) for c in first] == [_VARYING.sub('{v}', c) for c in second]
+
+
 # ============================================================================================================
 # 1. Round trips per command
 # ============================================================================================================
@@ -192,12 +248,32 @@ class RoundTrip:
 
     @property
     def met(self) -> bool:
-        return (not self.errors and self.expected is not None and self.warm_tokens == 0 and self.cold_tokens == 1
-                and len(self.warm_api) == self.expected.count and self.cold_api == self.warm_api)
+        return (not self.errors and self.expected is not None and self.warm_tokens == 0
+                and self.cold_tokens == self.expected.cold_tokens and len(self.warm_api) == self.expected.count
+                and same_calls(self.cold_api, self.warm_api))
+
+
+@contextmanager
+def polling_time_scale(scale: float) -> Iterator[None]:
+    """Polling waits scaled down (xsoar-local reads XSOAR_LOCAL_TIME_SCALE): request counts do not depend on them."""
+    before = os.environ.get('XSOAR_LOCAL_TIME_SCALE')
+    os.environ['XSOAR_LOCAL_TIME_SCALE'] = str(scale)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop('XSOAR_LOCAL_TIME_SCALE', None)
+        else:
+            os.environ['XSOAR_LOCAL_TIME_SCALE'] = before
 
 
 def round_trips(bench: Bench, integrations: list[Integration] | None = None) -> list[RoundTrip]:
     """Each command on a cold start (fresh state home: no cached token), then again warm in the same home."""
+    with polling_time_scale(0.01):
+        return _round_trips(bench, integrations)
+
+
+def _round_trips(bench: Bench, integrations: list[Integration] | None) -> list[RoundTrip]:
     results = []
     for integration in integrations if integrations is not None else bench_integrations():
         for variant in VARIANTS.get(integration.name, DEFAULT_VARIANTS):
@@ -208,10 +284,14 @@ def round_trips(bench: Bench, integrations: list[Integration] | None = None) -> 
                 errors: list[str] = []
                 try:
                     session = bench.session(integration.name)
-                    instance = session.instance(variant.flow, **dict(variant.overrides))
+                    flow = COMMAND_FLOWS.get(integration.name, {}).get(command, variant.flow)
+                    instance = session.instance(flow, **dict(variant.overrides))
                     for phase in (0, 1):                              # cold, then warm
+                        for method, path, body in BEFORE_EACH_RUN.get(integration.name, []):
+                            bench.admin(method, path, body)
+                        extra = ARG_SETUP[command](bench) if command in ARG_SETUP else {}
                         bench.clear()
-                        result = session.run(instance, command, args)
+                        result = session.run(instance, command, args | extra)
                         errors += result.errors
                         phases[phase] = bench.requests()
                 except Exception as error:  # noqa: BLE001 - a missing instance file or a broken build is a row
@@ -254,6 +334,25 @@ def _worker_session(integration: str, raw: dict, env: dict[str, str], home: str
 # 3. Fetch throughput
 # ============================================================================================================
 
+def xdr_backlog(count: int, start: datetime, spacing: int) -> dict:
+    """Body of POST /_emulator/xdr/generate: ``count`` incidents from ``start``, 3 of every 7 sharing their time."""
+    return {'count': count, 'start': start.strftime('%Y-%m-%dT%H:%M:%SZ'), 'spacing_seconds': spacing,
+            'tie_every': 7, 'tie_size': 3}
+
+
+def mde_backlog(count: int, start: datetime, spacing: int) -> dict:
+    """Body of POST /_emulator/mde/generate: the same backlog as alerts on the seeded machines (it names its end)."""
+    end = start + timedelta(seconds=spacing * (count - 1))
+    return {'alerts': count, 'alert_spacing_seconds': spacing, 'alert_end': end.strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'tie_every': 7, 'tie_size': 3}
+
+
+def mde_alerts_since(bench: Bench, since: datetime) -> int:
+    """The alerts a fetch from ``since`` must bring: the generated backlog plus any seeded alert that recent."""
+    cutoff = since.strftime('%Y-%m-%dT%H:%M:%S')
+    return sum(1 for a in bench.admin('GET', '/mde/alerts') if a['alertCreationTime'][:19] >= cutoff)
+
+
 @dataclass(frozen=True)
 class FetchScenario:
     integration: str
@@ -262,15 +361,21 @@ class FetchScenario:
     overrides: tuple[tuple[str, Any], ...]
     generate: str = '/xdr/generate'
     clear: tuple[str, ...] = ('/xdr/reset', '/xdr/incidents')
+    backlog: Callable[[int, datetime, int], dict] = xdr_backlog        # the generate body
+    truth: Callable[[Bench, datetime], int] | None = None               # what must be fetched (default: the backlog)
 
 
 FETCH_SCENARIOS = [
     FetchScenario('Microsoft365Defender', 'M365D incidents (Defender XDR API)', 100,
-                  (('api_backend', LEGACY), ('max_fetch', '1000'))),
+                  (('api_backend', LEGACY), ('max_fetch', '1000'), ('first_fetch', '3 days'), ('fetch_timeout', '300'))),
     FetchScenario('Microsoft365Defender', 'M365D incidents (Graph)', 50,
-                  (('api_backend', GRAPH), ('max_fetch', '1000'))),
+                  (('api_backend', GRAPH), ('max_fetch', '1000'), ('first_fetch', '3 days'), ('fetch_timeout', '300'))),
+    FetchScenario(MDE, 'MDE alerts', 10_000,                        # /api/alerts takes $top up to 10,000
+                  (('isFetch', True), ('max_fetch', '1000'), ('first_fetch_timestamp', '3 days'),
+                   ('fetch_status', 'New,InProgress,Resolved')),
+                  generate='/mde/generate', clear=('/mde/reset',), backlog=mde_backlog, truth=mde_alerts_since),
 ]
-FETCH_PENDING = [(MDE, 'MDE alerts backlog')]        # shown as pending until a FetchScenario of MDE is listed
+FETCH_PENDING: list[tuple[str, str]] = []     # (integration, label) rows shown as pending until a scenario exists
 
 
 @dataclass
@@ -311,7 +416,7 @@ def fetch_worker(integration: str, raw: dict, env: dict[str, str], home: str, ma
         incidents = result.incidents or []
         if not result.has_error and incidents:
             store.append_incidents(incidents)
-        ids += [json.loads(i['rawJSON']).get('incidentId') or i.get('dbotMirrorId') for i in incidents]
+        ids += [i.get('dbotMirrorId') or json.loads(i['rawJSON']).get('incidentId') for i in incidents]
         last_run_bytes = max(last_run_bytes, len(json.dumps(store.get_last_run()).encode()))
         if result.has_error or not incidents:
             break
@@ -323,17 +428,17 @@ def fetch_throughput(bench: Bench, scenario: FetchScenario, count: int, max_cycl
     """A backlog of ``count`` incidents fetched in cycles until a cycle returns none (that cycle counts)."""
     for path in scenario.clear:
         bench.admin('POST' if path.endswith('reset') else 'DELETE', path)
-    start = (datetime.now(UTC) - timedelta(days=2)).strftime('%Y-%m-%dT%H:%M:%SZ')
+    now = datetime.now(UTC)
     spacing = max(1, int(timedelta(days=1).total_seconds() // count))
-    bench.admin('POST', scenario.generate, {'count': count, 'start': start, 'spacing_seconds': spacing,
-                                            'tie_every': 7, 'tie_size': 3})
+    bench.admin('POST', scenario.generate, scenario.backlog(count, now - timedelta(days=2), spacing))
+    expected = scenario.truth(bench, now - timedelta(days=3)) if scenario.truth else count
     session = bench.session(scenario.integration)
-    raw = session.raw_instance('client-secret', first_fetch='3 days', fetch_timeout='300', **dict(scenario.overrides))
+    raw = session.raw_instance('client-secret', **dict(scenario.overrides))     # first fetch: 3 days ago
     bench.clear()
     outcome = _in_fresh_process('fetch', integration=scenario.integration, raw=raw, env=session.env,
                                 home=str(session.home), max_cycles=max_cycles)
     requests = bench.requests()
-    return FetchFigures(scenario.label, count, scenario.page_size, cycles=outcome['cycles'],
+    return FetchFigures(scenario.label, expected, scenario.page_size, cycles=outcome['cycles'],
                         api_requests=len(api_calls(requests)), token_requests=len(token_calls(requests)),
                         fetched=len(outcome['ids']), unique=len(set(outcome['ids'])),
                         last_run_bytes=outcome['last_run_bytes'], peak_kb=outcome['peak_kb'],
@@ -490,13 +595,76 @@ def token_reuse(bench: Bench, scenario: TokenScenario, processes: int = 5) -> To
 # 5. Bulk actions under rate limits
 # ============================================================================================================
 
+@dataclass
+class BulkFigures:
+    label: str
+    machines: int
+    limit: int                   # calls the emulator allows per window
+    window_s: float              # the window as enforced (scaled by the time scale)
+    seconds: float = 0.0         # wall time of the command, polling included
+    accepted: int = 0            # API calls answered 2xx
+    throttled: int = 0           # 429 answers received (each retried after Retry-After)
+    failed: int = 0              # answers other than 2xx and 429, plus error entries
+    isolations: int = 0          # isolation requests accepted
+    isolated: int = 0            # machines isolated according to the emulator's store
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def floor_s(self) -> float:
+        """The least wall time the limit allows for the accepted calls: ``limit`` calls per window."""
+        return (max(self.accepted - 1, 0) // self.limit) * self.window_s
+
+
+def mde_bulk_isolation(bench: Bench, machines: int = 100, limit: int = 100, time_scale: float = 1.0) -> BulkFigures:
+    """``microsoft-atp-isolate-machine`` on ``machines`` machines at once (polling to completion) while the emulator
+    enforces ``limit`` calls a minute on Defender for Endpoint (the documented 100), the minute scaled by
+    ``time_scale`` (polling waits too): wall time against the floor, 429s, failures, machines isolated."""
+    bench.admin('POST', '/mde/reset')
+    bench.admin('POST', '/mde/generate', {'machines': machines})
+    bench.admin('POST', '/mde/settings', {'action_step_seconds': 0})
+    targets = [m['id'] for m in bench.admin('GET', '/mde/machines') if not m.get('broken')][:machines]
+    session = bench.session(MDE)
+    instance = session.instance('client-secret')
+    session.run(instance, 'microsoft-atp-test')                 # the token is cached before the limit applies
+    rule = {'name': 'bench-minute', 'calls': limit, 'period_seconds': 60}
+    bench.admin('POST', '/rate-limits', {'enabled': True, 'time_scale': time_scale,
+                                         'rules': {'defender_endpoint': [rule]}})
+    bench.clear()
+    started = time.perf_counter()
+    try:
+        with polling_time_scale(time_scale):
+            result = session.run(instance, 'microsoft-atp-isolate-machine',
+                                 {'machine_id': ','.join(targets), 'comment': 'Bench containment',
+                                  'isolation_type': 'Full', 'polling': 'true'})
+        seconds = time.perf_counter() - started
+    finally:
+        bench.admin('POST', '/rate-limits', {'enabled': False, 'time_scale': 1.0,
+                                             'rules': {'defender_endpoint': 'default'}})
+    calls = [r for r in bench.requests() if r.get('host') == 'mde']
+    ok = [r for r in calls if 200 <= int(r.get('status') or 0) < 300]
+    truth = {m['id']: m for m in bench.admin('GET', '/mde/machines')}
+    return BulkFigures(
+        f'MDE isolation of {len(targets)} machines', len(targets), limit, 60 * time_scale, seconds=seconds,
+        accepted=len(ok), throttled=sum(1 for r in calls if r.get('status') == 429),
+        failed=len(calls) - len(ok) - sum(1 for r in calls if r.get('status') == 429) + len(result.errors),
+        isolations=sum(1 for r in ok if r.get('method') == 'POST' and str(r.get('path')).endswith('/isolate')),
+        isolated=sum(1 for t in targets if truth[t].get('isolation') == 'Full'), errors=list(result.errors))
+
+
 @dataclass(frozen=True)
 class BulkScenario:
     integration: str
     label: str
-    run: Callable[[Bench], list[Any]]        # returns report rows; added with the integration that needs it
+    run: Callable[[Bench, float], list[Any]]  # (bench, time scale) -> report rows
 
 
-BULK_SCENARIOS: list[BulkScenario] = []
-BULK_PENDING = [(MDE, 'MDE isolation of 100 machines under rate limits')]   # pending until a BulkScenario of MDE
+def _mde_bulk_rows(bench: Bench, time_scale: float) -> list[Any]:
+    from .report import bulk_figure_rows
+    return bulk_figure_rows(mde_bulk_isolation(bench, time_scale=time_scale))
+
+
+BULK_SCENARIOS: list[BulkScenario] = [
+    BulkScenario(MDE, 'MDE isolation of 100 machines under 100 calls/minute', _mde_bulk_rows),
+]
+BULK_PENDING: list[tuple[str, str]] = []     # (integration, label) rows shown as pending until a scenario exists
 

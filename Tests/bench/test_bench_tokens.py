@@ -1,18 +1,10 @@
-"""Token reuse (benchmark 6), per-command overhead (benchmark 2) and the pending bulk row (benchmark 5)."""
+"""Token reuse (benchmark 6) and per-command overhead (benchmark 2)."""
 from __future__ import annotations
 
 import pytest
 
 from bench import report
-from bench.scenarios import (
-    BULK_PENDING,
-    BULK_SCENARIOS,
-    MDE,
-    TOKEN_SCENARIOS,
-    bench_integrations,
-    command_overhead,
-    token_reuse,
-)
+from bench.scenarios import TOKEN_SCENARIOS, bench_integrations, command_overhead, token_reuse
 
 pytestmark = pytest.mark.e2e
 
@@ -36,11 +28,3 @@ def test_overhead_is_measured(bench):
     assert overhead.command_median_s > 0 and overhead.bare_median_s > 0
     [row] = report.overhead_rows([overhead])
     assert row.met is None and 'median of 1' in row.figure
-
-
-def test_bulk_row_is_pending_until_a_scenario_exists():
-    """Given no bulk scenario for Defender for Endpoint yet, Then the bulk benchmark is a pending row."""
-    if any(b.integration == MDE for b in BULK_SCENARIOS):
-        pytest.skip('the Defender for Endpoint bulk scenario replaces the pending row')
-    [row] = report.bulk_rows(BULK_PENDING)
-    assert row.figure == 'pending: Defender for Endpoint' and row.met is None

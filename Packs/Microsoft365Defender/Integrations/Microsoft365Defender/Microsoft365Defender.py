@@ -33,6 +33,7 @@ DEFAULT_TIMEOUT = 30
 MAX_FETCH_LIMIT = 1000
 MIN_WINDOW = timedelta(seconds=1)    # fetch windows are not split below this; denser windows are paged whole
 MODIFIED_IDS_CAP = 10_000
+EMPTY_GROWTH = 4                     # an empty fetch window makes the next one this many times longer
 
 MIRROR_MARKER = 'Mirrored from Cortex XSOAR'
 MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incoming And Outgoing': 'Both'}
@@ -474,9 +475,16 @@ class IncidentsApi:
                        odata: bool = False) -> List[Dict[str, Any]]:
         raise NotImplementedError
 
-    def list_page(self, filter_: str, top: int, timeout: int | None = None) -> Tuple[List[Dict[str, Any]], bool]:
-        """One page of incidents matching ``filter_`` and whether more exist."""
+    def list_page(self, filter_: str, top: int, timeout: int | None = None,
+                  skip: int = 0) -> Tuple[List[Dict[str, Any]], bool]:
+        """One page of incidents matching ``filter_`` (newest first, ``skip`` of them passed over) and whether more
+        exist."""
         raise NotImplementedError
+
+    def counted_page(self, filter_: str, top: int, timeout: int | None = None
+                     ) -> Tuple[List[Dict[str, Any]], bool, int | None]:
+        """The first page, whether more exist, and how many match in all when the API can say (None otherwise)."""
+        return (*self.list_page(filter_, top, timeout), None)
 
     def list_all(self, filter_: str, cap: int, timeout: int | None = None) -> List[Dict[str, Any]]:
         """Every incident matching ``filter_`` (at most ``cap``)."""
@@ -524,8 +532,9 @@ class LegacyApi(IncidentsApi):
                 break
         return results
 
-    def list_page(self, filter_: str, top: int, timeout: int | None = None) -> Tuple[List[Dict[str, Any]], bool]:
-        params = assign_params(**{'$filter': filter_ or None, '$top': top})
+    def list_page(self, filter_: str, top: int, timeout: int | None = None,
+                  skip: int = 0) -> Tuple[List[Dict[str, Any]], bool]:
+        params = assign_params(**{'$filter': filter_ or None, '$top': top, '$skip': skip or None})
         body = self.http.http_request('GET', '/api/incidents', params=params, timeout=timeout)
         items = [without_odata(i) for i in body.get('value') or []]
         return items, len(items) >= top or bool(body.get('@odata.nextLink'))
@@ -598,12 +607,21 @@ class GraphApi(IncidentsApi):
             query['$top'] = min(limit, self.page_size)
         return self._normalise(self._incidents(query, None if odata else limit, timeout), timeout)
 
-    def list_page(self, filter_: str, top: int, timeout: int | None = None) -> Tuple[List[Dict[str, Any]], bool]:
-        params = assign_params(**{'$filter': filter_ or None, '$top': top, '$expand': 'alerts'})
+    def list_page(self, filter_: str, top: int, timeout: int | None = None,
+                  skip: int = 0) -> Tuple[List[Dict[str, Any]], bool]:
+        params = assign_params(**{'$filter': filter_ or None, '$top': top, '$skip': skip or None,
+                                  '$expand': 'alerts'})
         body = self.http.http_request('GET', '/v1.0/security/incidents', params=params, timeout=timeout)
         items = list(body.get('value') or [])
-        more = bool(body.get('@odata.nextLink')) or len(items) >= top
-        return self._normalise(items, timeout), more
+        return self._normalise(items, timeout), bool(body.get('@odata.nextLink'))   # Graph links every next page
+
+    def counted_page(self, filter_: str, top: int, timeout: int | None = None
+                     ) -> Tuple[List[Dict[str, Any]], bool, int | None]:
+        params = assign_params(**{'$filter': filter_ or None, '$top': top, '$count': 'true', '$expand': 'alerts'})
+        body = self.http.http_request('GET', '/v1.0/security/incidents', params=params, timeout=timeout)
+        total = body.get('@odata.count')
+        return (self._normalise(list(body.get('value') or []), timeout), bool(body.get('@odata.nextLink')),
+                total if isinstance(total, int) else None)
 
     def list_alerts(self, incident_id: Any, timeout: int | None = None) -> List[Dict[str, Any]]:
         params = {'$filter': f'incidentId eq {odata_string(str(incident_id))}'}
@@ -860,22 +878,83 @@ def _window_filter(api: IncidentsApi, start: str, end: str) -> str:
     return f"{api.compare('createdTime', 'ge', start)} and {api.compare('createdTime', 'le', end)}"
 
 
-def read_window(api: IncidentsApi, start: str, span: timedelta, now: datetime, deadline: Deadline,
-                http_timeout: int | None) -> Tuple[List[Dict[str, Any]], str, timedelta]:
-    """Every incident created in [start, end]: the window is halved until one page holds it (or it is tiny)."""
+def window_target(room: int, page_size: int) -> int:
+    """How many incidents a window is sized to hold. A little under the room when it spans several pages, so the
+    density estimate's noise rarely adds a page (or leaves incidents to read again next cycle)."""
+    return room if room <= page_size else max(page_size, room - max(1, room // 50))
+
+
+def estimated_count(items: List[Dict[str, Any]], start: datetime, end: datetime) -> Tuple[float, float]:
+    """(incidents per second, incidents expected in [start, end]) from the newest-first ``items`` read so far: their
+    own density (not diluted by any quiet time before ``end``), assumed to hold for the part still unread."""
+    oldest = ts_to_datetime(normalize_ts(items[-1]['createdTime']))
+    newest = ts_to_datetime(normalize_ts(items[0]['createdTime']))
+    covered = (newest - oldest).total_seconds() or max((end - oldest).total_seconds(), 1e-6)
+    density = len(items) / covered
+    return density, len(items) + density * max((oldest - start).total_seconds(), 0.0)
+
+
+def _read_pages(api: IncidentsApi, filter_: str, skip: int, deadline: Deadline, http_timeout: int | None,
+                first: Tuple[List[Dict[str, Any]], bool] | None = None) -> List[Dict[str, Any]]:
+    """The incidents of ``filter_`` from position ``skip`` to the end, a page at a time; an incident seen twice
+    (a newer arrival shifts the pages) is kept once."""
+    items: List[Dict[str, Any]] = []
+    seen: set = set()
+    while True:
+        if first is None and deadline.expired():
+            raise TimeoutError
+        page, more = first or api.list_page(filter_, api.page_size, http_timeout, skip=skip)
+        first = None
+        skip += len(page)
+        items += [i for i in page if as_int(i.get('incidentId')) not in seen]
+        seen.update(as_int(i.get('incidentId')) for i in page)
+        if not more or not page:
+            return items
+
+
+def read_window(api: IncidentsApi, start: str, span: timedelta, room: int, now: datetime, deadline: Deadline,
+                http_timeout: int | None) -> Tuple[List[Dict[str, Any]], str, timedelta, bool]:
+    """The incidents created in [start, start + span] (capped at now), listed newest first and paged with $skip,
+    and whether that is all of them.
+
+    The oldest incidents come last in a newest-first listing, so a window holding far more than ``room`` would
+    cost every page above them. When the API counts the window ($count, Graph), only its last pages are read (not
+    all: the caller takes from them and stops). Otherwise the first page's density estimates the count, and a
+    window estimated well above ``room`` is narrowed to the span that density gives ``room`` in and asked again."""
     start_dt = ts_to_datetime(start)
     while True:
         end_dt = min(start_dt + span, now)
-        end = datetime_to_ts(end_dt)
+        filter_ = _window_filter(api, start, datetime_to_ts(end_dt))
         if deadline.expired():
             raise TimeoutError
-        items, more = api.list_page(_window_filter(api, start, end), api.page_size, http_timeout)
-        if not more:
-            return items, end, end_dt - start_dt
-        if end_dt - start_dt > MIN_WINDOW:
-            span = max((end_dt - start_dt) / 2, MIN_WINDOW)
-            continue
-        return api.list_all(_window_filter(api, start, end), MODIFIED_IDS_CAP, http_timeout), end, end_dt - start_dt
+        page, more, total = api.counted_page(filter_, api.page_size, http_timeout)
+        if total is not None and total > room:
+            tail = _read_pages(api, filter_, total - window_target(room, api.page_size), deadline, http_timeout)
+            return tail, datetime_to_ts(end_dt), end_dt - start_dt, False
+        if more and total is None and end_dt - start_dt > MIN_WINDOW:
+            density, expected = estimated_count(page, start_dt, end_dt)
+            if expected > room + api.page_size:
+                narrower = timedelta(seconds=window_target(room, api.page_size) / density)
+                span = max(min(narrower, (end_dt - start_dt) * 0.9), MIN_WINDOW)
+                continue
+        items = _read_pages(api, filter_, 0, deadline, http_timeout, first=(page, more))
+        return items, datetime_to_ts(end_dt), end_dt - start_dt, True
+
+
+def next_spans(items: List[Dict[str, Any]], end: datetime, used: timedelta, room: int, max_fetch: int,
+               page_size: int, hint: timedelta, whole: bool = True) -> Tuple[timedelta, timedelta]:
+    """(span of the next window in this cycle, span for a whole cycle kept in lastRun) from the window just read:
+    sized by its density, or grown after an empty window (a gap in the backlog)."""
+    if not items:
+        return used * EMPTY_GROWTH, max(hint, used * EMPTY_GROWTH)
+    times = [ts_to_datetime(normalize_ts(i['createdTime'])) for i in items]
+    if not whole:                                        # the last pages only: their own time span
+        end = max(times)
+    covered = min(used, end - min(times)) if end > min(times) else used     # a leading gap is no part of the density
+    seconds_each = covered.total_seconds() / len(items)
+    left = max(room - len(items), 1)
+    return (max(timedelta(seconds=window_target(left, page_size) * seconds_each), MIN_WINDOW),
+            max(timedelta(seconds=window_target(max_fetch, page_size) * seconds_each), MIN_WINDOW))
 
 
 def fetch_incidents(api: IncidentsApi, config: FetchConfig, last_run: Dict[str, Any],
@@ -885,35 +964,40 @@ def fetch_incidents(api: IncidentsApi, config: FetchConfig, last_run: Dict[str, 
     Each window [checkpoint, end] is read completely from the server and sorted by (createdTime, incidentId); the
     oldest unseen incidents are taken. The checkpoint is the createdTime of the newest incident taken, and the IDs
     taken at that exact time are remembered, so incidents sharing it are neither skipped nor repeated (``ge``).
+    Windows are sized from the density last observed (kept in lastRun as ``window``) to hold about ``max_fetch``
+    incidents, so a cycle costs about the pages it hands over.
     """
     now = now or datetime.now(UTC)
     checkpoint, seen, hint = initial_state(last_run, config)
-    span = timedelta(seconds=hint) if hint else now - ts_to_datetime(checkpoint)
-    span = max(span, MIN_WINDOW)
+    span = max(timedelta(seconds=hint) if hint else now - ts_to_datetime(checkpoint), MIN_WINDOW)  # 0: caught up
+    hint_span = span
     deadline = Deadline(config.timeout)
     taken: List[Dict[str, Any]] = []
+    read: set = set()                                    # IDs read by earlier windows of this cycle (shared bounds)
     start = checkpoint
     try:
         while len(taken) < config.max_fetch:
-            items, end, used = read_window(api, start, span, now, deadline, config.timeout)
-            span = used
-            fresh = sorted((i for i in items if not (normalize_ts(i['createdTime']) == checkpoint
-                                                      and as_int(i.get('incidentId')) in seen)),
-                           key=lambda i: (normalize_ts(i['createdTime']), as_int(i.get('incidentId'))))
             room = config.max_fetch - len(taken)
+            items, end, used, whole = read_window(api, start, span, room + len(seen), now, deadline, config.timeout)
+            span, hint_span = next_spans(items, ts_to_datetime(end), used, room, config.max_fetch, api.page_size,
+                                         hint_span, whole)
+            fresh = sorted((i for i in items if as_int(i.get('incidentId')) not in read
+                            and not (normalize_ts(i['createdTime']) == checkpoint and as_int(i.get('incidentId')) in seen)),
+                           key=lambda i: (normalize_ts(i['createdTime']), as_int(i.get('incidentId'))))
+            read.update(as_int(i.get('incidentId')) for i in items)
             for incident in fresh[:room]:
                 created = normalize_ts(incident['createdTime'])
                 seen = seen + [incident['incidentId']] if created == checkpoint else [incident['incidentId']]
                 checkpoint = created
                 taken.append(incident)
-            if len(fresh) > room:
+            if len(fresh) > room or not whole:
                 break                                    # the rest of this window waits for the next run
+            if taken and config.max_fetch - len(taken) < api.page_size:
+                break                                    # less than a page of room: cheaper in the next cycle
             if ts_to_datetime(end) >= now:
-                break                                    # caught up: keep the newest incident as the checkpoint
-            if normalize_ts(end) != checkpoint:          # nothing newer in the window: move past it
-                checkpoint, seen = end, [as_int(i['incidentId']) for i in items if normalize_ts(i['createdTime']) == end]
-            start = checkpoint
-            span = max(now - ts_to_datetime(start), MIN_WINDOW) if not items else span * 2  # empty: jump ahead
+                hint_span = timedelta(0)                 # caught up: the next cycle reads up to its own now at once
+                break
+            start = end              # the checkpoint stays at the newest incident taken: late ties there still come
     except (TimeoutError, DemistoException) as error:
         if not taken:
             if isinstance(error, TimeoutError):
@@ -922,7 +1006,7 @@ def fetch_incidents(api: IncidentsApi, config: FetchConfig, last_run: Dict[str, 
                                        'time.') from None
             raise
         demisto.debug(f'fetch-incidents stopped early and returns what it has: {error}')
-    next_run = {'checkpoint': checkpoint, 'seen_ids': seen, 'window': round(span.total_seconds(), 3)}
+    next_run = {'checkpoint': checkpoint, 'seen_ids': seen, 'window': round(hint_span.total_seconds(), 3)}
     return [to_xsoar_incident(i, config) for i in taken], next_run
 
 

@@ -88,12 +88,18 @@ class FakeDefender:
 
     def legacy_list(self, request, context):
         items, skip, top = self._select(request, graph=False)
-        return {'value': items[skip:skip + min(top, 100)]}
+        size = min(top, 100)
+        body = {'value': items[skip:skip + size]}
+        if skip + size < len(items):
+            body['@odata.nextLink'] = f'{XDR}/api/incidents?$skip={skip + size}'
+        return body
 
     def graph_list(self, request, context):
         items, skip, top = self._select(request, graph=True)
         size = min(top, self.graph_page)
         body = {'value': items[skip:skip + size]}
+        if urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query).get('$count') == ['true']:
+            body['@odata.count'] = len(items)
         if skip + size < len(items):
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
             query['$skip'] = [str(skip + size)]
@@ -469,7 +475,7 @@ def test_fetch_ties_split_across_runs(requests_mock):
     third, run3 = m.fetch_incidents(api, config, run2, now=NOW)
     fourth, _ = m.fetch_incidents(api, config, run3, now=NOW)
     assert [json.loads(i['rawJSON'])['incidentId'] for i in second + third] == [3, 4, 5]
-    assert fourth == [] and run3['seen_ids'] == [1, 2, 3, 4, 5]
+    assert fourth == [] and m.normalize_ts(run3['checkpoint']) >= moment     # at the ties or past their window
 
 
 def test_fetch_new_incidents_between_runs(requests_mock):
@@ -492,6 +498,32 @@ def test_fetch_dense_window_is_paged(requests_mock):
                                  for i in range(1, 251)])
     ids, _ = fetch_all(make_api(), {'max_fetch': '1000'})
     assert ids == list(range(1, 251))
+
+
+@pytest.mark.parametrize('backend, page', [(m.BACKEND_LEGACY, 100), (m.BACKEND_GRAPH, 50)])
+def test_fetch_reads_each_page_about_once(requests_mock, backend, page):
+    """Given a backlog of 2,240 incidents with ties from the first fetch time on, When fetched with max_fetch 500,
+    Then every incident comes once and the list requests stay within ceil(N / page size) + cycles: windows are
+    sized from the observed density and paged with $skip instead of being probed and halved."""
+    incidents = backlog(1600, start=NOW - timedelta(days=3, seconds=-30), spacing=timedelta(seconds=40))
+    fake = FakeDefender(requests_mock, incidents)
+    ids, runs = fetch_all(make_api(backend), {'max_fetch': '500'})
+    assert sorted(ids) == [i['incidentId'] for i in incidents] and len(ids) == len(set(ids))
+    assert len(fake.list_calls) <= -(-len(incidents) // page) + len(runs)
+    assert runs[-1]['window'] == 0                   # caught up: the next cycle reads up to its own now at once
+
+
+def test_fetch_graph_reads_the_oldest_pages_of_a_counted_window(requests_mock):
+    """Given 2,240 incidents that start a day after the first fetch time (a long quiet gap first), When fetched with
+    max_fetch 500 on Graph, Then $count tells how many the window holds and only its last pages are read: every
+    incident once, oldest first, within ceil(N / 50) + cycles requests and no gap search."""
+    incidents = backlog(1600, start=NOW - timedelta(days=2), spacing=timedelta(seconds=40))
+    fake = FakeDefender(requests_mock, incidents)
+    ids, runs = fetch_all(make_api(m.BACKEND_GRAPH), {'max_fetch': '500'})
+    assert ids == [i['incidentId'] for i in incidents]
+    assert len(fake.list_calls) <= -(-len(incidents) // 50) + len(runs)
+    first = fake.list_calls[0]
+    assert first['$count'] == ['true'] and fake.list_calls[1]['$skip'] == [str(len(incidents) - 490)]
 
 
 def test_fetch_first_run_and_incident_shape(requests_mock, mocker):
