@@ -73,6 +73,11 @@ def _mde(*calls: str, reason: str = '', cold_tokens: int = 1) -> Expected:
     return Expected(tuple(f'{c.split(" ", 1)[0]} mde {c.split(" ", 1)[1]}' for c in calls), reason, cold_tokens)
 
 
+def _graph(*calls: str) -> Expected:
+    """Microsoft Graph calls of the Defender for Endpoint integration, written "METHOD /path"."""
+    return Expected(tuple(f'{c.split(" ", 1)[0]} graph {c.split(" ", 1)[1]}' for c in calls))
+
+
 _HUNT = _mde('POST /api/advancedqueries/run')
 _STATE_ONLY = 'Needs no token: it only reads or clears the instance\'s own state; 0 calls cold and warm'
 
@@ -128,6 +133,59 @@ EXPECTED_CALLS['MicrosoftDefenderAdvancedThreatProtection'] = {
     'microsoft-atp-advanced-hunting-privilege-escalation': _HUNT,
     'microsoft-atp-advanced-hunting-tampering': _HUNT,
     'microsoft-atp-advanced-hunting-cover-up': _HUNT,
+    # vulnerability management
+    'microsoft-atp-list-software': _mde('GET /api/Software'),
+    'microsoft-atp-list-machines-by-software': _mde('GET /api/Software/{id}/machineReferences'),
+    'microsoft-atp-list-software-version-distribution': _mde('GET /api/Software/{id}/distributions'),
+    'microsoft-atp-list-missing-kb-by-software': _mde('GET /api/Software/{id}/getmissingkbs'),
+    'microsoft-atp-list-vulnerabilities-by-software': _mde('GET /api/Software/{id}/vulnerabilities'),
+    'microsoft-atp-list-vulnerabilities-by-machine': _mde('GET /api/vulnerabilities/machinesVulnerabilities'),
+    'microsoft-atp-list-vulnerabilities': _mde('GET /api/vulnerabilities'),
+    'microsoft-atp-list-machines-by-vulnerability': _mde(
+        'GET /api/vulnerabilities/{cve1}/machineReferences', 'GET /api/vulnerabilities/{cve2}/machineReferences',
+        reason='The example names two CVEs and Microsoft has one machineReferences route per CVE (no $filter on it)'),
+    'microsoft-atp-get-machine-software': _mde('GET /api/machines/{id}/software'),
+    'microsoft-atp-get-machine-missing-kbs': _mde('GET /api/machines/{id}/getmissingkbs'),
+    'microsoft-atp-get-machine-vulnerabilities': _mde('GET /api/machines/{id}/vulnerabilities'),
+    # live response
+    'microsoft-atp-live-response-get-file': Expected(
+        _mde('POST /api/machines/{id}/runliveresponse', 'GET /api/machineactions/{id}',
+             'GET /api/machineactions/{id}/GetLiveResponseResultDownloadLink(index=0)').calls
+        + ('GET blob /_emulator/blob/live-response/...',),
+        'Start the action, read it until it completes (once here: it finishes at once), ask for the result link, '
+        'download the file from the storage URL the link names (without the bearer token)'),
+    'microsoft-atp-live-response-run-script': Expected(
+        _mde('POST /api/machines/{id}/runliveresponse', 'GET /api/machineactions/{id}',
+             'GET /api/machineactions/{id}/GetLiveResponseResultDownloadLink(index=0)').calls
+        + ('GET blob /_emulator/blob/live-response/...',),
+        'As get-file: start, one poll, the result link, the script output JSON from storage'),
+    'microsoft-atp-live-response-put-file': _mde('POST /api/machines/{id}/runliveresponse'),
+    'microsoft-atp-live-response-result': Expected(
+        _mde('GET /api/machineactions/{id}/GetLiveResponseResultDownloadLink(index=0)').calls
+        + ('GET blob /_emulator/blob/live-response/...',),
+        'The result link, then the download from the storage URL it names'),
+    'microsoft-atp-live-response-cancel-action': _mde('POST /api/machineactions/{id}/cancel'),
+    # alerts (deprecated)
+    'microsoft-atp-list-alerts': _mde('GET /api/alerts'),
+    'microsoft-atp-get-alert-by-id': _mde('GET /api/alerts/{id}'),
+    'microsoft-atp-update-alert': _mde('PATCH /api/alerts/{id}'),
+    'microsoft-atp-create-alert': _mde('POST /api/alerts/CreateAlertByReference'),
+    'microsoft-atp-get-alert-related-user': _mde('GET /api/alerts/{id}/user'),
+    'microsoft-atp-get-alert-related-files': _mde('GET /api/alerts/{id}/files'),
+    'microsoft-atp-get-alert-related-ips': _mde('GET /api/alerts/{id}/ips'),
+    'microsoft-atp-get-alert-related-domains': _mde('GET /api/alerts/{id}/domains'),
+    'microsoft-atp-get-domain-alerts': _mde('GET /api/domains/{domain}/alerts'),
+    'microsoft-atp-get-file-alerts': _mde('GET /api/files/{sha1}/alerts'),
+    'microsoft-atp-get-ip-alerts': _mde('GET /api/ips/{ip}/alerts'),
+    'microsoft-atp-get-user-alerts': _mde('GET /api/users/{user}/alerts'),
+    'microsoft-atp-get-machine-alerts': _mde('GET /api/machines/{id}/alerts'),
+    # legacy Microsoft Graph tiIndicators (deprecated): a Graph token, not the MDE one
+    'microsoft-atp-indicator-list': _graph('GET /beta/security/tiIndicators'),
+    'microsoft-atp-indicator-get-by-id': _graph('GET /beta/security/tiIndicators/{id}'),
+    'microsoft-atp-indicator-create-file': _graph('POST /beta/security/tiIndicators'),
+    'microsoft-atp-indicator-create-network': _graph('POST /beta/security/tiIndicators'),
+    'microsoft-atp-indicator-update': _graph('PATCH /beta/security/tiIndicators/{id}'),
+    'microsoft-atp-indicator-delete': _graph('DELETE /beta/security/tiIndicators/{id}'),
 }
 
 

@@ -64,26 +64,7 @@ DEFAULT_VARIANTS = [Variant('default')]
 # Command lines measured in addition to an integration's command_examples (a per-integration scenario list): the
 # commands the examples leave out.
 _MACHINE = '7a092a307dabfd41c69e9d175e75beb4eab22a49'                      # a seeded MDE machine
-_DEVICE = 'device_name=contoso-ws-0000.contoso.local'
-EXTRA_LINES: dict[str, list[str]] = {
-    MDE: [
-        '!microsoft-atp-generate-login-url',
-        '!microsoft-atp-auth-reset',
-        f'!microsoft-atp-unisolate-machine machine_id={_MACHINE} comment="Release" polling=false',
-        f'!microsoft-atp-remove-app-restriction machine_id={_MACHINE} comment="Release" polling=false',
-        f'!microsoft-atp-offboard-machine machine_id={_MACHINE} comment="Retire" polling=false',
-        '!microsoft-atp-get-investigation-package-sas-uri',                    # action_id: see ARG_SETUP
-        f'!microsoft-atp-request-and-download-investigation-package machine_id={_MACHINE} comment="Forensics"',
-        '!microsoft-atp-sc-indicator-delete indicator_id=1',
-        '!microsoft-atp-indicator-batch-update indicator_batch=\'[{"indicatorValue": "198.51.100.7", '
-        '"indicatorType": "IpAddress", "action": "Audit", "title": "Bench", "description": "Bench"}]\'',
-        f'!microsoft-atp-advanced-hunting-lateral-movement-evidence query_purpose=network_connections {_DEVICE}',
-        f'!microsoft-atp-advanced-hunting-persistence-evidence query_purpose=new_user {_DEVICE}',
-        f'!microsoft-atp-advanced-hunting-privilege-escalation {_DEVICE}',
-        f'!microsoft-atp-advanced-hunting-tampering {_DEVICE}',
-        f'!microsoft-atp-advanced-hunting-cover-up query_purpose=file_deleted {_DEVICE}',
-    ],
-}
+EXTRA_LINES: dict[str, list[str]] = {}
 
 # An instance file other than the variant's for one command (generate-login-url exists for the auth-code flow only).
 COMMAND_FLOWS: dict[str, dict[str, str]] = {MDE: {'microsoft-atp-generate-login-url': 'auth-code'}}
@@ -110,9 +91,34 @@ def _collected_package(bench: Bench) -> dict[str, str]:
     return {'action_id': str((action[0] if isinstance(action, list) else action)['ID'])}
 
 
+def _live_response(bench: Bench, steps: float) -> str:
+    """A GetFile live response on the seeded machine, started from a state home of its own: its action ID. With
+    ``steps`` seconds per step it is still running when the measured command comes."""
+    bench.admin('POST', '/mde/settings', {'action_step_seconds': steps})
+    session = bench.session(MDE)
+    result = session.run(session.instance('client-secret'), 'microsoft-atp-live-response-get-file',
+                         {'machine_id': _MACHINE, 'comment': 'Bench', 'path': r'C:\temp\bench.txt', 'polling': 'false'})
+    action = result.context['MicrosoftATP']['LiveResponseAction']
+    return str((action[0] if isinstance(action, list) else action)['id'])
+
+
+def _graph_indicator(bench: Bench) -> dict[str, str]:
+    """A legacy Graph indicator to delete (the Graph store is not reset between runs), made from its own home."""
+    session = bench.session(MDE)
+    result = session.run(session.instance('client-secret'), 'microsoft-atp-indicator-create-network',
+                         {'action': 'alert', 'description': 'Bench', 'threat_type': 'C2',
+                          'domain_name': 'bench.example'})
+    indicator = result.context['MicrosoftATP']['Indicators']
+    return {'indicator_id': str((indicator[0] if isinstance(indicator, list) else indicator)['id'])}
+
+
 # Arguments made by running other commands first (before each execution, outside the counted requests).
 ARG_SETUP: dict[str, Callable[[Bench], dict[str, str]]] = {
     'microsoft-atp-get-investigation-package-sas-uri': _collected_package,
+    'microsoft-atp-live-response-result': lambda bench: {'machine_action_id': _live_response(bench, 0),
+                                                         'command_index': '0'},
+    'microsoft-atp-live-response-cancel-action': lambda bench: {'machine_action_id': _live_response(bench, 60)},
+    'microsoft-atp-indicator-delete': _graph_indicator,
 }
 
 

@@ -8,6 +8,9 @@ from bench import report
 from bench.expected import EXPECTED_CALLS
 from bench.scenarios import MDE, RoundTrip, bench_integrations, command_lines, round_trips, same_calls
 
+# About 130 commands, each cold and warm in fresh processes: several minutes on 2 cores, more than the default limit.
+pytestmark = pytest.mark.timeout(1200)
+
 
 def judged_integrations():
     """The integrations whose expected calls are recorded (a new one joins when its table is added)."""
