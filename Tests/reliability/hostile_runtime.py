@@ -19,10 +19,11 @@ import json
 import re
 import shlex
 import sys
+import urllib.parse
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from unittest import mock
 
 import requests
@@ -107,6 +108,25 @@ def command_specs(integration: str) -> list[CommandSpec]:
     return specs
 
 
+def baseline_args(spec: CommandSpec) -> dict[str, str] | None:
+    """Arguments that make the command work against the emulator: its first example, else (for each required
+    argument) a value the same argument has in another command's example; None when there is no such value."""
+    if spec.examples:
+        return dict(spec.examples[0])
+    pool: dict[str, str] = {}
+    for other in command_specs(spec.integration):
+        for example in other.examples:
+            for name, value in example.items():
+                pool.setdefault(name, value)
+    args = {}
+    for arg in spec.args:
+        if arg.required and arg.name not in pool and not arg.predefined:
+            return None
+        if arg.required or arg.name == 'comment':
+            args[arg.name] = pool.get(arg.name) or arg.predefined[0]
+    return args
+
+
 def all_commands(with_args: bool = True) -> list[CommandSpec]:
     """Every product command of every integration (auth management commands left out)."""
     return [c for i in INTEGRATIONS for c in command_specs(i) if not c.is_auth and (c.args or not with_args)]
@@ -122,6 +142,14 @@ class Sent:
     url: str
     headers: dict[str, str]
     body: bytes | str | None
+    status: int | None = None
+    answer: Any = None  # the response's JSON, when it had one
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(self.body or b'null')
+        except ValueError:
+            return None
 
     @property
     def is_token(self) -> bool:
@@ -146,6 +174,24 @@ class Outcome:
         return json.dumps(self.entries, default=str)
 
 
+def rewrite(response: requests.Response, body: bytes, status: int = 200,
+            content_type: str = 'application/json; charset=utf-8') -> None:
+    """Make a real response say something else (a malformed body, another status)."""
+    response._content = body
+    response.status_code = status
+    response.encoding = 'utf-8'
+    response.headers['Content-Type'] = content_type
+    response.headers['Content-Length'] = str(len(body))
+
+
+def refused(request: requests.PreparedRequest) -> requests.Response:
+    """What a request to anywhere but the emulator gets: a 403 (not retried), so a test never leaves the machine."""
+    response = requests.Response()
+    response.request, response.url = request, request.url or ''
+    rewrite(response, b'{"error": {"code": "Forbidden", "message": "(test) outside the emulator"}}', status=403)
+    return response
+
+
 def import_integration(name: str) -> Any:
     folder = str(integration_dir(name))
     if folder not in sys.path:
@@ -168,15 +214,29 @@ class InProcess:
         self.params = build_instance(find_integration(integration), raw, self.env).params
         self.module = import_integration(integration)
         self.demisto = sys.modules['demistomock']
+        self.origin = urllib.parse.urlsplit(server.url)[:2]
 
-    def run(self, command: str, args: dict[str, Any]) -> Outcome:
+    def run(self, command: str, args: dict[str, Any], tamper: Callable[[Sent, requests.Response], None] | None = None
+            ) -> Outcome:
+        """Run ``command`` with ``args``; ``tamper(sent, response)`` may rewrite each real API response first."""
         outcome = Outcome(command, dict(args))
         real_send = requests.Session.send
         real_return_error = self.module.return_error
 
         def send(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
-            outcome.sent.append(Sent(request.method or '', request.url or '', dict(request.headers), request.body))
-            return real_send(session, request, **kwargs)
+            sent = Sent(request.method or '', request.url or '', dict(request.headers), request.body)
+            outcome.sent.append(sent)
+            if urllib.parse.urlsplit(sent.url)[:2] != self.origin:  # recorded, never really sent
+                return refused(request)
+            response = real_send(session, request, **kwargs)
+            sent.status = response.status_code
+            try:
+                sent.answer = response.json()
+            except ValueError:
+                sent.answer = None
+            if tamper is not None and not sent.is_token:
+                tamper(sent, response)
+            return response
 
         def return_error(message: Any, *more: Any, **kw: Any) -> None:
             outcome.error_type = sys.exc_info()[0]
