@@ -15,6 +15,12 @@ COMMANDS = all_commands()
 _RUNNERS: dict[str, InProcess] = {}
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_faults(emulator_tls):
+    """The session's emulator is shared with other suites: start from no queued fault."""
+    emulator_tls.faults.clear()
+
+
 def runner(integration: str, server) -> InProcess:
     """One in-process runner per integration: its token stays cached across the session's examples."""
     if integration not in _RUNNERS or _RUNNERS[integration].server is not server:

@@ -29,6 +29,12 @@ PAGING = {'limit': '100', 'page_size': '100', 'all_results': 'true'}  # ask for 
 _RUNNERS: dict[str, InProcess] = {}
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_faults(emulator_tls):
+    """The session's emulator is shared with other suites: start from no queued fault."""
+    emulator_tls.faults.clear()
+
+
 def runner(integration: str, server) -> InProcess:
     if integration not in _RUNNERS or _RUNNERS[integration].server is not server:
         _RUNNERS[integration] = InProcess(integration, server)

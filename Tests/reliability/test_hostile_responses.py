@@ -23,6 +23,12 @@ KNOWN_GAPS = ('wrong types (scalars)', 'wrong types (containers)')
 _RUNNERS: dict[str, InProcess] = {}
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_faults(emulator_tls):
+    """The session's emulator is shared with other suites: start from no queued fault."""
+    emulator_tls.faults.clear()
+
+
 def swap_scalars(value: Any) -> Any:
     """The same document with every scalar of the wrong type: text becomes a number, numbers and booleans text."""
     if isinstance(value, dict):

@@ -114,8 +114,7 @@ def run_flow(session: Session, integration: str, flow: str) -> list[str]:
     if flow == 'auth-code':
         redirect = _consent(session, integration, instance)
         session.secrets.add(parse_qs(urlparse(redirect).query)['code'][0], 'authorization code')
-        instance = session.instance(integration, flow, name=f'{instance.name}-signed-in',
-                                    auth_code={'password': redirect})
+        instance = session.instance(integration, flow, auth_code={'password': redirect})  # same state: PKCE
         if integration == FIXTURE:
             session.run(integration, instance, f'{prefix}-auth-test')
     cold = session.run(integration, instance, proof)
