@@ -278,7 +278,11 @@ def names_an_argument(message: str, names: tuple[str, ...]) -> bool:
 
 
 def judge(outcome: Outcome, spec: CommandSpec) -> str:
-    """'' when the outcome is a result or a clear error (see the module docstring); else why not."""
+    """'' when the outcome is a result or a clear error (see the module docstring); else why not (one line)."""
+    return ' '.join(_judge(outcome, spec).split())
+
+
+def _judge(outcome: Outcome, spec: CommandSpec) -> str:
     if outcome.escaped is not None:
         return f'{type(outcome.escaped).__name__} escaped main(): {str(outcome.escaped)[:120]}'
     text = outcome.text()
