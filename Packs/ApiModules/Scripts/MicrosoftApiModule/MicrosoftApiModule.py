@@ -1364,10 +1364,15 @@ class MicrosoftClient(BaseClient):
             if res.status_code == 204 or not res.content:
                 return {}
             try:
-                return res.json()
+                body = res.json()
             except ValueError:
                 raise DemistoException(f'Failed to parse json object from response: {res.text[:300]}',
                                        res=res) from None
+            if not isinstance(body, dict):  # every Microsoft API answers an object; callers rely on it
+                kind = 'null' if body is None else 'array' if isinstance(body, list) else 'scalar value'
+                raise DemistoException(f'Unexpected response from Microsoft: a JSON {kind} where an object was '
+                                       f'expected: {res.text[:300]}', res=res)
+            return body
         if kind == 'text':
             return res.text
         if kind == 'content':

@@ -1217,6 +1217,18 @@ def test_response_types(requests_mock, api_client):
         api_client.http_request('GET', 'security/incidents/t')
 
 
+@pytest.mark.parametrize('body, kind', [('null', 'null'), ('[1, 2]', 'array'), ('"text"', 'scalar value')])
+def test_json_that_is_not_an_object_is_a_clear_error(requests_mock, api_client, body, kind):
+    """
+    Given: a 200 answer whose JSON is null, an array or a scalar (every Microsoft API answers an object).
+    When: reading it as JSON.
+    Then: a DemistoException saying what came instead of an object, before any caller calls .get() on it.
+    """
+    requests_mock.get(f'{API}/odd', text=body, headers={'Content-Type': 'application/json'})
+    with pytest.raises(DemistoException, match=f'a JSON {kind} where an object was expected'):
+        api_client.http_request('GET', 'security/incidents/odd')
+
+
 # ============================================================================================================
 # Microsoft error bodies
 # ============================================================================================================

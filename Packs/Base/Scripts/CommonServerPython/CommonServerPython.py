@@ -616,11 +616,9 @@ def arg_to_number(arg: Any, arg_name: str | None = None, required: bool = False)
             raise _missing_argument(arg_name)
         return None
     if isinstance(arg, str):
-        if arg.isdigit():
-            return int(arg)
         try:
-            return int(float(arg))
-        except ValueError:
+            return int(arg) if arg.isdigit() else int(float(arg))
+        except (ValueError, OverflowError):  # '¹' passes isdigit() but not int(); '1e309' is infinity
             pass
     elif isinstance(arg, int):
         return arg
@@ -642,9 +640,10 @@ def arg_to_datetime(arg: Any, arg_name: str | None = None, is_utc: bool = True, 
         seconds = float(arg)
         if seconds > 2000000000.0:
             seconds /= 1000.0
-        if is_utc:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        return datetime.fromtimestamp(seconds)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC) if is_utc else datetime.fromtimestamp(seconds)
+        except (OverflowError, OSError, ValueError):  # beyond the platform's time range
+            raise ValueError(f'Invalid date: "{arg_name}"="{arg}"' if arg_name else f'"{arg}" is not a valid date') from None
     if isinstance(arg, str):
         parsed = dateparser.parse(arg, settings=settings or {'TIMEZONE': 'UTC'})
         if parsed is not None:

@@ -1158,7 +1158,8 @@ def test_arg_to_number(arg, expected):
 @pytest.mark.parametrize('arg, arg_name, required, message', [
     (1.5, 'foo', False, 'Invalid number: "foo"="1.5"'), ('aa', 'foo', False, 'Invalid number: "foo"="aa"'),
     ('goo', None, False, '"goo" is not a valid number'), (None, 'foo', True, 'Missing "foo"'),
-    ('', None, True, 'Missing required argument')])
+    ('', None, True, 'Missing required argument'), ('1e309', 'foo', False, 'Invalid number: "foo"="1e309"'),
+    ('\u00b9', 'foo', False, 'Invalid number: "foo"="\u00b9"')])
 def test_arg_to_number_invalid(arg, arg_name, required, message):
     """
     Given: a float object, bad strings, missing required values.
@@ -1170,6 +1171,15 @@ def test_arg_to_number_invalid(arg, arg_name, required, message):
 
 
 class TestArgToDatetime:
+    def test_epoch_beyond_the_platform_range_is_a_value_error(self):
+        """
+        Given: an epoch number far beyond what the platform's clock can represent.
+        When: converting to a datetime.
+        Then: the usual ValueError naming the argument, not an OverflowError.
+        """
+        with pytest.raises(ValueError, match='Invalid date: "since"'):
+            arg_to_datetime('9' * 40, 'since')
+
     @pytest.mark.parametrize('arg', [1581982463, '1581982463', 1581982463000, '1581982463000', 1581982463.0])
     def test_epoch_seconds_and_milliseconds(self, arg):
         """

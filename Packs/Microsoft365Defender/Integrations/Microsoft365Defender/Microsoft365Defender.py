@@ -1022,7 +1022,8 @@ def fetch_incidents_command(api: IncidentsApi, params: Dict[str, Any]) -> None:
 # ============================================================================================================
 
 def get_modified_remote_data_command(api: IncidentsApi, args: Dict[str, Any]) -> 'GetModifiedRemoteDataResponse':
-    since = arg_to_datetime(GetModifiedRemoteDataArgs(args).last_update, 'lastUpdate', required=True)
+    since = arg_to_datetime(GetModifiedRemoteDataArgs({'lastUpdate': None, **args}).last_update, 'lastUpdate',
+                            required=True)
     filter_ = api.compare('lastUpdateTime', 'gt', datetime_to_ts(since))  # type: ignore[arg-type]
     incidents = api.list_all(filter_, MODIFIED_IDS_CAP)
     return GetModifiedRemoteDataResponse([str(i.get('incidentId')) for i in incidents])
@@ -1054,7 +1055,9 @@ def _close_entries(incident: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def get_remote_data_command(api: IncidentsApi, args: Dict[str, Any], params: Dict[str, Any]) -> 'GetRemoteDataResponse':
-    remote = GetRemoteDataArgs(args)
+    if args.get('id') in (None, ''):
+        raise ValueError('Missing required argument "id".')
+    remote = GetRemoteDataArgs({'lastUpdate': None, **args})  # lastUpdate is optional (YAML)
     try:
         incident = api.get_incident(incident_id_arg(remote.remote_incident_id))
         since = arg_to_datetime(remote.last_update) if remote.last_update not in (None, '', '0', 0) else None

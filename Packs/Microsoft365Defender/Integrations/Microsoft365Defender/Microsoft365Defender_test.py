@@ -621,6 +621,17 @@ def test_get_modified_remote_data(requests_mock):
     assert result.modified_incident_ids == ['2']
 
 
+def test_mirroring_commands_without_their_arguments_fail_clearly(requests_mock):
+    """Given get-remote-data / get-modified-remote-data run by hand without their arguments, When they run, Then
+    the error names the missing argument instead of a KeyError, and get-remote-data works without lastUpdate."""
+    with pytest.raises(ValueError, match='"lastUpdate"'):
+        m.get_modified_remote_data_command(make_api(), {})
+    with pytest.raises(ValueError, match='"id"'):
+        m.get_remote_data_command(make_api(), {}, {})
+    requests_mock.get(f'{XDR}/api/incidents/7', json=_remote_incident())
+    assert m.get_remote_data_command(make_api(), {'id': '7'}, {}).mirrored_object['in_mirror_error'] == ''
+
+
 def _remote_incident(status='Active', classification='Unknown', comments=()):
     return incident(7, '2024-04-01T00:00:00Z', status=status, classification=classification,
                     comments=list(comments))

@@ -1598,7 +1598,7 @@ def indicator_batch_update_command(client: Client, args: Dict[str, Any]) -> Comm
     raw = args.get('indicator_batch')
     try:
         batch = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the parser
         batch = None
     if not isinstance(batch, list) or not batch or not all(isinstance(i, dict) for i in batch):
         raise ValueError('Invalid "indicator_batch": provide a JSON list of indicator objects.')
@@ -2070,7 +2070,7 @@ def advanced_hunting_command(client: Client, args: Dict[str, Any]) -> Any:
 def parse_query_batch(raw: Any) -> List[Dict[str, Any]]:
     try:
         body = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the parser
         body = None
     queries = body.get('queries') if isinstance(body, dict) else body
     if not isinstance(queries, list) or not queries or len(queries) > 10:

@@ -557,6 +557,16 @@ def test_indicator_batch_update(client, requests_mock):
         m.indicator_batch_update_command(client, {'indicator_batch': '{"not": "a list"}'})
 
 
+@pytest.mark.parametrize('command, name', [(m.indicator_batch_update_command, 'indicator_batch'),
+                                           (m.advanced_hunting_command, 'query_batch')])
+def test_json_arguments_nested_too_deep_fail_clearly(client, requests_mock, command, name):
+    """Given a JSON argument nested deeper than the parser's recursion limit, When the command runs, Then the error
+    names the argument (no RecursionError) and nothing is sent."""
+    with pytest.raises(ValueError, match=name):
+        command(client, {name: '[' * 100_000})
+    assert requests_mock.call_count == 0
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Advanced hunting
 # ---------------------------------------------------------------------------------------------------------------
