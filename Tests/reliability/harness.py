@@ -1,0 +1,176 @@
+"""Running many commands under injected faults quickly, the way xsoar-local runs them.
+
+A ``Lane`` is one HTTPS emulator, one xsoar-local state home and one long-lived executor process (``worker.py``).
+Faults are global to an emulator, so cases run in parallel only across lanes, never within one. Every run goes
+through ``xsoar_local.runner`` (argument defaults, polling, state, context merge, YAML output check); only the
+process is reused. ``Lane.run(..., fresh=True)`` uses a real fresh process instead, to prove both paths agree.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from microsoft_emulator.server import EmulatorServer
+from xsoar_local.docs import parse_command_line
+from xsoar_local.emulator import emulator_env
+from xsoar_local.instances import Instance, build_instance, read_instance_file
+from xsoar_local.integrations import Integration, find_integration, repo_root
+from xsoar_local.runner import RunOptions, RunResult, run_with_polling
+from xsoar_local.state import InstanceStore
+
+INTEGRATIONS = ('Microsoft365Defender', 'MicrosoftDefenderThreatIntelligence',
+                'MicrosoftDefenderAdvancedThreatProtection')
+API_HOSTS = {'Microsoft365Defender': 'm365d', 'MicrosoftDefenderThreatIntelligence': 'graph',
+             'MicrosoftDefenderAdvancedThreatProtection': 'mde'}
+CASE_TIMEOUT_S = 90.0      # a case still running after this is a hang
+SLEEP_SCALE = 0.01         # waits the integration asks for are really waited for 1 % of their length
+
+
+def first_examples(integration: Integration) -> dict[str, dict[str, str] | None]:
+    """Every YAML command → the arguments of its first line in ``command_examples`` (None: no example)."""
+    found: dict[str, dict[str, str]] = {}
+    path = integration.directory / 'command_examples'
+    lines = path.read_text(encoding='utf-8').splitlines() if path.exists() else []
+    for line in lines:
+        if line.strip().startswith('!'):
+            command, args = parse_command_line(line)
+            found.setdefault(command, args)
+    return {name: found.get(name) for name in integration.commands}
+
+
+class Worker:
+    """One long-lived ``reliability.worker`` process; a ``RunOptions.spawner``. Restarted after a stuck job."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = dict(os.environ) | env | {'RELIABILITY_SLEEP_SCALE': str(SLEEP_SCALE)}
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+        self.http_timeout: float | None = None
+        self.last_wait_s = 0.0
+
+    def _start(self) -> subprocess.Popen:
+        paths = [str(repo_root() / 'Tests'), self.env.get('PYTHONPATH', '')]
+        env = self.env | {'PYTHONPATH': os.pathsep.join(p for p in paths if p)}
+        with self.log.open('ab') as log:
+            return subprocess.Popen([sys.executable, '-m', 'reliability.worker'], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=log, env=env, text=True, cwd=self.log.parent)
+
+    def __call__(self, job: dict, work_dir: Path, options: RunOptions) -> tuple[dict | None, str]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        job['reliability'] = {'http_timeout': self.http_timeout}
+        job_path = work_dir / 'job.json'
+        job_path.write_text(json.dumps(job), encoding='utf-8')
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(f'{job_path}\n')
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], options.timeout_s)
+        line = self.proc.stdout.readline() if ready else ''
+        if line.strip() != 'done':
+            self.stop()
+            return None, f'The command did not finish within {options.timeout_s:g} seconds and was stopped.'
+        outcome = json.loads(Path(job['output']).read_text(encoding='utf-8'))
+        self.last_wait_s = float(outcome.get('requested_wait_s') or 0.0)
+        return outcome, ''
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@dataclass
+class Lane:
+    """An emulator, a state home and a worker: where one case at a time runs."""
+
+    server: EmulatorServer
+    home: Path
+    worker: Worker
+
+    @classmethod
+    @contextmanager
+    def open(cls, root: Path) -> Iterator[Lane]:
+        root.mkdir(parents=True, exist_ok=True)
+        with EmulatorServer(tls=True, auto_approve=True, state_dir=root / 'emulator') as server:
+            env = emulator_env(root / 'home', url=server.url, ca=str(server.ca_path))
+            lane = cls(server, root / 'home', Worker(env, root / 'worker.log'))
+            try:
+                yield lane
+            finally:
+                lane.worker.stop()
+
+    @property
+    def env(self) -> dict[str, str]:
+        return emulator_env(self.home, url=self.server.url, ca=str(self.server.ca_path))
+
+    def instance(self, integration: str, flow: str = 'default', **overrides: Any) -> Instance:
+        found = find_integration(integration)
+        path = repo_root() / 'Tests' / 'instances' / integration / f'{flow}.yml'
+        raw = read_instance_file(path) | overrides
+        return build_instance(found, raw, self.env, source=path)
+
+    def options(self, fresh: bool = False, timeout_s: float = CASE_TIMEOUT_S) -> RunOptions:
+        return RunOptions(env=self.env, home=self.home, timeout_s=timeout_s, spawner=None if fresh else self.worker)
+
+    def run(self, instance: Instance, command: str, args: dict[str, str] | None = None, *,
+            fresh: bool = False, http_timeout: float | None = None) -> RunResult:
+        """Run a command to its end (following polling); the last round, with every round's entries in it."""
+        self.worker.http_timeout = http_timeout
+        integration = find_integration(instance.integration)
+        rounds = run_with_polling(integration, instance, command, args or {}, self.options(fresh))
+        final = rounds[-1]
+        final.entries = [e for r in rounds[:-1] for e in r.entries] + final.entries
+        return final
+
+    def store(self, instance: Instance) -> InstanceStore:
+        return InstanceStore(instance.name, self.home)
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        res = requests.request(method, f'{self.server.url}/_emulator{path}', verify=str(self.server.ca_path),
+                               timeout=30, **kwargs)
+        res.raise_for_status()
+        return res.json() if res.content else None
+
+    def clear_tokens(self, instance: Instance) -> None:
+        """Forget the instance's integration context (its token cache), so the next run signs in again."""
+        store = self.store(instance)
+        store.set_context({})
+
+
+def entry_texts(result: RunResult) -> list[str]:
+    texts = []
+    for entry in result.entries:
+        for key in ('Contents', 'HumanReadable', 'ReadableContentsFormat'):
+            value = entry.get(key)
+            if value is not None:
+                texts.append(value if isinstance(value, str) else json.dumps(value, default=str))
+    return texts
+
+
+def verdict(result: RunResult, cause_words: tuple[str, ...] = ()) -> tuple[bool, str]:
+    """Did the pack hold? Success, or a clear error entry (no traceback, names the cause); never a crash."""
+    if result.crash:
+        return False, 'uncaught exception: ' + result.crash.strip().splitlines()[-1][:160]
+    if any('Traceback (most recent call last)' in t for t in entry_texts(result)):
+        return False, 'traceback in an entry'
+    if any('did not finish within' in e for e in result.errors):
+        return False, 'hang: ' + result.errors[0][:120]
+    if not result.errors:
+        return True, ''
+    text = ' '.join(result.errors)
+    if not text.strip():
+        return False, 'empty error entry'
+    if cause_words and not any(w.lower() in text.lower() for w in cause_words):
+        return False, f'error does not name the cause: {text[:200]!r}'
+    return True, ''
