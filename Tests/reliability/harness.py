@@ -7,11 +7,13 @@ process is reused. ``Lane.run(..., fresh=True)`` uses a real fresh process inste
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +36,12 @@ API_HOSTS = {'Microsoft365Defender': 'm365d', 'MicrosoftDefenderThreatIntelligen
              'MicrosoftDefenderAdvancedThreatProtection': 'mde'}
 CASE_TIMEOUT_S = 90.0      # a case still running after this is a hang
 SLEEP_SCALE = 0.01         # waits the integration asks for are really waited for 1 % of their length
+
+
+@functools.cache
+def integration(name: str) -> Integration:
+    """Parsed once per session: reading an integration's YAML takes longer than running one of its commands."""
+    return find_integration(name)
 
 
 def first_examples(integration: Integration) -> dict[str, dict[str, str] | None]:
@@ -63,7 +71,8 @@ class Worker:
         env = self.env | {'PYTHONPATH': os.pathsep.join(p for p in paths if p)}
         with self.log.open('ab') as log:
             return subprocess.Popen([sys.executable, '-m', 'reliability.worker'], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=log, env=env, text=True, cwd=self.log.parent)
+                                    stdout=subprocess.PIPE, stderr=log, env=env, text=True, cwd=self.log.parent,
+                                    bufsize=1)
 
     def __call__(self, job: dict, work_dir: Path, options: RunOptions) -> tuple[dict | None, str]:
         if self.proc is None or self.proc.poll() is not None:
@@ -74,14 +83,27 @@ class Worker:
         assert self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(f'{job_path}\n')
         self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], options.timeout_s)
-        line = self.proc.stdout.readline() if ready else ''
-        if line.strip() != 'done':
+        if not self._await(f'done {job_path}', time.monotonic() + options.timeout_s):
             self.stop()
             return None, f'The command did not finish within {options.timeout_s:g} seconds and was stopped.'
         outcome = json.loads(Path(job['output']).read_text(encoding='utf-8'))
         self.last_wait_s = float(outcome.get('requested_wait_s') or 0.0)
         return outcome, ''
+
+    def _await(self, reply: str, deadline: float) -> bool:
+        """Wait for the worker's reply to this job (a reply to an abandoned job is skipped)."""
+        assert self.proc and self.proc.stdout
+        fd = self.proc.stdout.fileno()
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return False
+            line = self.proc.stdout.readline()
+            if not line:
+                return False        # the worker died
+            if line.strip() == reply:
+                return True
+        return False
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -114,9 +136,9 @@ class Lane:
     def env(self) -> dict[str, str]:
         return emulator_env(self.home, url=self.server.url, ca=str(self.server.ca_path))
 
-    def instance(self, integration: str, flow: str = 'default', **overrides: Any) -> Instance:
-        found = find_integration(integration)
-        path = repo_root() / 'Tests' / 'instances' / integration / f'{flow}.yml'
+    def instance(self, name: str, flow: str = 'default', **overrides: Any) -> Instance:
+        found = integration(name)
+        path = repo_root() / 'Tests' / 'instances' / name / f'{flow}.yml'
         raw = read_instance_file(path) | overrides
         return build_instance(found, raw, self.env, source=path)
 
@@ -127,8 +149,7 @@ class Lane:
             fresh: bool = False, http_timeout: float | None = None) -> RunResult:
         """Run a command to its end (following polling); the last round, with every round's entries in it."""
         self.worker.http_timeout = http_timeout
-        integration = find_integration(instance.integration)
-        rounds = run_with_polling(integration, instance, command, args or {}, self.options(fresh))
+        rounds = run_with_polling(integration(instance.integration), instance, command, args or {}, self.options(fresh))
         final = rounds[-1]
         final.entries = [e for r in rounds[:-1] for e in r.entries] + final.entries
         return final

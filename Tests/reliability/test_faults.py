@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from reliability.harness import API_HOSTS, INTEGRATIONS, Lane, first_examples, verdict
+from reliability.harness import API_HOSTS, INTEGRATIONS, Lane, first_examples, integration, verdict
 from reliability.lanes import spread
-from xsoar_local.integrations import find_integration
 
 AREA = 'Faults'
 HANG_TIMEOUT_S = 0.5        # the HTTP timeout stand-in for hang cases (the emulator hangs for much longer)
@@ -48,7 +47,7 @@ FAULTS = [
 
 def all_commands() -> list[tuple[str, str, dict[str, str] | None]]:
     return [(name, command, args) for name in INTEGRATIONS
-            for command, args in first_examples(find_integration(name)).items()]
+            for command, args in first_examples(integration(name)).items()]
 
 
 # ---------------------------------------------------------------------------------------------------------------

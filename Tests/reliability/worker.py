@@ -44,6 +44,17 @@ def _request(self: requests.Session, method: str, url: str, **kwargs: Any) -> re
     return _REAL_REQUEST(self, method, url, **kwargs)
 
 
+_COMPILED: dict[tuple[str, int], Any] = {}
+
+
+def _compile(source: str, filename: str, mode: str) -> Any:
+    """The executor compiles CommonServerPython and the script for every job; here once per worker."""
+    key = (filename, hash(source))
+    if key not in _COMPILED:
+        _COMPILED[key] = compile(source, filename, mode)
+    return _COMPILED[key]
+
+
 def run_one(path: str) -> None:
     job = executor.load_job(path)
     _state['waits'] = 0.0
@@ -55,13 +66,16 @@ def run_one(path: str) -> None:
 
 
 def main() -> int:
+    replies = sys.stdout
+    sys.stdout = sys.stderr     # whatever a script prints must not reach the reply channel
     time.sleep = _scaled_sleep  # type: ignore[assignment]
+    executor.compile = _compile  # type: ignore[attr-defined]  # shadows the builtin inside the executor module
     requests.Session.request = _request  # type: ignore[method-assign]
     for line in sys.stdin:
         if line.strip():
             run_one(line.strip())
-            sys.stdout.write('done\n')
-            sys.stdout.flush()
+            replies.write(f'done {line.strip()}\n')
+            replies.flush()
     return 0
 
 
