@@ -40,5 +40,6 @@ def lanes(tmp_path_factory):
 
     from reliability.lanes import open_lanes
 
-    with ExitStack() as stack:
+    with ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
+        patch.setenv('XSOAR_LOCAL_TIME_SCALE', '0.01')   # polling waits, as in the e2e tests
         yield open_lanes(stack, tmp_path_factory.mktemp('lanes'))

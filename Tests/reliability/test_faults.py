@@ -3,6 +3,7 @@ fault, once on the first request and on every request until it gives up. Each ca
 error entry naming the cause — no traceback, no hang — and a failed write must not be half applied."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,62 +59,63 @@ def _api_token(lane: Lane, resource: str, roles: list[str]) -> str:
     return lane.admin('POST', '/tokens/mint', json={'resource': resource, 'roles': roles})['access_token']
 
 
-def _indicator(lane: Lane, value: str) -> dict | None:
+def _indicators(lane: Lane) -> list[dict]:
     token = _api_token(lane, 'https://api.securitycenter.microsoft.com', ['Ti.ReadWrite.All'])
     res = requests.get(f'{lane.server.url}/api/indicators', headers={'Authorization': f'Bearer {token}'},
                        verify=str(lane.server.ca_path), timeout=30)
     res.raise_for_status()
-    return next((i for i in res.json().get('value', []) if i.get('indicatorValue') == value), None)
+    return res.json().get('value', [])
 
 
 INCIDENT_FIELDS = {'status': 'status', 'classification': 'classification', 'determination': 'determination',
                    'assigned_to': 'assignedTo', 'tags': 'tags'}
 INDICATOR_FIELDS = {'action': 'action', 'severity': 'severity', 'indicator_title': 'title',
                     'indicator_description': 'description'}
+BATCH_FIELDS = ('action', 'severity', 'title', 'description')
+WRITES = {'microsoft-365-defender-incident-update': 'incident', 'microsoft-atp-sc-indicator-create': 'indicator',
+          'microsoft-atp-sc-indicator-update': 'indicator', 'microsoft-atp-indicator-batch-update': 'batch',
+          'microsoft-atp-sc-indicator-delete': 'delete'}
 
 
-def write_target(command: str) -> tuple[str, dict[str, str]] | None:
-    """(kind, argument → field) for the commands whose failure must not leave a half-applied write."""
-    if command == 'microsoft-365-defender-incident-update':
-        return 'incident', INCIDENT_FIELDS
-    if command in ('microsoft-atp-sc-indicator-create', 'microsoft-atp-sc-indicator-update'):
-        return 'indicator', INDICATOR_FIELDS
-    return None
+def _matches(value: Any, wanted: str) -> bool:
+    if isinstance(value, list):
+        return all(t.strip() in value for t in wanted.split(','))
+    return str(value).lower() == wanted.lower()
 
 
-def snapshot(lane: Lane, kind: str, args: dict[str, str]) -> dict | None:
+def write_state(lane: Lane, kind: str, args: dict[str, str]) -> Any:
+    """The part of the emulator's state the write touches (its ground truth, read through the admin API)."""
     if kind == 'incident':
-        return lane.admin('GET', f'/xdr/incidents/{args["id"]}')
-    return _indicator(lane, args['indicator_value'])
+        incident = lane.admin('GET', f'/xdr/incidents/{args["id"]}')
+        return {name: incident.get(name) for name in INCIDENT_FIELDS.values()}
+    indicators = _indicators(lane)
+    if kind == 'delete':
+        return any(str(i.get('id')) == args['indicator_id'] for i in indicators)
+    if kind == 'indicator':
+        found = next((i for i in indicators if i.get('indicatorValue') == args['indicator_value']), None)
+        return found and {name: found.get(name) for name in INDICATOR_FIELDS.values()}
+    wanted = json.loads(args['indicator_batch'])
+    by_value = {i.get('indicatorValue'): i for i in indicators}
+    return [{f: (by_value.get(w['indicatorValue']) or {}).get(f) for f in BATCH_FIELDS} for w in wanted]
 
 
-def _applied(obj: dict | None, args: dict[str, str], fields: dict[str, str]) -> list[bool]:
-    marks = []
-    for arg, name in fields.items():
-        if arg not in args or obj is None:
-            continue
-        value = obj.get(name)
-        wanted = args[arg]
-        if isinstance(value, list):
-            marks.append(all(t.strip() in value for t in wanted.split(',')))
-        else:
-            marks.append(str(value).lower() == wanted.lower())
-    return marks
+def applied(state: Any, kind: str, args: dict[str, str]) -> bool:
+    """Is the whole write visible in ``state``?"""
+    if kind == 'incident':
+        return all(_matches(state[f], args[a]) for a, f in INCIDENT_FIELDS.items() if a in args)
+    if kind == 'delete':
+        return state is False
+    if kind == 'indicator':
+        return bool(state) and all(_matches(state[f], args[a]) for a, f in INDICATOR_FIELDS.items() if a in args)
+    wanted = json.loads(args['indicator_batch'])
+    return all(_matches(got[f], str(w[f])) for got, w in zip(state, wanted, strict=True) for f in BATCH_FIELDS if f in w)
 
 
-def partial_write(before: dict | None, after: dict | None, args: dict[str, str], fields: dict[str, str],
-                  failed: bool) -> str:
-    """'' when the write is all-or-nothing as reported; else what is wrong."""
-    applied = _applied(after, args, fields)
+def partial_write(before: Any, after: Any, kind: str, args: dict[str, str], failed: bool) -> str:
+    """'' when the write is all-or-nothing as reported; otherwise what went wrong."""
     if failed:
-        untouched = before == after or (before is not None and after is not None and all(
-            before.get(f) == after.get(f) for f in fields.values()))
-        if not untouched and not all(applied):
-            return 'failed write left half applied'
-        return ''
-    if after is None or not all(applied):
-        return 'reported as done but not applied'
-    return ''
+        return '' if after == before or applied(after, kind, args) else 'failed write left half applied'
+    return '' if applied(after, kind, args) else 'reported as done but not (fully) applied'
 
 
 def reset_write_state(lane: Lane, kind: str) -> None:
@@ -121,6 +123,19 @@ def reset_write_state(lane: Lane, kind: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+
+
+_BASELINES: dict[tuple[int, str, str], list[str]] = {}
+
+
+def baseline(lane: Lane, name: str, command: str, args: dict[str, str], kind: str | None) -> list[str]:
+    """The command's errors without any fault (cached per lane): its own answer is not the fault's doing."""
+    key = (id(lane), name, command)
+    if key not in _BASELINES:
+        if kind:
+            reset_write_state(lane, kind)
+        _BASELINES[key] = lane.run(lane.instance(name), command, args).errors
+    return _BASELINES[key]
 
 
 def prepare(lane: Lane, name: str, fault: Fault, mode: str) -> None:
@@ -146,19 +161,20 @@ def run_case(lane: Lane, ledger, name: str, command: str, args: dict[str, str] |
         ledger.record(AREA, check, case, False, 'no example')
         return f'{case}: no example'
     instance = lane.instance(name)
-    target = write_target(command)
+    kind = WRITES.get(command)
+    own_errors = baseline(lane, name, command, args, kind)
     before = None
-    if target:
-        reset_write_state(lane, target[0])
-        before = snapshot(lane, target[0], args)
+    if kind:
+        reset_write_state(lane, kind)
+        before = write_state(lane, kind, args)
     prepare(lane, name, fault, mode)
     result = lane.run(instance, command, args, http_timeout=fault.http_timeout)
     lane.server.faults.clear()
-    held, reason = verdict(result, fault.words)
+    held, reason = verdict(result, fault.words, own_errors)
     if held and lane.worker.last_wait_s > WAIT_BUDGET_S:
         held, reason = False, f'asked to wait {lane.worker.last_wait_s:.0f} s in one run'
-    if held and target:
-        problem = partial_write(before, snapshot(lane, target[0], args), args, target[1], result.has_error)
+    if held and kind:
+        problem = partial_write(before, write_state(lane, kind, args), kind, args, result.has_error)
         held, reason = not problem, problem
     ledger.record(AREA, check, case, held, reason or '')
     return '' if held else f'{case}: {reason}'
