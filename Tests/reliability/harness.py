@@ -37,7 +37,9 @@ API_HOSTS = {'Microsoft365Defender': 'm365d', 'MicrosoftDefenderThreatIntelligen
 CASE_TIMEOUT_S = 90.0      # a case still running after this is a hang
 SLEEP_SCALE = 0.01         # waits the integration asks for are really waited for 1 % of their length
 MAX_ROUNDS = 40            # polling rounds a case may take
-RETRY_LATER = 'will run again automatically'   # retry_after_results: a rerun scheduled after Retry-After
+# How a round says Microsoft asked to retry later and a rerun is scheduled: retry_after_results, and the MDE
+# machine actions (which keep the machines already started and continue with the rest)
+RETRY_LATER = ('will run again automatically', 'continue automatically', '(throttled)')
 
 
 @functools.cache
@@ -129,7 +131,7 @@ class Lane:
         with EmulatorServer(tls=True, auto_approve=True, state_dir=root / 'emulator') as server:
             env = emulator_env(root / 'home', url=server.url, ca=str(server.ca_path))
             lane = cls(server, root / 'home', Worker(env, root / 'worker.log'))
-            lane.admin('POST', '/mde/settings', json={'action_step_seconds': 0})   # machine actions end at once
+            lane.reset_stores()
             try:
                 yield lane
             finally:
@@ -169,6 +171,12 @@ class Lane:
         final.entries = [e for r in rounds[:-1] for e in r.entries] + final.entries
         return final
 
+    def reset_stores(self) -> None:
+        """Incidents, machines, actions and indicators back to the seed; machine actions end at once."""
+        self.admin('POST', '/xdr/reset')
+        self.admin('POST', '/mde/reset')
+        self.admin('POST', '/mde/settings', json={'action_step_seconds': 0})
+
     def store(self, instance: Instance) -> InstanceStore:
         return InstanceStore(instance.name, self.home)
 
@@ -186,7 +194,7 @@ class Lane:
 
 def retry_scheduled(result: RunResult) -> bool:
     """The round ended with a rerun scheduled because Microsoft asked to retry later (see retry_after_results)."""
-    return result.scheduled is not None and any(RETRY_LATER in t for t in entry_texts(result))
+    return result.scheduled is not None and any(m in t for m in RETRY_LATER for t in entry_texts(result))
 
 
 def entry_texts(result: RunResult) -> list[str]:

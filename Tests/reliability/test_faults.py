@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from reliability.harness import API_HOSTS, INTEGRATIONS, Lane, first_examples, integration, verdict
+from reliability.harness import API_HOSTS, INTEGRATIONS, Lane, first_examples, integration, retry_scheduled, verdict
 from reliability.lanes import spread
 
 AREA = 'Faults'
@@ -113,13 +113,9 @@ def applied(state: Any, kind: str, args: dict[str, str]) -> bool:
 
 def partial_write(before: Any, after: Any, kind: str, args: dict[str, str], failed: bool) -> str:
     """'' when the write is all-or-nothing as reported; otherwise what went wrong."""
-    if failed:
+    if failed:   # failed or rescheduled: nothing applied, or (a retried upsert) everything
         return '' if after == before or applied(after, kind, args) else 'failed write left half applied'
     return '' if applied(after, kind, args) else 'reported as done but not (fully) applied'
-
-
-def reset_write_state(lane: Lane, kind: str) -> None:
-    lane.admin('POST', '/xdr/reset' if kind == 'incident' else '/mde/reset')
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -132,8 +128,7 @@ def baseline(lane: Lane, name: str, command: str, args: dict[str, str], kind: st
     """The command's errors without any fault (cached per lane): its own answer is not the fault's doing."""
     key = (id(lane), name, command)
     if key not in _BASELINES:
-        if kind:
-            reset_write_state(lane, kind)
+        lane.reset_stores()
         _BASELINES[key] = lane.run(lane.instance(name), command, args).errors
     return _BASELINES[key]
 
@@ -163,10 +158,8 @@ def run_case(lane: Lane, ledger, name: str, command: str, args: dict[str, str] |
     instance = lane.instance(name)
     kind = WRITES.get(command)
     own_errors = baseline(lane, name, command, args, kind)
-    before = None
-    if kind:
-        reset_write_state(lane, kind)
-        before = write_state(lane, kind, args)
+    lane.reset_stores()      # every case starts from the seed: no action pending, no machine offboarded
+    before = write_state(lane, kind, args) if kind else None
     prepare(lane, name, fault, mode)
     result = lane.run(instance, command, args, http_timeout=fault.http_timeout)
     lane.server.faults.clear()
@@ -174,7 +167,8 @@ def run_case(lane: Lane, ledger, name: str, command: str, args: dict[str, str] |
     if held and lane.worker.last_wait_s > WAIT_BUDGET_S:
         held, reason = False, f'asked to wait {lane.worker.last_wait_s:.0f} s in one run'
     if held and kind:
-        problem = partial_write(before, write_state(lane, kind, args), kind, args, result.has_error)
+        pending = result.has_error or retry_scheduled(result)     # failed, or to be run again later
+        problem = partial_write(before, write_state(lane, kind, args), kind, args, pending)
         held, reason = not problem, problem
     ledger.record(AREA, check, case, held, reason or '')
     return '' if held else f'{case}: {reason}'
