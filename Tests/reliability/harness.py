@@ -28,7 +28,7 @@ from xsoar_local.emulator import emulator_env
 from xsoar_local.instances import Instance, build_instance, read_instance_file
 from xsoar_local.integrations import Integration, find_integration, repo_root
 from xsoar_local.runner import RunOptions, RunResult, error_entry, run_command
-from xsoar_local.state import InstanceStore
+from xsoar_local.state import InstanceStore, VersionConflict
 
 INTEGRATIONS = ('Microsoft365Defender', 'MicrosoftDefenderThreatIntelligence',
                 'MicrosoftDefenderAdvancedThreatProtection')
@@ -95,14 +95,18 @@ class Worker:
         return outcome, ''
 
     def _await(self, reply: str, deadline: float) -> bool:
-        """Wait for the worker's reply to this job (a reply to an abandoned job is skipped)."""
-        assert self.proc and self.proc.stdout
-        fd = self.proc.stdout.fileno()
+        """Wait for the worker's reply to this job (a reply to an abandoned job is skipped). The worker may be
+        killed meanwhile (a test killing a command mid-cycle): that is a job without a reply."""
+        proc = self.proc
+        assert proc and proc.stdout
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            try:
+                ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+                line = proc.stdout.readline() if ready else ''
+            except (OSError, ValueError):
+                return False
             if not ready:
                 return False
-            line = self.proc.stdout.readline()
             if not line:
                 return False        # the worker died
             if line.strip() == reply:
@@ -110,10 +114,10 @@ class Worker:
         return False
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
 
 
 @dataclass
@@ -171,11 +175,14 @@ class Lane:
         final.entries = [e for r in rounds[:-1] for e in r.entries] + final.entries
         return final
 
-    def reset_stores(self) -> None:
-        """Incidents, machines, actions and indicators back to the seed; machine actions end at once."""
-        self.admin('POST', '/xdr/reset')
-        self.admin('POST', '/mde/reset')
-        self.admin('POST', '/mde/settings', json={'action_step_seconds': 0})
+    def reset_stores(self, *, xdr: bool = True, mde: bool = True) -> None:
+        """Incidents (``xdr``), machines, actions and indicators (``mde``) back to the seed; machine actions end at
+        once."""
+        if xdr:
+            self.admin('POST', '/xdr/reset')
+        if mde:
+            self.admin('POST', '/mde/reset')
+            self.admin('POST', '/mde/settings', json={'action_step_seconds': 0})
 
     def store(self, instance: Instance) -> InstanceStore:
         return InstanceStore(instance.name, self.home)
@@ -226,3 +233,21 @@ def verdict(result: RunResult, cause_words: tuple[str, ...] = (), own_errors: li
     if cause_words and not any(w.lower() in text.lower() for w in cause_words):
         return False, f'error does not name the cause: {text[:200]!r}'
     return True, ''
+
+
+CACHE_KEY = 'microsoft_auth'    # MicrosoftApiModule's token cache in the integration context
+
+
+def age_tokens(store: InstanceStore, seconds_left: float) -> None:
+    """Make every cached access token about to expire: a versioned write, like any other writer of the context."""
+    for _ in range(50):
+        current = store.get_context()
+        context = current['context']
+        for account in (context.get(CACHE_KEY) or {}).get('accounts', {}).values():
+            for token in (account.get('tokens') or {}).values():
+                token['expires_at'] = time.time() + seconds_left
+        try:
+            store.set_context(context, current['version'])
+            return
+        except VersionConflict:
+            time.sleep(0.01)

@@ -9,12 +9,10 @@ from typing import Any
 
 import pytest
 
-from reliability.harness import Lane, integration
+from reliability.harness import CACHE_KEY, Lane, age_tokens, integration
 from xsoar_local.runner import RunOptions, RunResult, run_fetch, run_with_polling
-from xsoar_local.state import VersionConflict
 
 AREA = 'Concurrency'
-CACHE_KEY = 'microsoft_auth'
 PROCESSES = 20
 ROUNDS = 2                      # commands each process slot runs one after the other
 WORKLOADS = {
@@ -55,22 +53,6 @@ def context_problem(context: Any) -> str:
     return ''
 
 
-def age_tokens(lane: Lane, instance, seconds_left: float) -> None:
-    """Make every cached access token about to expire — a versioned write, like any other writer of the context."""
-    store = lane.store(instance)
-    for _ in range(50):
-        current = store.get_context()
-        context = current['context']
-        for account in (context.get(CACHE_KEY) or {}).get('accounts', {}).values():
-            for token in (account.get('tokens') or {}).values():
-                token['expires_at'] = time.time() + seconds_left
-        try:
-            store.set_context(context, current['version'])
-            return
-        except VersionConflict:
-            time.sleep(0.01)
-
-
 def refresh_token(lane: Lane, instance) -> str | None:
     accounts = (lane.store(instance).get_context()['context'].get(CACHE_KEY) or {}).get('accounts', {})
     return next((a.get('refresh_token') for a in accounts.values() if a.get('refresh_token')), None)
@@ -101,7 +83,7 @@ class Chaos(threading.Thread):
             if turn % 3 == 0:
                 self.lane.admin('POST', '/tokens/expire-all')
             else:
-                age_tokens(self.lane, self.instance, seconds_left=30)
+                age_tokens(self.lane.store(self.instance), seconds_left=30)
             for _ in range(5):
                 self.reads += 1
                 problem = context_problem(self.lane.store(self.instance).get_context()['context'])
@@ -151,7 +133,7 @@ def test_twenty_processes_while_tokens_expire_and_rotate(lanes, ledger, name):
                   not chaos.problems, '; '.join(chaos.problems[:3]))
 
     before = refresh_token(lane, instance)
-    age_tokens(lane, instance, seconds_left=30)
+    age_tokens(lane.store(instance), seconds_left=30)
     lane.server.log.clear()
     final = run_fresh(lane, instance, workload[0][0], workload[0][1])
     grants = [e.get('grant_type') for e in lane.server.requests() if e.get('host') == 'login']

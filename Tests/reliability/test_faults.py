@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 import requests
 
-from reliability.harness import API_HOSTS, INTEGRATIONS, Lane, first_examples, integration, retry_scheduled, verdict
+from reliability.harness import (
+    API_HOSTS,
+    INTEGRATIONS,
+    Lane,
+    age_tokens,
+    first_examples,
+    integration,
+    retry_scheduled,
+    verdict,
+)
 from reliability.lanes import spread
 
 AREA = 'Faults'
@@ -121,6 +130,11 @@ def partial_write(before: Any, after: Any, kind: str, args: dict[str, str], fail
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def reset_for(lane: Lane, name: str, kind: str | None) -> None:
+    """Defender for Endpoint state changes with most commands; incidents only with the incident write."""
+    lane.reset_stores(xdr=kind == 'incident', mde=name == 'MicrosoftDefenderAdvancedThreatProtection')
+
+
 _BASELINES: dict[tuple[int, str, str], list[str]] = {}
 
 
@@ -128,7 +142,7 @@ def baseline(lane: Lane, name: str, command: str, args: dict[str, str], kind: st
     """The command's errors without any fault (cached per lane): its own answer is not the fault's doing."""
     key = (id(lane), name, command)
     if key not in _BASELINES:
-        lane.reset_stores()
+        reset_for(lane, name, kind)
         _BASELINES[key] = lane.run(lane.instance(name), command, args).errors
     return _BASELINES[key]
 
@@ -158,7 +172,7 @@ def run_case(lane: Lane, ledger, name: str, command: str, args: dict[str, str] |
     instance = lane.instance(name)
     kind = WRITES.get(command)
     own_errors = baseline(lane, name, command, args, kind)
-    lane.reset_stores()      # every case starts from the seed: no action pending, no machine offboarded
+    reset_for(lane, name, kind)   # every case starts from the seed: no action pending, no machine offboarded
     before = write_state(lane, kind, args) if kind else None
     prepare(lane, name, fault, mode)
     result = lane.run(instance, command, args, http_timeout=fault.http_timeout)
@@ -194,3 +208,68 @@ def test_every_command_under_fault(warm, ledger, fault, mode):
     spread(warm, all_commands(),
            lambda lane, case: failures.append(run_case(lane, ledger, case[0], case[1], case[2], fault, mode)))
     assert [f for f in failures if f] == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Revoked refresh tokens: flows that keep a refresh token (device code), a sample of two integrations
+
+SIGN_IN = {'Microsoft365Defender': 'microsoft-365-defender-auth-start',
+           'MicrosoftDefenderThreatIntelligence': 'msg-defender-threat-intel-auth-start'}
+REVOKED_WORDS = ('revoked', '50173', 'auth-start', 'sign in', 'auth-reset')
+
+
+@pytest.mark.parametrize('name', list(SIGN_IN))
+def test_revoked_refresh_token_gives_a_clear_error(lanes, ledger, name):
+    """Given a signed-in device-code instance whose refresh token was revoked, When each command runs with its access
+    token due for refresh, Then it fails with an error saying to sign in again (or succeeds if it needs no token)."""
+    lane = lanes[list(SIGN_IN).index(name) % len(lanes)]
+    lane.server.faults.clear()
+    lane.reset_stores()
+    instance = lane.instance(name, 'device-code')
+    failures = []
+    for command, args in first_examples(integration(name)).items():
+        if args is None or command.startswith(SIGN_IN[name].rsplit('-', 1)[0]):
+            continue    # the auth-* commands manage the sign-in itself
+        lane.store(instance).set_context({})
+        signed_in = lane.run(instance, SIGN_IN[name])
+        assert not signed_in.has_error, signed_in.errors
+        age_tokens(lane.store(instance), seconds_left=30)
+        lane.admin('POST', '/refresh-tokens/revoke', json={})
+        held, reason = verdict(lane.run(instance, command, args), REVOKED_WORDS)
+        ledger.record(AREA, 'revoked refresh token (device code flow)', f'{name} {command}', held, reason)
+        failures += [] if held else [f'{command}: {reason}']
+    assert failures == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The fast path (one long-lived worker) and real fresh processes agree
+
+SAMPLE = [('Microsoft365Defender', 'microsoft-365-defender-incidents-list'),
+          ('MicrosoftDefenderThreatIntelligence', 'msg-defender-threat-intel-host'),
+          ('MicrosoftDefenderAdvancedThreatProtection', 'microsoft-atp-get-machine-details')]
+SAMPLE_FAULTS = [FAULTS[2], FAULTS[7]]     # 500 and 401: their waits are short even without time scaling
+
+
+def outcome_shape(result) -> tuple:
+    return result.has_error, sorted(result.context), [e.get('Type') for e in result.entries]
+
+
+@pytest.mark.parametrize('fault', SAMPLE_FAULTS, ids=[f.label for f in SAMPLE_FAULTS])
+def test_fast_path_agrees_with_fresh_processes(warm, ledger, fault):
+    """Given a sample of cases, When each runs in the long-lived worker and in a fresh process, Then both end the same
+    way: same error or success, same context keys, same kinds of entries."""
+    lane = warm[0]
+    disagreements = []
+    for name, command in SAMPLE:
+        args = first_examples(integration(name))[command] or {}
+        shapes = []
+        for fresh in (False, True):
+            lane.reset_stores()
+            prepare(lane, name, fault, 'every')
+            shapes.append(outcome_shape(lane.run(lane.instance(name), command, args, fresh=fresh)))
+            lane.server.faults.clear()
+        same = shapes[0] == shapes[1]
+        ledger.record(AREA, 'fast path and fresh process agree (sample)', f'{name} {command} / {fault.label}', same,
+                      f'worker {shapes[0]} vs fresh {shapes[1]}')
+        disagreements += [] if same else [command]
+    assert disagreements == []
