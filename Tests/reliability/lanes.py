@@ -40,7 +40,7 @@ def _memoized_builds() -> Iterator[None]:
     try:
         yield
     finally:
-        build.unified_script = original  # type: ignore[assignment]
+        build.unified_script = original
 
 
 def spread(lanes: list[Lane], items: Iterable[T], work: Callable[[Lane, T], None]) -> None:

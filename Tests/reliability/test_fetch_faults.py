@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from reliability.harness import Lane, integration, verdict
 from xsoar_local.runner import RunResult, run_fetch
 
 AREA = 'Fetch under faults'
-PAGE_FAULTS = [
+PAGE_FAULTS: list[dict[str, Any]] = [
     {'kind': 'status', 'status': 500, 'count': 'always'},
     {'kind': 'reset', 'count': 'always'},
     {'kind': 'status', 'status': 429, 'retry_after': 2, 'count': 'always'},

@@ -70,7 +70,7 @@ def main() -> int:
     sys.stdout = sys.stderr     # whatever a script prints must not reach the reply channel
     time.sleep = _scaled_sleep  # type: ignore[assignment]
     executor.compile = _compile  # type: ignore[attr-defined]  # shadows the builtin inside the executor module
-    requests.Session.request = _request  # type: ignore[method-assign]
+    requests.Session.request = _request  # type: ignore[method-assign,assignment]
     for line in sys.stdin:
         if line.strip():
             run_one(line.strip())

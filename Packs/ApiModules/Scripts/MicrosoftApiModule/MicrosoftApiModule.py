@@ -1315,7 +1315,7 @@ class MicrosoftClient(BaseClient):
                         and attempt < self.retry.max_attempts):
                     time.sleep(self._backoff(attempt))
                     continue
-                if _is_dropped_tls(cause):     # BaseClient would call it a certificate problem
+                if cause is not None and _is_dropped_tls(cause):   # BaseClient would call it a certificate problem
                     raise DemistoException('The connection to Microsoft was closed before an answer arrived '
                                            '(connection reset during TLS). Check the network and proxy, then run '
                                            'the command again.', cause) from None
