@@ -1,7 +1,8 @@
 """Injected faults, queued through ``POST /_emulator/faults``.
 
 A fault matches requests by logical host, path prefix and/or path regex (and optionally method), and fires
-``count`` times (or always, until cleared). Kinds:
+``count`` times (or always, until cleared), optionally after letting ``skip`` matching requests through untouched
+(e.g. ``skip: 2`` faults the third page of a listing). Kinds:
 
 * ``status``  - answer at once with ``status`` (429, 500, 502, 503, 504...), optional ``Retry-After`` and a body
   shaped like the service (or ``body`` as given);
@@ -37,6 +38,7 @@ class Fault:
     hang_seconds: float = 30.0
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    skip: int = 0                         # matching requests to let through before the fault starts firing
     fired: int = 0
 
     @property
@@ -85,7 +87,15 @@ def parse_fault(data: dict[str, Any]) -> Fault:
         path_regex=data.get('path_regex'), method=data.get('method'), count=count, status=status,
         retry_after=None if data.get('retry_after') is None else int(data['retry_after']),
         latency_ms=int(data.get('latency_ms', 0)), hang_seconds=float(data.get('hang_seconds', 30.0)),
-        body=data.get('body'), headers={str(k): str(v) for k, v in (data.get('headers') or {}).items()})
+        body=data.get('body'), headers={str(k): str(v) for k, v in (data.get('headers') or {}).items()},
+        skip=_skip(data.get('skip', 0)))
+
+
+def _skip(value: Any) -> int:
+    skip = int(value or 0)
+    if skip < 0:
+        raise ValueError('skip must be zero or a positive number')
+    return skip
 
 
 class FaultRegistry:
@@ -119,6 +129,9 @@ class FaultRegistry:
         with self._lock:
             for fault in self._faults:
                 if fault.exhausted or not fault.matches(host, method, path):
+                    continue
+                if fault.skip:
+                    fault.skip -= 1
                     continue
                 if fault.kind == 'latency':
                     fault.fired += 1

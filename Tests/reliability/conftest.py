@@ -31,3 +31,15 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_sep('=', 'reliability and security summary')
     terminalreporter.write_line(LEDGER.markdown())
     terminalreporter.write_line(f'(written to {REPORT})')
+
+
+@pytest.fixture(scope='session')
+def lanes(tmp_path_factory):
+    """Emulator + state home + long-lived worker, one per core (reliability.lanes); shared by the fault tests."""
+    from contextlib import ExitStack
+
+    from reliability.lanes import open_lanes
+
+    with ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
+        patch.setenv('XSOAR_LOCAL_TIME_SCALE', '0.01')   # polling waits, as in the e2e tests
+        yield open_lanes(stack, tmp_path_factory.mktemp('lanes'))

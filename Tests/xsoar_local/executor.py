@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _load_job(path: str) -> dict:
+def load_job(path: str) -> dict:
     with open(path, encoding='utf-8') as handle:
         return json.load(handle)
 
@@ -144,10 +144,11 @@ def _execute(job: dict, backend: Any) -> tuple[int, str | None]:
     return 0, None
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    job = _load_job(argv[0])
-    sys.path[:0] = job['import_paths']
+def run_job(job: dict) -> dict:
+    """Execute one job in a fresh ``__main__`` namespace with a fresh backend and return its outcome."""
+    for path in reversed(job['import_paths']):
+        if path not in sys.path:
+            sys.path.insert(0, path)
     import demistomock
 
     backend = _make_backend(job)
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     demistomock.callingContext = _calling_context(job)
     started = time.monotonic()
     exit_code, crash = _execute(job, backend)
-    outcome = {
+    return {
         'entries': backend.entries,
         'incidents': backend.fetched,
         'last_run': backend.new_last_run,
@@ -166,8 +167,17 @@ def main(argv: list[str] | None = None) -> int:
         'crash': crash,
         'duration_s': round(time.monotonic() - started, 4),
     }
+
+
+def write_outcome(job: dict, outcome: dict) -> None:
     with open(job['output'], 'w', encoding='utf-8') as handle:
         json.dump(outcome, handle, default=str)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    job = load_job(argv[0])
+    write_outcome(job, run_job(job))
     return 0
 
 

@@ -84,6 +84,9 @@ class RunResult:
         }
 
 
+Spawner = Callable[[dict, Path, 'RunOptions'], tuple[dict | None, str]]  # job, work dir → (outcome, stderr)
+
+
 @dataclass
 class RunOptions:
     source: bool = False
@@ -91,6 +94,9 @@ class RunOptions:
     debug: bool = False
     env: dict[str, str] = field(default_factory=dict)
     home: Path | None = None
+    # How a prepared job is executed: None spawns a fresh process (the server's way); a test suite may pass a
+    # long-lived worker (``executor --serve``) with the same job-in, outcome-out contract.
+    spawner: Spawner | None = None
 
 
 def prepare_args(integration: Integration, command: str, args: dict) -> tuple[dict, str | None]:
@@ -196,7 +202,7 @@ def run_command(integration: Integration, instance: Instance, command: str, args
         except build.BuildError as error:
             result.entries = [error_entry(str(error))]
             return result
-        outcome, stderr = _spawn(job, work_dir, options)
+        outcome, stderr = (options.spawner or _spawn)(job, work_dir, options)
         result.stderr = stderr
         if outcome is None:
             result.entries = [error_entry(stderr)]

@@ -114,3 +114,17 @@ def test_python_api(emulator):
     emulator.add_fault(host='login', status=502)
     assert client_credentials(emulator.url).status_code == 502
     assert emulator.requests(host='login')[0]['status'] == 502
+
+
+def test_skip_lets_the_first_matching_requests_through(emulator):
+    """Given a fault with skip=2, When three requests match, Then only the third one is faulted."""
+    add_fault(emulator, host='login', status=500, skip=2, count=1)
+    statuses = [client_credentials(emulator.url).status_code for _ in range(4)]
+    assert statuses == [200, 200, 500, 200]
+
+
+def test_negative_skip_is_refused(emulator):
+    """Given a fault with a negative skip, When it is queued, Then the admin API answers 400."""
+    response = requests.post(f'{emulator.url}/_emulator/faults', json={'host': 'login', 'status': 500, 'skip': -1},
+                             timeout=5)
+    assert response.status_code == 400

@@ -509,8 +509,18 @@ class TokenTransport:
                                   error=error, codes=codes, status=res.status_code, res=res)
 
 
+def _is_dropped_tls(exc: BaseException) -> bool:
+    """An SSLError that is a connection closed or reset during TLS (EOF), not a certificate problem."""
+    text = str(exc)
+    return (isinstance(exc, requests.exceptions.SSLError) and 'CERTIFICATE_VERIFY_FAILED' not in text
+            and ('EOF occurred' in text or 'reset by peer' in text or 'UNEXPECTED_EOF' in text))
+
+
 def _is_transient(exc: requests.exceptions.RequestException, idempotent: bool) -> bool:
-    """Connection failures worth retrying: never TLS/proxy errors; non-idempotent only if nothing was sent."""
+    """Connection failures worth retrying: never TLS/proxy errors (a connection dropped during TLS is a connection
+    failure, not a TLS error); non-idempotent only if nothing was sent."""
+    if _is_dropped_tls(exc):
+        return idempotent
     if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
         return False
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -1305,6 +1315,10 @@ class MicrosoftClient(BaseClient):
                         and attempt < self.retry.max_attempts):
                     time.sleep(self._backoff(attempt))
                     continue
+                if cause is not None and _is_dropped_tls(cause):   # BaseClient would call it a certificate problem
+                    raise DemistoException('The connection to Microsoft was closed before an answer arrived '
+                                           '(connection reset during TLS). Check the network and proxy, then run '
+                                           'the command again.', cause) from None
                 if isinstance(exc, DemistoException):
                     raise
                 raise DemistoException(f'The request to Microsoft failed ({type(exc).__name__}).', exc) from None

@@ -1188,6 +1188,37 @@ def test_connection_error_retry(requests_mock, api_client):
         api_client.http_request('POST', 'security/incidents', json_data={})
 
 
+TLS_EOF = "Max retries exceeded (Caused by SSLError(SSLEOFError(8, 'EOF occurred in violation of protocol')))"
+TLS_VERIFY = "Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED]')))"
+
+
+def test_connection_reset_during_tls_is_a_connection_failure(requests_mock, api_client):
+    """
+    Given: the connection is reset during the TLS handshake (requests raises SSLError with an EOF).
+    When: a GET and then a POST are sent.
+    Then: the GET is retried like any dropped connection; the POST fails with a message about the connection, not
+        about certificates.
+    """
+    requests_mock.get(API, [{'exc': requests.exceptions.SSLError(TLS_EOF)}, {'json': {'ok': 1}}])
+    assert api_client.http_request('GET', 'security/incidents') == {'ok': 1}
+    requests_mock.post(API, exc=requests.exceptions.SSLError(TLS_EOF))
+    with pytest.raises(DemistoException, match='connection reset during TLS') as error:
+        api_client.http_request('POST', 'security/incidents', json_data={})
+    assert 'Certificate' not in str(error.value)
+
+
+def test_certificate_failure_is_not_retried(requests_mock, api_client):
+    """
+    Given: the server's certificate does not verify.
+    When: a GET is sent.
+    Then: one attempt, and the certificate error.
+    """
+    requests_mock.get(API, exc=requests.exceptions.SSLError(TLS_VERIFY))
+    with pytest.raises(DemistoException, match='SSL Certificate Verification Failed'):
+        api_client.http_request('GET', 'security/incidents')
+    assert len([r for r in requests_mock.request_history if r.method == 'GET']) == 1
+
+
 def test_404_not_found(requests_mock, api_client):
     """
     Given: the API answers 404.

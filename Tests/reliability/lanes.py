@@ -1,0 +1,71 @@
+"""Lanes shared by the fault, fetch and concurrency tests, and a way to spread cases over them."""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from reliability.harness import Lane
+from xsoar_local import build
+from xsoar_local.integrations import Integration
+
+T = TypeVar('T')
+LANES = 2   # the machine has 2 cores; each lane is one emulator and one worker process
+
+
+def open_lanes(stack: ExitStack, root: Path, count: int = LANES) -> list[Lane]:
+    """``count`` lanes; while they are open the unified builds are checked once, not on every run (the sources do
+    not change during a test session, and the digest check costs a quarter of a second per run)."""
+    stack.enter_context(_memoized_builds())
+    return [stack.enter_context(Lane.open(root / f'lane{i}')) for i in range(count)]
+
+
+@contextmanager
+def _memoized_builds() -> Iterator[None]:
+    original = build.unified_script
+    cache: dict[tuple[str, Path], tuple[Path, str]] = {}
+    lock = threading.Lock()
+
+    def unified_script(integration: Integration, root: Path) -> tuple[Path, str]:
+        with lock:
+            key = (integration.name, root)
+            if key not in cache:
+                cache[key] = original(integration, root)
+            return cache[key]
+
+    build.unified_script = unified_script  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        build.unified_script = original
+
+
+def spread(lanes: list[Lane], items: Iterable[T], work: Callable[[Lane, T], None]) -> None:
+    """Run ``work(lane, item)`` for every item, one item at a time per lane, lanes in parallel."""
+    todo: queue.Queue[T] = queue.Queue()
+    for item in items:
+        todo.put(item)
+    errors: list[BaseException] = []
+
+    def drain(lane: Lane) -> None:
+        while True:
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                work(lane, item)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread below
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=drain, args=(lane,)) for lane in lanes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

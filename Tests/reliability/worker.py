@@ -1,0 +1,83 @@
+"""A long-lived xsoar-local executor for the reliability suite: one job file path per stdin line, ``done`` per job.
+
+Each job runs exactly as ``python -m xsoar_local.executor`` runs it (``executor.run_job``: fresh ``__main__``
+namespace, fresh demistomock backend, same state store), so the only thing saved is interpreter start-up and imports.
+Two knobs make fault cases fast without changing what the integration decides:
+
+* waits (``time.sleep``) are multiplied by ``RELIABILITY_SLEEP_SCALE``; the waits asked for are summed per job and
+  returned as ``requested_wait_s`` so the suite can check they stay bounded;
+* a job may carry ``reliability: {http_timeout: s}``: every HTTP request's timeout is capped to that many seconds,
+  which stands in for the integration's own timeout when a response hangs.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import requests
+
+from xsoar_local import executor
+
+_REAL_SLEEP = time.sleep
+_SCALE = float(os.environ.get('RELIABILITY_SLEEP_SCALE', '0.01'))
+_state: dict[str, Any] = {'waits': 0.0, 'timeout': None}
+_REAL_REQUEST = requests.Session.request
+
+
+def _scaled_sleep(seconds: float) -> None:
+    _state['waits'] += max(0.0, float(seconds))
+    _REAL_SLEEP(max(0.0, float(seconds)) * _SCALE)
+
+
+def _capped(timeout: Any, cap: float) -> Any:
+    if isinstance(timeout, tuple):
+        return tuple(cap if t is None else min(float(t), cap) for t in timeout)
+    return cap if timeout is None else min(float(timeout), cap)
+
+
+def _request(self: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    cap = _state['timeout']
+    if cap:
+        kwargs['timeout'] = _capped(kwargs.get('timeout'), cap)
+    return _REAL_REQUEST(self, method, url, **kwargs)
+
+
+_COMPILED: dict[tuple[str, int], Any] = {}
+
+
+def _compile(source: str, filename: str, mode: str) -> Any:
+    """The executor compiles CommonServerPython and the script for every job; here once per worker."""
+    key = (filename, hash(source))
+    if key not in _COMPILED:
+        _COMPILED[key] = compile(source, filename, mode)
+    return _COMPILED[key]
+
+
+def run_one(path: str) -> None:
+    job = executor.load_job(path)
+    _state['waits'] = 0.0
+    _state['timeout'] = (job.get('reliability') or {}).get('http_timeout')
+    os.chdir(os.path.dirname(job['output']))  # fileResult writes to the working directory, as in a fresh process
+    outcome = executor.run_job(job)
+    outcome['requested_wait_s'] = round(_state['waits'], 3)
+    executor.write_outcome(job, outcome)
+
+
+def main() -> int:
+    replies = sys.stdout
+    sys.stdout = sys.stderr     # whatever a script prints must not reach the reply channel
+    time.sleep = _scaled_sleep  # type: ignore[assignment]
+    executor.compile = _compile  # type: ignore[attr-defined]  # shadows the builtin inside the executor module
+    requests.Session.request = _request  # type: ignore[method-assign,assignment]
+    for line in sys.stdin:
+        if line.strip():
+            run_one(line.strip())
+            replies.write(f'done {line.strip()}\n')
+            replies.flush()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
