@@ -104,6 +104,11 @@ def _store(request: Request) -> _Store:
     return store
 
 
+def reset_indicators(request: Request) -> None:
+    """Back to the seeded indicators (the MDE admin reset calls this: they belong to the same integration)."""
+    _store(request).reset()
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec='seconds').replace('+00:00', 'Z')
 

@@ -12,7 +12,8 @@ rate limited): ground truth for tests, a way to play the portal, and the investi
 * ``GET /_emulator/mde/actions``: every machine action, API shape.
 * ``GET``/``POST /_emulator/mde/settings`` ``{action_step_seconds}``: seconds per machine-action step.
 * ``POST /_emulator/mde/hunting-rows`` ``{table, rows}``: append hunting rows (missing columns null).
-* ``POST /_emulator/mde/reset``: the store back to its seed (also done by the emulator's reset).
+* ``POST /_emulator/mde/reset``: the store back to its seed, with the legacy Graph tiIndicators the integration also
+  manages (also done by the emulator's reset).
 * ``GET /_emulator/mde/packages/{action_id}.zip``: the investigation package (the URL getPackageUri hands out).
 """
 from __future__ import annotations
@@ -162,7 +163,10 @@ async def hunting_rows(request: Request) -> Response:
 
 
 async def reset_store(request: Request) -> Response:
+    from .graph_ti_indicators import reset_indicators
+
     _store(request).reset()
+    reset_indicators(request)
     return JSONResponse({'reset': True})
 
 

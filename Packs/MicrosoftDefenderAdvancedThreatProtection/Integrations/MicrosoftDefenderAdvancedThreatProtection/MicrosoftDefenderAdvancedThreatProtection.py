@@ -1001,10 +1001,13 @@ def run_live_response(client: Client, args: Dict[str, Any], command: str,
     try:
         action = start_live_response(client, machine_id, commands, comment)
     except RetryAfterError as error:
-        if error.retry_after > 3600:
+        throttled = number_arg(args, 'polling_elapsed', 0, 0, 10_000_000) + error.retry_after
+        if error.retry_after > 3600 or throttled > timeout + LIVE_TIMEOUT_SLACK:
             raise
-        return CommandResults(readable_output=f'{error.message} The live response starts automatically after the wait.',
-                              scheduled_command=rerun(command, args, error.retry_after, timeout + 3600))
+        return CommandResults(
+            readable_output=f'{error.message} The command will run again automatically after the wait and start the '
+                            'live response then.',
+            scheduled_command=rerun(command, args, error.retry_after, timeout + 3600, polling_elapsed=str(throttled)))
     if not polling:
         return live_action_results(action, f'Live response action {action.get("id")} was requested')
     return CommandResults(
@@ -1024,6 +1027,11 @@ def poll_live_response(client: Client, args: Dict[str, Any], command: str, actio
         action = client.get_machine_action(action_id)
     except RetryAfterError as error:
         wait = max(interval, error.retry_after)
+        if elapsed + wait > slack_timeout:
+            raise DemistoException(
+                f'Microsoft kept throttling the status reads of live response action {action_id} for {elapsed} '
+                f'seconds (timeout_in_seconds={timeout}). The action goes on: read its result later with '
+                f'!{PREFIX}-live-response-result machine_action_id={action_id}.') from error
         return CommandResults(readable_output=f'Waiting for live response action {action_id} (throttled).',
                               scheduled_command=rerun(command, args, wait, slack_timeout,
                                                       polling_elapsed=str(elapsed + wait)))
@@ -1724,7 +1732,10 @@ def create_alert_command(client: Client, args: Dict[str, Any]) -> CommandResults
 
 def get_alert_by_id_command(client: Client, args: Dict[str, Any]) -> Any:
     alerts, errors = [], []
-    for alert_id in required_list(args, 'alert_ids'):
+    alert_ids = required_list(args, 'alert_ids')
+    for alert_id in alert_ids:
+        quote_id(alert_id, 'alert_ids')         # every ID checked before the first call, the argument named
+    for alert_id in alert_ids:
         try:
             alerts.append(client.get_alert(alert_id))
         except RetryAfterError:

@@ -1175,6 +1175,23 @@ def test_live_response_throttled_start_and_poll_reschedule(client, requests_mock
     assert poll.scheduled_command.to_results()['NextRun'] == '90' and poll_args(poll)['polling_elapsed'] == '110'
 
 
+
+def test_live_response_throttling_counts_towards_the_timeout(client, requests_mock, mocker):
+    """Given Microsoft throttling every request, When the waits add up past timeout_in_seconds, Then the start and the
+    status reads end with a clear error instead of rescheduling for ever; a start says it will run again."""
+    mocker.patch('time.sleep')
+    throttled = {'status_code': 429, 'headers': {'Retry-After': '90'},
+                 'json': {'error': {'code': 'TooManyRequests', 'message': 'slow'}}}
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/runliveresponse', **throttled)
+    args = {'machine_id': MACHINE_ID, 'comment': 'c', 'path': 'C:\a', 'timeout_in_seconds': '120'}
+    first = m.live_response_get_file_command(client, args)
+    assert 'will run again automatically' in first.readable_output and poll_args(first)['polling_elapsed'] == '90'
+    with pytest.raises(m.RetryAfterError):
+        m.live_response_get_file_command(client, args | {'polling_elapsed': '300'})
+    requests_mock.get(f'{API}/machineactions/{LR_ID}', **throttled)
+    with pytest.raises(DemistoException, match='kept throttling'):
+        m.live_response_get_file_command(client, {'machine_action_id': LR_ID, 'polling_elapsed': '700'})
+
 @pytest.mark.parametrize('action_body,match', [
     (live_action('Cancelled', cancellationRequestor='lead@fabrikam.com', cancellationComment='wrong host'),
      'was cancelled by lead@fabrikam.com: "wrong host"'),
