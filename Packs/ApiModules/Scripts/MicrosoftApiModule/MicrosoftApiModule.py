@@ -22,6 +22,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -266,6 +267,23 @@ class RetryAfterError(DemistoException):
 
 class UnsupportedCloudError(DemistoException):
     """The selected cloud does not offer the requested product."""
+
+
+class UnexpectedResponseError(DemistoException):
+    """A response whose fields have types the integration does not read (a list where an object belongs...)."""
+
+
+@contextmanager
+def response_shape_guard() -> Iterator[None]:
+    """Reading a field of an unexpected type fails deep inside a context builder with Python's own wording; this
+    turns it into one error that says what happened and what to do, and keeps the Python detail for the debug log."""
+    try:
+        yield
+    except (AttributeError, TypeError, KeyError, IndexError) as error:
+        demisto.debug(f'Unexpected response shape: {type(error).__name__}: {error}')
+        raise UnexpectedResponseError(
+            'Microsoft answered with fields of types this integration does not read (or the integration has a bug). '
+            'Retry the command; if it fails again, run it with debug-mode=true and report the log.') from error
 
 
 # AADSTS codes whose remedy we can name. {prefix} is the integration's command prefix.

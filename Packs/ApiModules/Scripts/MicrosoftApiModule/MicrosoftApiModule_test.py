@@ -1541,3 +1541,13 @@ def test_normalize_ts_refuses_anything_else():
 def test_timestamp_round_trip():
     """Given a normalised timestamp, When turned into a datetime and back, Then microseconds survive."""
     assert mam.datetime_to_ts(mam.ts_to_datetime('2026-01-02T03:04:05.123456Z')) == '2026-01-02T03:04:05.1234560Z'
+
+
+def test_response_shape_guard_names_the_problem_not_python():
+    """Given a context builder that meets a list where it expects an object, When it runs inside the guard,
+    Then one UnexpectedResponseError says what happened and what to do, without Python's wording."""
+    with pytest.raises(mam.UnexpectedResponseError) as caught:
+        with mam.response_shape_guard():
+            'unexpected text'.get('id')  # type: ignore[attr-defined]
+    assert 'debug-mode=true' in str(caught.value) and 'attribute' not in str(caught.value)
+    assert isinstance(caught.value.__cause__, AttributeError)

@@ -1209,24 +1209,25 @@ def main() -> None:
     params, args, command = demisto.params(), demisto.args(), demisto.command()
     demisto.debug(f'Command being called is {command}')
     try:
-        api = build_api(params)
-        auth_commands = auth_command_table(api.http, PREFIX)
-        if command == 'test-module':
-            return_results(test_module(api, params))
-        elif command == 'fetch-incidents':
-            fetch_incidents_command(api, params)
-        elif command in COMMANDS:
-            return_results(COMMANDS[command](api, args))
-        elif command == 'get-remote-data':
-            return_results(get_remote_data_command(api, args, params))
-        elif command == 'update-remote-system':
-            return_results(update_remote_system_command(api, args, params))
-        elif command == 'get-mapping-fields':
-            return_results(get_mapping_fields_command())
-        elif command in auth_commands and command != f'{PREFIX}-generate-login-url':
-            return_results(auth_commands[command](args))
-        else:
-            raise NotImplementedError(f'Command "{command}" is not implemented.')
+        with response_shape_guard():
+            api = build_api(params)
+            auth_commands = auth_command_table(api.http, PREFIX)
+            if command == 'test-module':
+                return_results(test_module(api, params))
+            elif command == 'fetch-incidents':
+                fetch_incidents_command(api, params)
+            elif command in COMMANDS:
+                return_results(COMMANDS[command](api, args))
+            elif command == 'get-remote-data':
+                return_results(get_remote_data_command(api, args, params))
+            elif command == 'update-remote-system':
+                return_results(update_remote_system_command(api, args, params))
+            elif command == 'get-mapping-fields':
+                return_results(get_mapping_fields_command())
+            elif command in auth_commands and command != f'{PREFIX}-generate-login-url':
+                return_results(auth_commands[command](args))
+            else:
+                raise NotImplementedError(f'Command "{command}" is not implemented.')
     except RetryAfterError as error:
         return_error(f'Failed to execute {command} command. {error.message}')
     except Exception as error:

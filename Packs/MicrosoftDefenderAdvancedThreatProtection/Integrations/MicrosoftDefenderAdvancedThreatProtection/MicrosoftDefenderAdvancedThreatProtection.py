@@ -2050,7 +2050,11 @@ def indicator_delete_command(client: Client, args: Dict[str, Any]) -> CommandRes
 
 def hunt(client: Client, query: str, timeout: int) -> List[Dict[str, Any]]:
     body = client.run_query(query, timeout)
-    return body.get('Results') or body.get('results') or []
+    rows = body.get('Results') or body.get('results') or []
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise UnexpectedResponseError('Microsoft answered the hunting query without a list of result rows. Retry the '
+                                      'query; if it fails again, run it with debug-mode=true and report the log.')
+    return rows
 
 
 def with_time_range(query: str, time_range: str | None, name: str = 'time_range') -> str:
@@ -2512,20 +2516,21 @@ def main() -> None:
     params, args, command = demisto.params(), demisto.args(), demisto.command()
     demisto.debug(f'Command being called is {command}')
     try:
-        client = build_client(params)
-        auth_commands = auth_command_table(client.http, PREFIX)
-        if command == 'test-module':
-            return_results(test_module(client, params))
-        elif command == 'fetch-incidents':
-            fetch_incidents_command(client, params)
-        elif command == f'{PREFIX}-test':
-            return_results(microsoft_atp_test_command(client, params))
-        elif command in (f'{PREFIX}-generate-login-url', f'{PREFIX}-auth-reset'):
-            return_results(auth_commands[command](args))
-        elif command in COMMANDS:
-            return_results(run_command(client, command, args))
-        else:
-            raise NotImplementedError(f'Command "{command}" is not implemented.')
+        with response_shape_guard():
+            client = build_client(params)
+            auth_commands = auth_command_table(client.http, PREFIX)
+            if command == 'test-module':
+                return_results(test_module(client, params))
+            elif command == 'fetch-incidents':
+                fetch_incidents_command(client, params)
+            elif command == f'{PREFIX}-test':
+                return_results(microsoft_atp_test_command(client, params))
+            elif command in (f'{PREFIX}-generate-login-url', f'{PREFIX}-auth-reset'):
+                return_results(auth_commands[command](args))
+            elif command in COMMANDS:
+                return_results(run_command(client, command, args))
+            else:
+                raise NotImplementedError(f'Command "{command}" is not implemented.')
     except RetryAfterError as error:
         return_error(f'Failed to execute {command} command. {error.message}')
     except Exception as error:

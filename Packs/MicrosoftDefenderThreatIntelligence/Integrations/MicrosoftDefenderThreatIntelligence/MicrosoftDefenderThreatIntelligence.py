@@ -716,18 +716,19 @@ def main() -> None:  # pragma: no cover - exercised end to end through xsoar-loc
     params, args, command = demisto.params(), demisto.args(), demisto.command()
     demisto.debug(f'Command being called is {command}')
     try:
-        client = build_client(params)
-        auth_commands = auth_command_table(client.ms_client, PREFIX)
-        if command == 'test-module':
-            return_results(auth_test_module(client.ms_client))
-        elif command in COMMANDS:
-            return_results(COMMANDS[command](client, args))
-        elif command in REPUTATION_COMMANDS:
-            return_results(REPUTATION_COMMANDS[command](client, args, get_reliability(params)))
-        elif command in auth_commands and command != f'{PREFIX}-generate-login-url':
-            return_results(auth_commands[command](args))
-        else:
-            raise NotImplementedError(f'Command "{command}" is not implemented.')
+        with response_shape_guard():
+            client = build_client(params)
+            auth_commands = auth_command_table(client.ms_client, PREFIX)
+            if command == 'test-module':
+                return_results(auth_test_module(client.ms_client))
+            elif command in COMMANDS:
+                return_results(COMMANDS[command](client, args))
+            elif command in REPUTATION_COMMANDS:
+                return_results(REPUTATION_COMMANDS[command](client, args, get_reliability(params)))
+            elif command in auth_commands and command != f'{PREFIX}-generate-login-url':
+                return_results(auth_commands[command](args))
+            else:
+                raise NotImplementedError(f'Command "{command}" is not implemented.')
     except RetryAfterError as error:
         return_error(f'Failed to execute {command} command. {error.message}')
     except Exception as error:
