@@ -46,6 +46,7 @@ IMDS_TOKEN_URL = 'http://169.254.169.254/metadata/identity/oauth2/token'  # noqa
 IMDS_API_VERSION = '2018-02-01'
 APP_SERVICE_API_VERSION = '2019-08-01'
 
+MAX_TOKENS_AFTER_401 = 3          # a 401 retries with a new token; another process may have cached one also revoked
 REFRESH_MARGIN_SECONDS = 300       # refresh access tokens when less than 5 minutes remain (as msal/azure-identity)
 DEFAULT_TOKEN_LIFETIME = 600       # used when a token response carries no lifetime (msal does the same)
 ASSERTION_LIFETIME = 600           # client assertions are valid for 10 minutes
@@ -1265,8 +1266,8 @@ DEFAULT_OK_CODES = (200, 201, 202, 204, 206)
 
 
 class MicrosoftClient(BaseClient):
-    """BaseClient for Microsoft APIs: ``http_request`` adds the bearer token for ``scope`` and handles 401 (one
-    retry with a fresh token), 429/503 Retry-After, 5xx and connection retries for idempotent requests, 404
+    """BaseClient for Microsoft APIs: ``http_request`` adds the bearer token for ``scope`` and handles 401 (a retry
+    with a newer token, at most three), 429/503 Retry-After, 5xx and connection retries for idempotent requests, 404
     (NotFoundError) and Microsoft error bodies."""
 
     def __init__(self, base_url: str, credential: TokenCredential, scope: str, *, verify: bool = True,
@@ -1313,7 +1314,7 @@ class MicrosoftClient(BaseClient):
         token_scope = _pick_scope(scope, resource, self.scope)
         retryable = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         codes = tuple(ok_codes or self._ok_codes or DEFAULT_OK_CODES)
-        refreshed_after_401 = False
+        rejected: set[str] = set()     # access tokens a 401 refused: each retry after a 401 uses a newer one
         attempt = 0
         while True:
             attempt += 1
@@ -1341,8 +1342,9 @@ class MicrosoftClient(BaseClient):
                     raise
                 raise DemistoException(f'The request to Microsoft failed ({type(exc).__name__}).', exc) from None
             status = res.status_code
-            if status == 401 and 401 not in codes and not refreshed_after_401:
-                refreshed_after_401 = True
+            if (status == 401 and 401 not in codes and access_token not in rejected
+                    and len(rejected) < MAX_TOKENS_AFTER_401):
+                rejected.add(access_token)
                 self.tokens.invalidate(token_scope, access_token)
                 continue
             if status in (429, 503) and status not in codes:

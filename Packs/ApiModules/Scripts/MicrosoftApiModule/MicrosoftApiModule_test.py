@@ -1091,6 +1091,20 @@ def test_401_invalidates_and_retries_once(requests_mock, api_client):
         api_client.http_request('GET', 'security/incidents')
 
 
+
+def test_401_again_with_a_newer_token_retries_again(requests_mock, api_client):
+    """
+    Given: the API rejects the cached token, then the next token too (revoked again while the command ran).
+    When: a GET is sent.
+    Then: each 401 is retried with a newer token, and the request succeeds on the third token.
+    """
+    unauthorized = {'status_code': 401, 'json': {'error': {'code': 'InvalidAuthenticationToken', 'message': 'revoked'}}}
+    requests_mock.get(API, [unauthorized, unauthorized, {'json': {'value': []}}])
+    requests_mock.post(TOKEN_URL, [{'json': token_body(t)} for t in ('at-1', 'at-2', 'at-3')])
+    assert api_client.http_request('GET', 'security/incidents') == {'value': []}
+    auth_headers = [r.headers.get('Authorization') for r in requests_mock.request_history if r.method == 'GET']
+    assert auth_headers == ['Bearer at-1', 'Bearer at-2', 'Bearer at-3']
+
 def test_429_short_wait_in_process(requests_mock, api_client, fresh_runtime):
     """
     Given: a 429 with Retry-After: 3.
