@@ -7,8 +7,8 @@ and "Get live response result", plus the storage-account downloads the result li
   machine at a time: another while one is pending or running is 400 ``ActiveRequestAlreadyExists``. Answers 201 with
   the machine action (type ``LiveResponse``) and its ``commands``.
 * The action moves like every machine action, with steps twice as long (``action_step_seconds`` x 2: Pending,
-  InProgress, then Succeeded or Failed). Its ID is the uuid5 of the machine and the number of the machine's live
-  response (first, second...), so documentation examples can name an action an earlier example started. Each
+  InProgress, then Succeeded or Failed). Its ID is predictable like every machine action's (see
+  ``MdeStore.next_action_id``), so documentation examples can name an action an earlier example started. Each
   command carries ``index``, ``startTime``, ``endTime``, ``commandStatus`` (Created, InProgress, Completed, Failed,
   Cancelled) and ``errors``. A command fails when its file or script is not in the live response
   library, when the machine is broken, or when an admin hook asked for it; the commands after a failed one never run.
@@ -34,7 +34,6 @@ import hmac
 import json
 import re
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -72,7 +71,6 @@ LR_MINUTE = RateLimitRule('mde-live-response-minute', 10, 60, path_regex=r'/runl
 LIVE_RESPONSE_READ = ['Machine.Read.All', 'Machine.ReadWrite.All', 'Machine.LiveResponse', 'Machine.Read',
                       'Machine.ReadWrite']
 LIVE_STEPS = 2            # a live response takes twice as long as other machine actions in each status
-ID_NAMESPACE = uuid.UUID('6d1c2a57-5f0e-4b1a-9c43-2f7d8e0b9a61')
 _SIGNING_KEY = secrets.token_bytes(32)
 
 
@@ -275,7 +273,6 @@ async def run_live_response(request: Request, principal: Principal) -> Response:
         action.live = LiveResponse(commands)
         action.fail = any(c.errors for c in commands)
         action.step *= LIVE_STEPS
-        _predictable_id(store, action)
         raw = action_raw(action, now_ticks())
     return JSONResponse({'@odata.context': _context(request, 'MachineActions/$entity'), **render_action(raw)},
                         status_code=201)
@@ -284,19 +281,6 @@ async def run_live_response(request: Request, principal: Principal) -> Response:
 for _segment in _spellings('runliveresponse') + ['runLiveResponse', 'RunLiveResponse']:
     module.add_route(f'/api/machines/{{machine_id}}/{_segment}', run_live_response, methods=['POST'],
                      permissions=['Machine.LiveResponse'])
-
-
-def _predictable_id(store: MdeStore, action: MachineAction) -> None:
-    """Give the new action the ID of its place among the machine's live responses (uuid5 of machine and number), so
-    documentation examples can name the action an earlier example started."""
-    number = sum(1 for a in store.actions.values() if a.machine_id == action.machine_id and a.live is not None)
-    new_id = str(uuid.uuid5(ID_NAMESPACE, f'{action.machine_id}:{number}'))
-    store.actions[new_id] = store.actions.pop(action.id)
-    store.action_order[store.action_order.index(action.id)] = new_id
-    if action.id in store.active:
-        store.active.discard(action.id)
-        store.active.add(new_id)
-    action.id = new_id
 
 
 def _signature(action_id: str, index: int, expiry: str) -> str:
