@@ -47,6 +47,9 @@ class Settings:
     rate_limit_time_scale: float = 1.0    # multiply every rate-limit window (0.01 turns a minute into 0.6 s)
     access_token_lifetime: int = 3599
     refresh_token_max_inactive: int = 90 * 24 * 3600
+    # Entra keeps a redeemed refresh token valid (until inactivity, lifetime or revocation). Single use is an opt-in
+    # hardening mode for token services that rotate strictly: a redeemed token then fails with AADSTS70008.
+    refresh_token_single_use: bool = False
     auth_code_lifetime: int = 600
     device_code_lifetime: int = 900
     device_code_interval: int = 5
@@ -233,7 +236,7 @@ class RefreshToken:
     scopes: list[str]
     issued_at: float
     last_used: float
-    status: str = 'active'          # active | rotated | revoked
+    status: str = 'active'          # active | rotated (redeemed at least once) | revoked
     origin: str = 'entra'           # entra | oproxy
     registration_id: str = ''
 

@@ -116,7 +116,7 @@ def refresh_token_grant(ctx: EmulatorContext, request: Request, ref: TenantRef, 
             raise EntraError(70000, detail='The refresh token was issued to a different client.')
         if record.status == 'revoked':
             raise EntraError(50173, issued=_iso(record.issued_at), valid_from=_iso(now))
-        if record.status == 'rotated':
+        if record.status == 'rotated' and ctx.state.settings.refresh_token_single_use:
             raise EntraError(70008, detail='The refresh token was already redeemed; use the newest one.')
         inactive = now - record.last_used
         if inactive > ctx.state.settings.refresh_token_max_inactive:

@@ -110,7 +110,7 @@ async def obtain_token(request: Request) -> Response:
             try:
                 if previous.status == 'revoked':
                     raise EntraError(50173, issued=str(int(previous.issued_at)), valid_from=str(int(now)))
-                if previous.status == 'rotated':
+                if previous.status == 'rotated' and settings.refresh_token_single_use:
                     raise EntraError(70008, detail='The refresh token was already redeemed; use the newest one.')
                 if now - previous.last_used > settings.refresh_token_max_inactive:
                     raise EntraError(700082, issued=str(int(previous.issued_at)),

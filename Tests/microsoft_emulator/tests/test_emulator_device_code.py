@@ -144,10 +144,20 @@ def refresh(emulator, refresh_token, client_id=XSOAR_M365D_APP_ID, scope=M365D_S
     return requests.post(f'{emulator.url}/organizations/oauth2/v2.0/token', data=data, timeout=5)
 
 
-def test_refresh_rotates(emulator, tokens):
+def test_refresh_returns_a_new_token_and_the_redeemed_one_keeps_working(emulator, tokens):
+    """Microsoft does not revoke a refresh token when it is redeemed ("Refresh tokens", Microsoft identity platform)."""
     first = refresh(emulator, tokens['refresh_token'], scope=None)
     assert first.status_code == 200, first.text
     assert first.json()['refresh_token'] != tokens['refresh_token']
+    again = refresh(emulator, tokens['refresh_token'])
+    assert again.status_code == 200, again.text
+    assert refresh(emulator, first.json()['refresh_token']).status_code == 200
+
+
+def test_single_use_mode_refuses_a_redeemed_refresh_token(emulator, tokens):
+    admin(emulator.url, 'POST', '/settings', json={'refresh_token_single_use': True})
+    first = refresh(emulator, tokens['refresh_token'], scope=None)
+    assert first.status_code == 200, first.text
     assert error_of(refresh(emulator, tokens['refresh_token'])) == ('invalid_grant', 70008)
     assert refresh(emulator, first.json()['refresh_token']).status_code == 200
 

@@ -394,9 +394,12 @@ class TokenCache:
         account = (namespace.get('accounts') or {}).get(account_key) or {}
         return json.loads(json.dumps(account))
 
-    def update(self, account_key: str, merge: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
-        """Apply ``merge`` to the freshest copy of one account and store it; ``None`` deletes the account."""
-        for attempt in range(1, self.attempts + 1):
+    def update(self, account_key: str, merge: Callable[[dict[str, Any]], dict[str, Any] | None],
+               attempts: int | None = None) -> dict[str, Any] | None:
+        """Apply ``merge`` to the freshest copy of one account and store it; ``None`` deletes the account.
+        ``attempts`` raises the bound on version conflicts for writes that must not be lost (a rotated token)."""
+        attempts = attempts or self.attempts
+        for attempt in range(1, attempts + 1):
             context, version = get_integration_context_with_version()
             namespace = dict(context.get(self.key) or {})
             accounts = dict(namespace.get('accounts') or {})
@@ -412,8 +415,8 @@ class TokenCache:
                 return merged
             except ValueError:
                 demisto.debug(f'MicrosoftApiModule: integration context changed while saving tokens '
-                              f'(attempt {attempt}/{self.attempts}); merging again.')
-                time.sleep(0.05 * attempt + secrets.randbelow(50) / 1000)
+                              f'(attempt {attempt}/{attempts}); merging again.')
+                time.sleep(min(0.05 * attempt, 0.5) + secrets.randbelow(50) / 1000)
         demisto.debug('MicrosoftApiModule: could not save the token cache after several version conflicts.')
         return None
 
@@ -1008,8 +1011,19 @@ class ManagedIdentityCredential(TokenCredential):
 # TokenProvider: reuse, refresh, rotate safely
 # ============================================================================================================
 
-ROTATION_WAIT_ATTEMPTS = 6     # × ROTATION_WAIT_SECONDS: how long a refused refresh waits for a concurrent rotation
-ROTATION_WAIT_SECONDS = 0.25
+ROTATION_POLL_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.0)   # re-reads of the cache while waiting for a successor
+ROTATION_MAX_RETRIES = 50      # refresh attempts with successively newer cached tokens; each one follows a change
+REFRESH_TOKEN_WRITE_ATTEMPTS = 40   # a rotated refresh token must not be lost to version conflicts
+# AADSTS codes that say the refresh token itself is dead (revoked, inactive, malformed, consent or MFA needed):
+# another execution cannot be about to store a successor, so the cache is read once and not waited on.
+DEAD_GRANT_CODES = frozenset({50173, 700082, 700084, 9002313, 65001, 50076, 50079, 53003})
+
+
+def _timeout_seconds(timeout: Any) -> float:
+    """A requests timeout (seconds, or a (connect, read) pair) as the longest one request may take."""
+    if isinstance(timeout, (tuple, list)):
+        return float(sum(float(part) for part in timeout if part))
+    return float(timeout or TOKEN_TIMEOUT)
 
 
 class TokenProvider:
@@ -1017,12 +1031,18 @@ class TokenProvider:
 
     Rotating refresh tokens are written compare-and-swap: a new refresh token replaces the cached one only if the
     cached one is the token we redeemed, so a concurrent execution's newer token is never replaced by an older
-    chain. If our refresh fails because another execution consumed the token first, we re-read and use theirs.
+    chain. Entra keeps a redeemed refresh token valid, but stricter token services rotate single-use; there, our
+    refresh fails when another execution redeemed the token first, and we wait for that execution to store its
+    successor (as long as one token request may take: on a loaded server it may be slow) and use theirs.
     """
 
-    def __init__(self, credential: TokenCredential, cache: TokenCache | None = None) -> None:
+    def __init__(self, credential: TokenCredential, cache: TokenCache | None = None,
+                 rotation_wait: float | None = None) -> None:
         self.credential = credential
         self.cache = cache or TokenCache()
+        transport = getattr(credential, 'transport', None)
+        self.rotation_wait = rotation_wait if rotation_wait is not None else _timeout_seconds(
+            getattr(transport, 'timeout', TOKEN_TIMEOUT))
         self._memory: dict[str, dict[str, Any]] = {}
 
     @property
@@ -1032,8 +1052,9 @@ class TokenProvider:
     def read_account(self) -> dict[str, Any]:
         return self.cache.read(self.account_key)
 
-    def update_account(self, merge: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
-        return self.cache.update(self.account_key, merge)
+    def update_account(self, merge: Callable[[dict[str, Any]], dict[str, Any] | None],
+                       attempts: int | None = None) -> dict[str, Any] | None:
+        return self.cache.update(self.account_key, merge, attempts=attempts)
 
     def get_token(self, scope: str, force_refresh: bool = False) -> str:
         """A valid access token for ``scope`` (a '<resource>/.default' or delegated scope string)."""
@@ -1045,34 +1066,45 @@ class TokenProvider:
         if not force_refresh and not _needs_refresh(cached):
             return self._remember(key, cached)  # type: ignore[arg-type]
         refresh_token = account.get('refresh_token') if self.credential.uses_refresh_token else None
-        _register_secret(refresh_token)
-        try:
-            result = self.credential.acquire(scope, refresh_token, account)
-        except MicrosoftAuthError as exc:
-            if not (refresh_token and exc.error == 'invalid_grant'):
-                raise
-            rotated = self._await_rotation(refresh_token)
-            if rotated is None:
-                raise
-            account, newer = rotated
-            cached = (account.get('tokens') or {}).get(key)
-            if not _needs_refresh(cached):
-                return self._remember(key, cached)  # type: ignore[arg-type]
-            refresh_token = newer
-            result = self.credential.acquire(scope, refresh_token, account)
-        return self.store(scope, result, used_refresh_token=refresh_token)
+        for retry in range(ROTATION_MAX_RETRIES + 1):
+            _register_secret(refresh_token)
+            try:
+                result = self.credential.acquire(scope, refresh_token, account)
+            except MicrosoftAuthError as exc:
+                if not (refresh_token and exc.error == 'invalid_grant') or retry == ROTATION_MAX_RETRIES:
+                    raise
+                wait = 0.0 if DEAD_GRANT_CODES.intersection(exc.codes) else self.rotation_wait
+                rotated = self._await_rotation(refresh_token, wait)
+                if rotated is None:
+                    raise
+                account, refresh_token = rotated
+                cached = (account.get('tokens') or {}).get(key)
+                if not _needs_refresh(cached):
+                    return self._remember(key, cached)  # type: ignore[arg-type]
+                continue
+            return self.store(scope, result, used_refresh_token=refresh_token)
+        raise AssertionError('unreachable')  # pragma: no cover
 
-    def _await_rotation(self, spent: str) -> tuple[dict[str, Any], str] | None:
-        """After Entra refused our refresh token, give the execution that redeemed it a moment to store its
-        successor; returns the account and the newer refresh token, or None when none appears."""
-        for attempt in range(ROTATION_WAIT_ATTEMPTS):
+    def _await_rotation(self, spent: str, wait: float) -> tuple[dict[str, Any], str] | None:
+        """After the token service refused ``spent``, re-read the cache until another execution has stored a
+        different refresh token, for at most ``wait`` seconds of sleep; returns the account and that token, or None.
+
+        Sleep is counted rather than the clock read, so a loaded machine waits at least as long, never less."""
+        slept, polls = 0.0, 0
+        while True:
             account = self.read_account()
             newer = account.get('refresh_token')
             if newer and newer != spent:
                 return account, newer
-            if attempt + 1 < ROTATION_WAIT_ATTEMPTS:
-                time.sleep(ROTATION_WAIT_SECONDS)
-        return None
+            pause = min(ROTATION_POLL_SECONDS[min(polls, len(ROTATION_POLL_SECONDS) - 1)], wait - slept)
+            if pause <= 0:
+                return None
+            if polls == 0:
+                demisto.debug('MicrosoftApiModule: the refresh token was refused; waiting for a concurrent '
+                              'execution to store its successor.')
+            time.sleep(pause)
+            slept += pause
+            polls += 1
 
     def store(self, scope: str, result: TokenResult, used_refresh_token: str | None = None) -> str:
         """Save ``result`` for ``scope`` (merging into the freshest account) and return the access token."""
@@ -1092,7 +1124,7 @@ class TokenProvider:
                 account.pop(name, None)
             return account
 
-        self.update_account(merge)
+        self.update_account(merge, attempts=REFRESH_TOKEN_WRITE_ATTEMPTS if result.refresh_token else None)
         return self._remember(key, entry)
 
     def invalidate(self, scope: str, access_token: str | None = None) -> None:

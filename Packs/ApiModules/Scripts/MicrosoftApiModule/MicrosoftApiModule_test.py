@@ -1022,7 +1022,84 @@ def test_refused_refresh_without_successor_fails_clearly(requests_mock, mocker):
     sleep = mocker.patch.object(mam.time, 'sleep')
     with pytest.raises(MicrosoftAuthError, match='auth-reset'):
         client.get_access_token()
-    assert sleep.call_count == mam.ROTATION_WAIT_ATTEMPTS - 1
+    waited = sum(call.args[0] for call in sleep.call_args_list)
+    assert waited == pytest.approx(client.tokens.rotation_wait) and requests_mock.call_count == 1
+
+
+def test_rotation_wait_is_the_token_request_timeout():
+    """The wait for a concurrent execution's successor is as long as one token request may take, not a fixed moment."""
+    assert device_client().tokens.rotation_wait == mam.TOKEN_TIMEOUT
+    assert mam._timeout_seconds((2.0, 10.0)) == 12.0
+
+
+def test_dead_refresh_token_is_not_waited_on(requests_mock, mocker):
+    """
+    Given: our refresh token was revoked (AADSTS50173): no other execution can be about to store a successor.
+    When: a token is requested.
+    Then: the cache is read once more and the error is raised at once, without waiting.
+    """
+    client = device_client()
+    _seed_delegated(client, 'rt-1')
+    requests_mock.post(ORG_TOKEN_URL, status_code=400,
+                       json={**load('entra_invalid_grant_rotated.json'), 'error_codes': [50173]})
+    sleep = mocker.patch.object(mam.time, 'sleep')
+    with pytest.raises(MicrosoftAuthError, match='auth-reset'):
+        client.get_access_token()
+    assert sleep.call_count == 0 and requests_mock.call_count == 1
+
+
+def test_single_use_rotation_retries_as_long_as_the_cache_keeps_changing(requests_mock, mocker):
+    """
+    Given: a single-use token service, and five other executions that each redeem the token we just read and store
+           their successor a little later (a loaded server).
+    When: our refreshes keep being refused.
+    Then: we retry with each newer cached token until one works, and store its successor (never an older chain).
+    """
+    client = device_client()
+    _seed_delegated(client, 'rt-0')
+    sent: list[str] = []
+
+    def token_endpoint(request, context):
+        used = form(request)['refresh_token']
+        sent.append(used)
+        if len(sent) <= 5:
+            context.status_code = 400
+            return load('entra_invalid_grant_rotated.json')
+        return token_body('our-at', refresh_token='rt-final')
+
+    def other_execution_stores(seconds):
+        generation = len(sent)
+        if account(client)['refresh_token'] == f'rt-{generation - 1}':
+            client.tokens.update_account(lambda acc: {**acc, 'refresh_token': f'rt-{generation}', 'tokens': {}})
+
+    requests_mock.post(ORG_TOKEN_URL, json=token_endpoint)
+    mocker.patch.object(mam.time, 'sleep', side_effect=other_execution_stores)
+    assert client.get_access_token() == 'our-at'
+    assert sent == ['rt-0', 'rt-1', 'rt-2', 'rt-3', 'rt-4', 'rt-5']
+    assert account(client)['refresh_token'] == 'rt-final'
+
+
+def test_rotated_refresh_token_survives_many_version_conflicts(requests_mock, mocker):
+    """
+    Given: a refresh that returns a new refresh token while the integration context keeps changing under us.
+    When: the first ten writes meet a version conflict.
+    Then: the write is tried again until it lands: a successor that is lost breaks a single-use chain.
+    """
+    client = device_client()
+    _seed_delegated(client, 'rt-1')
+    requests_mock.post(ORG_TOKEN_URL, json=token_body('our-at', refresh_token='rt-2'))
+    mocker.patch.object(mam.time, 'sleep')
+    real_set = mam.set_integration_context
+    conflicts = iter(range(10))
+
+    def conflicting(context, *args, **kwargs):
+        if next(conflicts, None) is not None:
+            raise ValueError('version conflict')
+        return real_set(context, *args, **kwargs)
+
+    mocker.patch.object(mam, 'set_integration_context', side_effect=conflicting)
+    assert client.get_access_token() == 'our-at'
+    assert account(client)['refresh_token'] == 'rt-2'
 
 
 def test_rotation_compare_and_swap(requests_mock):
