@@ -10,6 +10,8 @@ rate limited): ground truth for tests, a way to play the portal, and the investi
 * ``GET /_emulator/mde/alerts``: ``[{id, alertCreationTime, lastUpdateTime, status, severity, machineId}]``, oldest
   first (ties by id). ``POST /_emulator/mde/alerts`` (alert fields; ``machineId`` optional): create one (201).
 * ``GET /_emulator/mde/actions``: every machine action, API shape.
+* ``POST /_emulator/mde/actions/{id}/step`` ``{steps?: 1}``: move one action that many status steps on (Pending ->
+  InProgress -> Succeeded/Failed) without waiting, so a test can see each status deterministically.
 * ``GET``/``POST /_emulator/mde/settings`` ``{action_step_seconds}``: seconds per machine-action step.
 * ``POST /_emulator/mde/hunting-rows`` ``{table, rows}``: append hunting rows (missing columns null).
 * ``POST /_emulator/mde/reset``: the store back to its seed, with the legacy Graph tiIndicators the integration also
@@ -120,6 +122,17 @@ async def actions(request: Request) -> Response:
         return JSONResponse([render_action(action_raw(store.actions[i], now)) for i in store.action_order])
 
 
+async def step_action(request: Request) -> Response:
+    store = _store(request)
+    body = await json_body(request)
+    steps = body.get('steps', 1)
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise AdminError('steps must be a whole number, 0 or more')
+    with store.lock:
+        action = store.step_action(request.path_params['action_id'], steps)
+        return JSONResponse(render_action(action_raw(action, now_ticks())))
+
+
 async def settings(request: Request) -> Response:
     store = _store(request)
     if request.method == 'POST':
@@ -206,6 +219,7 @@ def routes() -> list[EmuRoute]:
         r('/machines/{machine_id}/break', break_machine, ['POST']),
         r('/alerts', alerts, ['GET', 'POST']),
         r('/actions', actions, ['GET']),
+        r('/actions/{action_id}/step', step_action, ['POST']),
         r('/settings', settings, ['GET', 'POST']),
         r('/hunting-rows', hunting_rows, ['POST']),
         r('/reset', reset_store, ['POST']),

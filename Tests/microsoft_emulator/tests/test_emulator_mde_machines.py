@@ -42,6 +42,16 @@ def fast(emulator):
     admin(emulator.url, 'POST', '/mde/settings', json={'action_step_seconds': STEP})
 
 
+@pytest.fixture
+def slow(emulator):
+    """Steps long enough that no action moves on by itself during a test: it moves when the test steps it."""
+    admin(emulator.url, 'POST', '/mde/settings', json={'action_step_seconds': 3600})
+
+
+def step(emulator, action_id, steps=1):
+    return admin(emulator.url, 'POST', f'/mde/actions/{action_id}/step', json={'steps': steps})
+
+
 def machines(emulator):
     return admin(emulator.url, 'GET', '/mde/machines')
 
@@ -174,7 +184,7 @@ def wait_for(api, action_id, statuses, timeout=5.0):
     raise AssertionError(f'action {action_id} never reached {statuses}')
 
 
-def test_isolate_lifecycle(api, emulator, fast):
+def test_isolate_lifecycle(api, emulator, slow):
     target = healthy(emulator)
     response = api('POST', f"/api/machines/{target['id']}/isolate",
                    json={'Comment': 'Contain', 'IsolationType': 'Selective'})
@@ -189,16 +199,18 @@ def test_isolate_lifecycle(api, emulator, fast):
     assert duplicate.status_code == 400
     assert duplicate.json()['error']['code'] == 'ActiveRequestAlreadyExists'
     assert duplicate.json()['error']['message'] == 'Action is already in progress'
-    in_progress = wait_for(api, action['id'], ('InProgress',))
+    in_progress = step(emulator, action['id'])
+    assert in_progress['status'] == 'InProgress'
     assert in_progress['lastUpdateDateTimeUtc'] > action['creationDateTimeUtc']
     assert next(m for m in machines(emulator) if m['id'] == target['id'])['isolation'] is None
-    done = wait_for(api, action['id'], ('Succeeded',))
+    done = step(emulator, action['id'])
+    assert done['status'] == 'Succeeded'
     assert done['errorHResult'] == 0
     assert next(m for m in machines(emulator) if m['id'] == target['id'])['isolation'] == 'Selective'
     # isolating an isolated machine creates a new action
     assert api('POST', f"/api/machines/{target['id']}/isolate", json={'Comment': 'again'}).status_code == 201
     release = api('POST', f"/api/machines/{target['id']}/unisolate", json={'Comment': 'Release'}).json()
-    wait_for(api, release['id'], ('Succeeded',))
+    assert step(emulator, release['id'], steps=2)['status'] == 'Succeeded'
     assert next(m for m in machines(emulator) if m['id'] == target['id'])['isolation'] is None
 
 
@@ -299,7 +311,7 @@ def test_package_download(api, emulator, fast):
     assert api('GET', f"/api/machineactions/{scan['id']}/getPackageUri").status_code == 400
 
 
-def test_list_machine_actions(api, emulator, fast):
+def test_list_machine_actions(api, emulator, slow):
     ids = [m['id'] for m in machines(emulator) if not m['broken']][:3]
     created = [api('POST', f'/api/machines/{i}/isolate', json={'Comment': f'c{n}'}).json() for n, i in enumerate(ids)]
     created.append(api('POST', f'/api/machines/{ids[0]}/runAntiVirusScan',
@@ -313,7 +325,7 @@ def test_list_machine_actions(api, emulator, fast):
     top = api('GET', '/api/machineactions', params={'$top': '2'}).json()
     assert len(top['value']) == 2 and '$skip=2' in top['@odata.nextLink']
     for action in created:
-        wait_for(api, action['id'], ('Succeeded',))
+        step(emulator, action['id'], steps=2)
     done = api('GET', '/api/machineactions', params={'$filter': "status eq 'Succeeded'"}).json()['value']
     assert len(done) == 4
     assert api('GET', '/api/machineactions/unknown').status_code == 404
