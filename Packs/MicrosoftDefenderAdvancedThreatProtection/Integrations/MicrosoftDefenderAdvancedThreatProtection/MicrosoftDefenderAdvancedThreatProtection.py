@@ -279,8 +279,10 @@ class Client:
     def get_investigation(self, investigation_id: str) -> Dict[str, Any]:
         return self.http.http_request('GET', f'/investigations/{quote_id(investigation_id, "id")}')
 
-    def start_investigation(self, machine_id: str, comment: str) -> Dict[str, Any]:
-        return self.machine_action(machine_id, 'startInvestigation', {'Comment': comment})
+    def start_investigation(self, machine_id: str, comment: str, timeout: int | None = None) -> Dict[str, Any]:
+        """POST /machines/{id}/startInvestigation; ``timeout`` bounds the wait for Microsoft's answer (seconds)."""
+        return self.http.http_request('POST', f'/machines/{quote_id(machine_id, "machine_id")}/startInvestigation',
+                                      json_data={'Comment': comment}, timeout=timeout)
 
     # ---- statistics ---------------------------------------------------------------------------------------------
     def file_stats(self, sha1: str) -> Dict[str, Any]:
@@ -838,8 +840,12 @@ def stop_and_quarantine_file_command(client: Client, args: Dict[str, Any]) -> An
 def list_machine_actions_details_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
     action_id = args.get('id')
+    raw_filter = str(args.get('filters') or '').strip()
     if action_id:
         actions = [client.get_machine_action(str(action_id))]
+    elif raw_filter:
+        # the official's "filters": a raw OData $filter that replaces the per-argument filters
+        actions = client.list_machine_actions(raw_filter, limit)
     else:
         filter_ = ODataFilter.and_(
             ODataFilter.or_(*[ODataFilter.eq('status', s) for s in choice_list_arg(args, 'status', ACTION_STATUSES)]),
@@ -895,7 +901,7 @@ def list_investigations_command(client: Client, args: Dict[str, Any]) -> Command
 
 def start_investigation_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     machine_id = required_arg(args, 'machine_id')
-    item = client.start_investigation(machine_id, _comment(args))
+    item = client.start_investigation(machine_id, _comment(args), number_arg(args, 'timeout', 50, 1, 600))
     row = investigation_context(item)
     return CommandResults(outputs_prefix='MicrosoftATP.Investigation', outputs_key_field='ID', outputs=row,
                           raw_response=item, readable_output=tableToMarkdown(
@@ -1382,15 +1388,25 @@ def list_software_command(client: Client, args: Dict[str, Any]) -> CommandResult
     return tvm_results(items, SOFTWARE_FIELDS, 'MicrosoftATP.Software', 'id', 'Software')
 
 
+def software_id_arg(args: Dict[str, Any]) -> str:
+    """The software ID the per-software routes need. Optional in the official YAML (which then calls
+    /software/None/...); here a clear error says what to pass."""
+    value = str(args.get('id') or '').strip()
+    if not value:
+        raise ValueError(f'Missing argument "id": the software ID, as vendor-_-product (for example '
+                         f'microsoft-_-edge). !{PREFIX}-list-software lists them.')
+    return value
+
+
 def list_machines_by_software_command(client: Client, args: Dict[str, Any]) -> CommandResults:
-    software_id = required_arg(args, 'id')
+    software_id = software_id_arg(args)
     refs = client.software_part(software_id, 'machineReferences')
     return tvm_results(refs, MACHINE_REF_FIELDS, 'MicrosoftATP.SoftwareMachine', ['id', 'softwareId'],
                        f'Machines with software {software_id}', softwareId=software_id)
 
 
 def list_software_version_distribution_command(client: Client, args: Dict[str, Any]) -> CommandResults:
-    software_id = required_arg(args, 'id')
+    software_id = software_id_arg(args)
     rows = client.software_part(software_id, 'distributions')
     return tvm_results(rows, ('version', 'installations', 'vulnerabilities'), 'MicrosoftATP.SoftwareVersion',
                        ['softwareId', 'version'], f'Versions of software {software_id}', softwareId=software_id)
@@ -2068,10 +2084,12 @@ def advanced_hunting_command(client: Client, args: Dict[str, Any]) -> Any:
     if bool(query) == bool(batch):
         raise ValueError('Provide exactly one of "query" or "query_batch".')
     timeout = number_arg(args, 'timeout', 10, 1, 600)
+    name = hunt_name_arg(args)
     if query:
         rows = hunt(client, with_time_range(str(query), args.get('time_range')), timeout)
-        return CommandResults(outputs_prefix='MicrosoftATP.Hunt.Result', outputs=rows, raw_response=rows,
-                              readable_output=tableToMarkdown('Hunt results', rows[:50], removeNull=True))
+        return CommandResults(outputs_prefix='MicrosoftATP.Hunt.Result', outputs={name: rows} if name else rows,
+                              raw_response=rows, readable_output=tableToMarkdown(
+                                  f'Hunt results: {name}' if name else 'Hunt results', rows[:50], removeNull=True))
     queries = parse_query_batch(batch)
     results = {}
     for entry in queries:
@@ -2080,6 +2098,20 @@ def advanced_hunting_command(client: Client, args: Dict[str, Any]) -> Any:
     readable = '\n'.join(tableToMarkdown(f'Hunt results: {n}', r[:50], removeNull=True) for n, r in results.items())
     return CommandResults(outputs_prefix='MicrosoftATP.Hunt.Result', outputs=results, raw_response=results,
                           readable_output=readable)
+
+
+def hunt_name_arg(args: Dict[str, Any]) -> str | None:
+    """The official's "name": with "query", the rows go under MicrosoftATP.Hunt.Result.<name>. The name becomes
+    a context key, so it is kept to letters, digits, "_" and "-" (a dot would nest it)."""
+    name = str(args.get('name') or '').strip()
+    if not name:
+        return None
+    if args.get('query_batch'):
+        raise ValueError('Invalid "name": it goes with "query"; in "query_batch" each query has its own "name".')
+    if not re.fullmatch(r'[A-Za-z0-9_-]{1,100}', name):
+        raise ValueError(f'Invalid "name" {name!r}: use 1 to 100 letters, digits, "_" or "-" (it becomes the '
+                         'context key MicrosoftATP.Hunt.Result.<name>).')
+    return name
 
 
 def parse_query_batch(raw: Any) -> List[Dict[str, Any]]:
@@ -2118,7 +2150,7 @@ HUNT_TEMPLATES: Dict[str, Dict[str, Any]] = {
         'network_connections': _t('DeviceNetworkEvents', INITIATING_COLUMNS, f'RemotePort in {NET_PORTS}'),
         'smb_connections': _t('DeviceNetworkEvents', INITIATING_COLUMNS, 'RemotePort == 445',
                               '| summarize RemoteIPCount = dcount(RemoteIP) by DeviceName, InitiatingProcessFileName'
-                              '\n| where RemoteIPCount >= {remote_ip_count}'),
+                              '{remote_ip_count}'),
         'credential_dumping': _t('DeviceProcessEvents', FILE_COLUMNS,
                                  'ProcessCommandLine has_any ("sekurlsa", "lsass", "procdump", "comsvcs.dll")'),
         'management_connection': _t('DeviceNetworkEvents', INITIATING_COLUMNS, 'RemotePort in (3389, 5985, 5986, 22)'),
@@ -2212,7 +2244,9 @@ def build_hunting_query(kind: str, args: Dict[str, Any]) -> Tuple[str, str]:
     template = templates[purpose]
     limit = number_arg(args, 'limit', 50, 1, 10_000)
     page = number_arg(args, 'page', 1, 1, 1000)
-    values = {'remote_ip_count': number_arg(args, 'remote_ip_count', 20, 1, 100_000)}
+    threshold = number_arg(args, 'remote_ip_count', 0, 1, 100_000)
+    # without remote_ip_count the official reports every process, whatever its count of remote IPs
+    values: Dict[str, Any] = {'remote_ip_count': f'\n| where RemoteIPCount >= {threshold}' if threshold else ''}
     if '{process_cmd}' in template['where']:
         values['process_cmd'] = kql_string(required_arg(args, 'process_cmd'))
     if '{username}' in template['where']:

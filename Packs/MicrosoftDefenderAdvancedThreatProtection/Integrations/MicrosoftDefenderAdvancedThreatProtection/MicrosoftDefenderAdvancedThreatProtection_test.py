@@ -844,10 +844,13 @@ def test_missing_kb_uses_the_correct_prefix(client, requests_mock):
     assert result.outputs[0]['productsNames'] == ['windows_11']
 
 
-def test_software_commands_need_an_id(client):
-    """Given no software ID, When a by-software command runs, Then the error names "id"."""
-    with pytest.raises(ValueError, match='Missing required argument "id"'):
-        m.list_machines_by_software_command(client, {})
+@pytest.mark.parametrize('command', [m.list_machines_by_software_command, m.list_software_version_distribution_command,
+                                     m.list_missing_kb_by_software_command])
+def test_software_commands_need_an_id(client, command):
+    """Given no software ID (optional in the official YAML), When a by-software command runs, Then the error names
+    "id" and says where to find one, before any request."""
+    with pytest.raises(ValueError, match=r'Missing (required )?argument "id"'):
+        command(client, {'id': ' '})
 
 
 def test_vulnerabilities_by_software_adds_cve_indicators(client, requests_mock):
@@ -1594,3 +1597,73 @@ def test_update_alert_accepts_the_older_values_playbooks_send(client, requests_m
                                                    'determination': 'NotAvailable'})
     m.update_alert_command(client, {'alert_id': 'a1', 'classification': 'Unknown', 'determination': 'NotAvailable'})
     assert requests_mock.last_request.json() == {'classification': 'Unknown', 'determination': 'NotAvailable'}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Arguments of the official interface (drop-in parity: Tests/compat)
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_advanced_hunting_name_writes_rows_under_the_name(client, requests_mock):
+    """Given a query and a name, When advanced hunting runs, Then the rows are written under
+    MicrosoftATP.Hunt.Result.<name>, as the official integration does."""
+    requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
+    result = m.advanced_hunting_command(client, {'query': 'DeviceInfo', 'name': 'devices'})
+    context = result.to_context()['EntryContext']
+    assert context['MicrosoftATP.Hunt.Result'] == {'devices': load('hunting_response.json')['Results']}
+    assert 'Hunt results: devices' in result.readable_output
+
+
+@pytest.mark.parametrize('args, match', [
+    ({'query': 'A', 'name': 'a.b'}, 'Invalid "name"'),
+    ({'query': 'A', 'name': 'x' * 101}, 'Invalid "name"'),
+    ({'query_batch': '[{"query": "q", "name": "n"}]', 'name': 'n'}, 'each query has its own "name"'),
+])
+def test_advanced_hunting_name_bad_input(client, args, match):
+    """Given a name that cannot be a context key, or a name with query_batch, Then the error names "name"."""
+    with pytest.raises(ValueError, match=match):
+        m.advanced_hunting_command(client, args)
+
+
+def test_list_machine_actions_raw_filters_replace_the_other_filters(client, requests_mock):
+    """Given filters (the official's raw OData $filter), When machine actions are listed, Then $filter is exactly
+    that text and the per-argument filters are not added."""
+    route = requests_mock.get(f'{API}/machineactions', json={'value': [action()]})
+    raw = "status eq 'Failed' and type eq 'Isolate'"
+    result = m.list_machine_actions_details_command(client, {'filters': raw, 'status': 'Succeeded', 'limit': '3'})
+    assert query_of(route.last_request) == {'$filter': raw, '$top': '3'}
+    assert result.outputs[0]['ID'] == 'act-1'
+
+
+def test_list_machine_actions_id_wins_over_filters(client, requests_mock):
+    """Given an action ID and filters, Then the action is read by its ID (filters are for listing)."""
+    requests_mock.get(f'{API}/machineactions/act-1', json=action())
+    assert m.list_machine_actions_details_command(client, {'id': 'act-1', 'filters': 'x'}).outputs[0]['ID'] == 'act-1'
+
+
+def test_start_investigation_timeout_bounds_the_request(client, mocker):
+    """Given timeout, When an investigation starts, Then the request is made with that timeout (default 50 s)."""
+    request = mocker.patch.object(client.http, 'http_request', return_value={'id': '1', 'state': 'Running'})
+    m.start_investigation_command(client, {'machine_id': MACHINE_ID, 'comment': 'go', 'timeout': '5'})
+    assert request.call_args.kwargs['timeout'] == 5
+    m.start_investigation_command(client, {'machine_id': MACHINE_ID, 'comment': 'go'})
+    assert request.call_args.kwargs['timeout'] == 50
+    with pytest.raises(ValueError, match='Invalid "timeout"'):
+        m.start_investigation_command(client, {'machine_id': MACHINE_ID, 'comment': 'go', 'timeout': '0'})
+
+
+def test_smb_connections_threshold_only_when_given():
+    """Given no remote_ip_count, Then every process is reported (no RemoteIPCount threshold, as the official);
+    given one, Then the rows are limited to processes reaching it."""
+    _, plain = m.build_hunting_query('lateral-movement-evidence', {'query_purpose': 'smb_connections',
+                                                                   'device_name': 'pc1'})
+    assert 'RemoteIPCount = dcount(RemoteIP)' in plain and 'where RemoteIPCount' not in plain
+    _, limited = m.build_hunting_query('lateral-movement-evidence', {'query_purpose': 'smb_connections',
+                                                                     'device_name': 'pc1', 'remote_ip_count': '5'})
+    assert '| where RemoteIPCount >= 5' in limited
+
+
+def test_ran_once_flag_is_accepted_and_ignored(client, requests_mock):
+    """Given the official's deprecated ran_once_flag, When a command runs, Then it makes no difference."""
+    route = requests_mock.get(f'{API}/machineactions', json={'value': [action()]})
+    m.list_machine_actions_details_command(client, {'limit': '1', 'ran_once_flag': 'true'})
+    assert query_of(route.last_request) == {'$top': '1'}
