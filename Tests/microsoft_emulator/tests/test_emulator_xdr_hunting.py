@@ -2,8 +2,6 @@
 emulator's KQL subset."""
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -246,14 +244,12 @@ def test_request_body_errors(hunt, emulator, tokens):
 
 def test_100k_row_limit(hunt, emulator):
     admin(emulator.url, 'POST', '/xdr/hunting-rows', json={'table': 'DeviceEvents', 'count': 120_000})
-    started = time.perf_counter()
     legacy = rows(hunt, 'DeviceEvents')
     assert len(legacy) == 100_000
     assert rows(hunt, 'DeviceEvents | count') == [{'Count': 120_000}]
     graph = rows(hunt, 'DeviceEvents | project Timestamp, DeviceName', 'graph')
     assert len(graph) == 100_000 and list(graph[0]) == ['Timestamp', 'DeviceName']
     assert len(rows(hunt, 'DeviceEvents | where ReportId > 100000 | take 50000')) == 29_999
-    assert time.perf_counter() - started < 15
     assert admin(emulator.url, 'GET', '/xdr/hunting-rows')['DeviceEvents'] == 120_000
     emulator.reset()
     assert admin(emulator.url, 'GET', '/xdr/hunting-rows')['DeviceEvents'] == 300

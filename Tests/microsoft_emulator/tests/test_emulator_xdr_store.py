@@ -82,11 +82,9 @@ def test_filter_bounds_pick_the_tightest():
 
 # ----- generator ----------------------------------------------------------------------------------------------------
 
-def test_generate_10k_is_quick_and_small():
+def test_generate_10k_is_small():
     store = XdrStore('tenant')
-    started = time.perf_counter()
     first, last = xdr_seed.generate(store, 10_000, start=parse_time(START), spacing_seconds=1)
-    assert time.perf_counter() - started < 2.0
     assert (first, last) == (1001, 11000) and len(store) == 10_000
     alerts = sum(len(i.alerts) for i in store.incidents.values())
     assert 10_000 < alerts <= 30_000
@@ -138,10 +136,8 @@ def test_generate_with_ties(get, emulator):
 
 
 def test_page_through_10k_without_gaps_or_duplicates(get, emulator):
-    started = time.perf_counter()
     answer = admin(emulator.url, 'POST', '/xdr/generate', json={
         'count': 10_000, 'start': START, 'spacing_seconds': 0.5, 'tie_every': 50, 'tie_size': 7})
-    assert time.perf_counter() - started < 3
     expected = list(range(answer['first_id'], answer['last_id'] + 1))
     window = 'createdTime ge 2026-01-01T00:00:00Z and createdTime lt 2026-01-02T00:00:00Z'
     legacy_ids, pages = page_through(emulator, get, f'/api/incidents?$filter={window}', 'm365d')
