@@ -116,7 +116,8 @@ def evidence(alert: Alert) -> list[dict[str, Any]]:
         elif kind in ('Mailbox', 'MailBox'):
             out.append({'@odata.type': '#microsoft.graph.security.mailboxEvidence', **common,
                         'displayName': entity.get('mailboxDisplayName'),
-                        'primaryAddress': entity.get('mailboxAddress'), 'userAccount': _user_account(entity)})
+                        'primaryAddress': entity.get('mailboxAddress'), 'upn': entity.get('userPrincipalName'),
+                        'userAccount': _user_account(entity)})
         elif kind == 'MailMessage':
             out.append({'@odata.type': '#microsoft.graph.security.analyzedMessageEvidence', **common,
                         'recipientEmailAddress': entity.get('recipient'), 'subject': entity.get('subject'),

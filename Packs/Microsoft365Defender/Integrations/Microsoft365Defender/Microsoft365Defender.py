@@ -379,7 +379,8 @@ def _mail_fields(kind: str, evidence: Dict[str, Any]) -> Tuple[str, Dict[str, An
     """Mailbox, message and cluster evidence. The Defender XDR API names the mailbox type 'Mailbox' and gives a
     message's recipient as its userPrincipalName too."""
     if kind == 'mailbox':
-        return 'Mailbox', {**_user_fields(evidence.get('userAccount')), 'domainName': None,
+        user = _user_fields(evidence.get('userAccount'))
+        return 'Mailbox', {**user, 'domainName': None, 'userPrincipalName': evidence.get('upn') or user['userPrincipalName'],
                            'mailboxDisplayName': evidence.get('displayName'),
                            'mailboxAddress': evidence.get('primaryAddress')}
     if kind == 'analyzedMessage':
