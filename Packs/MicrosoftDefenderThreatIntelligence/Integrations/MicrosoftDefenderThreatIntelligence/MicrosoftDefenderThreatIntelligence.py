@@ -207,10 +207,22 @@ def required_arg(args: dict[str, Any], name: str) -> str:
     return value
 
 
+HOST_TYPES = ('microsoft.graph.security.hostname', 'microsoft.graph.security.ipAddress')
+
+
+def _kept(key: str, value: Any) -> bool:
+    """Whether a key stays in the context: data keys do; of Graph's annotations only a host's ``@odata.type``."""
+    return not key.startswith('@odata.') or (key == '@odata.type' and str(value).lstrip('#') in HOST_TYPES)
+
+
 def strip_odata(value: Any) -> Any:
-    """The object without Graph's ``@odata.*`` annotations (their dots would break context paths)."""
+    """The object without Graph's annotations (``@odata.context``, ``@odata.nextLink``, the type of an article or a
+    formatted text...), which describe the answer rather than the data, except a host's ``@odata.type``: on an
+    indicator's artifact, a host and the hosts of a pair it is the only field that says whether the host is a host
+    name or an IP address (``#microsoft.graph.security.hostname`` / ``#microsoft.graph.security.ipAddress``), and
+    the official integration's context has it there."""
     if isinstance(value, dict):
-        return {k: strip_odata(v) for k, v in value.items() if not k.startswith('@odata.')}
+        return {k: strip_odata(v) for k, v in value.items() if _kept(k, v)}
     if isinstance(value, list):
         return [strip_odata(v) for v in value]
     return value
