@@ -326,13 +326,13 @@ def host_whois_command(client: Client, args: dict[str, Any]) -> CommandResults:
     which = ensure_exactly_one(args, 'host_id', 'whois_record_id', 'search')
     odata = parse_odata(args.get('odata'))
     limit = parse_limit(args)
-    records: list[dict[str, Any]]
-    if which == 'host_id':
-        records = [client.get_host_whois(str(args['host_id']), odata)]
-    elif which == 'whois_record_id':
-        records = [client.get_whois_record(str(args['whois_record_id']), odata)]
-    else:
-        records = client.search_whois_records(str(args['search']), limit, odata)
+    if which == 'host_id':          # one record, written as one object like the official integration
+        record = client.get_host_whois(str(args['host_id']), odata)
+        return results('Whois', record, 'WHOIS record', WHOIS_HEADERS, 'No WHOIS records were found.')
+    if which == 'whois_record_id':
+        record = client.get_whois_record(str(args['whois_record_id']), odata)
+        return results('Whois', record, 'WHOIS record', WHOIS_HEADERS, 'No WHOIS records were found.')
+    records = client.search_whois_records(str(args['search']), limit, odata)
     return results('Whois', records[:limit], 'WHOIS records', WHOIS_HEADERS, 'No WHOIS records were found.')
 
 

@@ -218,7 +218,7 @@ def test_host_whois_by_host(client, requests_mock):
     requests_mock.get(f'{BASE}/hosts/fake-malicious.site/whois', json=load('whois.json'))
     result = mdti.host_whois_command(client, {'host_id': 'fake-malicious.site'})
     assert result.outputs_prefix == 'MSGDefenderThreatIntel.Whois'
-    assert result.outputs[0]['registrar']['organization'] == 'Namecheap, Inc.'
+    assert result.outputs['registrar']['organization'] == 'Namecheap, Inc.'
 
 
 def test_host_whois_by_record_id(client, requests_mock):
@@ -226,7 +226,7 @@ def test_host_whois_by_record_id(client, requests_mock):
     record = load('whois.json')
     requests_mock.get(f'{BASE}/whoisRecords/{urllib.parse.quote(record["id"], safe="")}', json=record)
     result = mdti.host_whois_command(client, {'whois_record_id': record['id']})
-    assert result.outputs[0]['id'] == record['id']
+    assert result.outputs['id'] == record['id']
 
 
 def test_host_whois_search_uses_limit(client, requests_mock):
