@@ -642,6 +642,31 @@ def test_fetch_first_run_and_incident_shape(requests_mock, mocker):
     assert next_run['checkpoint'] == '2024-04-30T00:00:00.0000000Z' and next_run['seen_ids'] == [2]
 
 
+# What the official incoming mapper (Microsoft 365 Defender - Incoming Mapper) reads from a fetched incident.
+MAPPER_ROOTS = ('assignedTo', 'determination', 'comments', 'Active alerts', 'alerts', 'Categories', 'classification',
+                'Devices', 'incidentName', 'First activity', 'incidentId', 'Last activity', 'Mailboxes', 'status', 'tags',
+                'Impacted entities', 'incidentUri', 'severity', 'mirror_direction', 'mirror_instance', 'mirror_tags')
+
+
+def test_fetched_graph_incident_has_what_the_official_mapper_reads(requests_mock, mocker):
+    """Given Microsoft's documented Graph incident with alerts, When fetched on the Graph back end, Then the raw
+    incident has every root the official incoming mapper reads, in its shapes: alerts[0].investigationState and
+    alerts[0].entities[0].verdict exist, Devices tags are one text, Categories a list per alert."""
+    mocker.patch.object(demisto, 'integrationInstance', return_value='m365d_instance')
+    body = load('graph_list_incidents_expand_alerts.json')
+    requests_mock.get(f'{GRAPH}/v1.0/security/incidents', json={'value': body['value'], '@odata.count': 1})
+    config = m.FetchConfig({**BASE_PARAMS, 'first_fetch': '2021-08-01T00:00:00Z'})
+    incidents, _ = m.fetch_incidents(make_api(m.BACKEND_GRAPH), config, {}, now=NOW)
+    raw = json.loads(incidents[0]['rawJSON'])
+    assert all(root in raw for root in MAPPER_ROOTS), [r for r in MAPPER_ROOTS if r not in raw]
+    assert 'investigationState' in raw['alerts'][0] and raw['alerts'][0]['entities'][0]['verdict'] == 'Unknown'
+    assert raw['incidentUri'].startswith('https://security.microsoft.com/incidents/2972395')
+    assert raw['Devices'] == [{'device name': 'tempDns', 'risk level': 'Medium', 'tags': 'Test Machine'}]
+    assert raw['Categories'] == ['DefenseEvasion'] and raw['Active alerts'] == '1 / 1'
+    assert raw['Mailboxes'] == [] and raw['Impacted entities'] == []
+    assert raw['Service sources'] == ['MicrosoftDefenderForEndpoint'] and raw['Detection sources'] == ['WindowsDefenderAv']
+
+
 def test_fetch_timeout_returns_partial_progress(requests_mock, mocker):
     """Given a deadline that expires after the first window, When fetching, Then the incidents found so far are
     returned with a consistent lastRun (the next run continues after them)."""
