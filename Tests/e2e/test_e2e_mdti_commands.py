@@ -198,3 +198,18 @@ def test_other_clouds_are_refused_clearly(local_run, cloud, endpoint):
     result = run.run(instance, f'{P}-article-list')
     assert len(result.errors) == 1 and 'worldwide cloud only' in result.errors[0]
     assert run.requests() == []
+
+
+def test_hosts_keep_their_odata_type(local_run):
+    """Given indicators and hosts, When read, Then each artifact and host says whether it is a host name or an IP
+    address through @odata.type (as in the official context), and no other Graph annotation is written."""
+    run = local_run(INTEGRATION)
+    instance = run.instance('client-secret')
+    types = {'#microsoft.graph.security.hostname', '#microsoft.graph.security.ipAddress'}
+    indicators = ok(run.run(instance, f'{P}-article-indicators-list', article_id='a3f1c2d4', limit='5'))
+    artifacts = [i['artifact'] for i in as_list(indicators.context['MSGDefenderThreatIntel']['ArticleIndicator'])]
+    assert artifacts and all(a['@odata.type'] in types for a in artifacts)
+    assert all('@odata.type' not in i for i in as_list(indicators.context['MSGDefenderThreatIntel']['ArticleIndicator']))
+    ip_host = ok(run.run(instance, f'{P}-host', host_id='20.103.85.33')).context['MSGDefenderThreatIntel']['Host']
+    assert as_list(ip_host)[0]['@odata.type'] == '#microsoft.graph.security.ipAddress'
+    assert not any(k.startswith('@odata.') and k != '@odata.type' for k in as_list(ip_host)[0])

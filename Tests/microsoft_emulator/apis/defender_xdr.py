@@ -128,9 +128,17 @@ DEVICE_FIELDS = ('mdatpDeviceId', 'aadDeviceId', 'deviceDnsName', 'osPlatform', 
                  'healthStatus', 'riskScore', 'rbacGroupName', 'rbacGroupId', 'firstSeen')
 
 
+def legacy_entity(alert: Alert, entity: dict[str, Any]) -> dict[str, Any]:
+    """An alert entity: the documented fields (null when not set) and the evidence facts the live API adds
+    (evidenceCreationTime, verdict, remediationStatus), as Graph's evidence of the same alert carries them."""
+    return {**{k: entity.get(k) for k in ENTITY_FIELDS}, 'evidenceCreationTime': format_time(alert.created),
+            'verdict': 'Suspicious', 'remediationStatus': 'None'}
+
+
 def legacy_alert(alert: Alert) -> dict[str, Any]:
     return {
         'alertId': alert.alert_id,
+        'providerAlertId': alert.alert_id,
         'incidentId': alert.incident_id,
         'serviceSource': SERVICE_SOURCES[alert.service_source][0],
         'creationTime': format_time(alert.created),
@@ -148,12 +156,13 @@ def legacy_alert(alert: Alert) -> dict[str, Any]:
         'classification': CLASSIFICATION[alert.classification] if alert.classification else None,
         'determination': DETERMINATION[alert.determination] if alert.determination else None,
         'detectionSource': DETECTION_SOURCES[alert.detection_source][0],
+        'detectorId': alert.detector_id,
         'assignedTo': alert.assigned_to,
         'actorName': alert.actor,
         'threatFamilyName': alert.threat_family,
         'mitreTechniques': list(alert.mitre_techniques),
         'devices': [{k: d.get(k) for k in DEVICE_FIELDS} for d in alert.devices],
-        'entities': [{k: e.get(k) for k in ENTITY_FIELDS} for e in alert.entities],
+        'entities': [legacy_entity(alert, e) for e in alert.entities],
         'mailboxes': [dict(m) for m in alert.mailboxes],
     }
 
@@ -161,6 +170,7 @@ def legacy_alert(alert: Alert) -> dict[str, Any]:
 def legacy_incident(incident: Incident) -> dict[str, Any]:
     return {
         'incidentId': incident.incident_id,
+        'incidentUri': f'https://security.microsoft.com/incidents/{incident.incident_id}?tid={incident.tenant_id}',
         'redirectIncidentId': incident.redirect_incident_id,
         'incidentName': incident.name,
         'createdTime': format_time(incident.created),

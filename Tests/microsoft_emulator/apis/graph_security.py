@@ -113,10 +113,11 @@ def evidence(alert: Alert) -> list[dict[str, Any]]:
                         'detectionStatus': 'detected', 'mdeDeviceId': entity.get('deviceId'),
                         'imageFile': {'sha1': entity.get('sha1'), 'fileName': entity.get('fileName'),
                                       'filePath': entity.get('filePath')}})
-        elif kind == 'MailBox':
+        elif kind in ('Mailbox', 'MailBox'):
             out.append({'@odata.type': '#microsoft.graph.security.mailboxEvidence', **common,
                         'displayName': entity.get('mailboxDisplayName'),
-                        'primaryAddress': entity.get('mailboxAddress'), 'userAccount': _user_account(entity)})
+                        'primaryAddress': entity.get('mailboxAddress'), 'upn': entity.get('userPrincipalName'),
+                        'userAccount': _user_account(entity)})
         elif kind == 'MailMessage':
             out.append({'@odata.type': '#microsoft.graph.security.analyzedMessageEvidence', **common,
                         'recipientEmailAddress': entity.get('recipient'), 'subject': entity.get('subject'),

@@ -132,7 +132,7 @@ PROCESS_ENTITIES = [
             filePath='C:\\Windows\\System32', sha1=hex_digest(f'proc{i}', 40),
             deviceId=DEVICES[i % len(DEVICES)]['mdatpDeviceId'])
     for i in range(len(DEVICES) * 2)]
-MAILBOX_ENTITIES = [_entity(entityType='MailBox', userPrincipalName=u.upn, mailboxDisplayName=u.display_name,
+MAILBOX_ENTITIES = [_entity(entityType='Mailbox', userPrincipalName=u.upn, mailboxDisplayName=u.display_name,
                             mailboxAddress=u.upn, aadUserId=u.aad_id) for u in USERS]
 MAILMESSAGE_ENTITIES = [
     _entity(entityType='MailMessage', userPrincipalName=USERS[i % len(USERS)].upn,
@@ -186,11 +186,11 @@ TEMPLATES = [
              'The user manipulated many files with an uncommon extension, which is indicative of a potential '
              'ransomware attack.', ('T1486',), device=False),
     Template('Email reported by user as malware or phish', 'InitialAccess', 'informational', 'mdo', 'mdo',
-             ('MailBox', 'MailMessage', 'MailCluster', 'Ip'),
+             ('Mailbox', 'MailMessage', 'MailCluster', 'Ip'),
              'This alert is triggered when any email message is reported as malware or phish by users -V1.0.0.2',
              device=False, mailbox=True),
     Template('Email messages containing malicious URL removed after delivery', 'InitialAccess', 'medium', 'mdo', 'mdo',
-             ('MailBox', 'MailMessage', 'Url'), 'Emails with a malicious URL were delivered and later removed.',
+             ('Mailbox', 'MailMessage', 'Url'), 'Emails with a malicious URL were delivered and later removed.',
              ('T1566.002',), device=False, mailbox=True),
     Template('Suspected overpass-the-hash attack (Kerberos)', 'LateralMovement', 'high', 'mdi', 'mdi',
              ('User', 'Ip'), 'A user account may have been compromised with an overpass-the-hash attack.',
@@ -236,7 +236,7 @@ def _entities(kinds: tuple[str, ...], h: int, device_index: int) -> tuple[dict[s
             out.append(FILE_ENTITIES[device_index + len(DEVICES) * (s % 2)])
         elif kind == 'Process':
             out.append(PROCESS_ENTITIES[device_index + len(DEVICES) * (s % 2)])
-        elif kind == 'MailBox':
+        elif kind == 'Mailbox':
             out.append(MAILBOX_ENTITIES[s % len(MAILBOX_ENTITIES)])
         elif kind == 'MailMessage':
             out.append(MAILMESSAGE_ENTITIES[s % len(MAILMESSAGE_ENTITIES)])

@@ -100,7 +100,7 @@ DETERMINATIONS_FOR = {
 # serviceSource and detectionSource: key -> (legacy value, Graph value)
 SERVICE_SOURCES = {
     'mde': ('MicrosoftDefenderForEndpoint', 'microsoftDefenderForEndpoint'),
-    'mdo': ('OfficeATP', 'microsoftDefenderForOffice365'),
+    'mdo': ('MicrosoftDefenderForOffice365', 'microsoftDefenderForOffice365'),
     'mdca': ('MicrosoftCloudAppSecurity', 'microsoftDefenderForCloudApps'),
     'mdi': ('AzureAdvancedThreatProtection', 'microsoftDefenderForIdentity'),
     'm365d': ('Microsoft365Defender', 'microsoft365Defender'),

@@ -322,3 +322,37 @@ def test_rate_limit_override(graph, emulator):
     statuses = [graph('GET', '/v1.0/security/incidents?$top=1').status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert emulator.requests(path='/v1.0/security/incidents')[-1]['rate_limited'] == 'tiny'
+
+
+EVIDENCE_BASE = {'@odata.type', 'createdDateTime', 'verdict', 'remediationStatus', 'remediationStatusDetails', 'roles',
+                 'detailedRoles', 'tags'}
+# Documented properties (Microsoft Learn, Graph v1.0 resources security-mailboxevidence, security-deviceevidence,
+# security-analyzedmessageevidence) that the Defender XDR names map from.
+EVIDENCE_KEYS = {
+    'mailboxEvidence': {'displayName', 'primaryAddress', 'upn', 'userAccount'},
+    'deviceEvidence': {'mdeDeviceId', 'azureAdDeviceId', 'deviceDnsName', 'osPlatform', 'osBuild', 'version',
+                       'healthStatus', 'riskScore', 'rbacGroupId', 'rbacGroupName', 'firstSeenDateTime'},
+    'analyzedMessageEvidence': {'recipientEmailAddress', 'subject', 'deliveryAction', 'p1Sender'},
+    'userEvidence': {'userAccount'},
+}
+
+
+def test_evidence_and_links_as_documented(graph, legacy):
+    """Given the seed, When incidents are listed with $expand=alerts and $top=3, Then 3 come back with a next link,
+    every evidence object has the documented common and type properties, and the incident link is the one the
+    Defender XDR API gives as incidentUri."""
+    response = graph('GET', '/v1.0/security/incidents', params={'$expand': 'alerts', '$top': '3'})
+    body = response.json()
+    assert response.status_code == 200 and len(body['value']) == 3 and '@odata.nextLink' in body
+    everything = graph('GET', '/v1.0/security/incidents', params={'$expand': 'alerts', '$top': '50'}).json()['value']
+    seen = set()
+    for incident in everything:
+        for alert in incident['alerts']:
+            for evidence in alert['evidence']:
+                kind = evidence['@odata.type'].rsplit('.', 1)[-1]
+                assert EVIDENCE_BASE <= set(evidence), kind
+                assert EVIDENCE_KEYS.get(kind, set()) <= set(evidence), kind
+                seen.add(kind)
+    assert set(EVIDENCE_KEYS) <= seen
+    uris = {i['incidentId']: i['incidentUri'] for i in legacy('GET', '/api/incidents').json()['value']}
+    assert all(uris[int(i['id'])] == i['incidentWebUrl'] for i in everything if int(i['id']) in uris)

@@ -15,17 +15,18 @@ from microsoft_emulator.testing import (
     admin,
 )
 
-INCIDENT_KEYS = ['incidentId', 'redirectIncidentId', 'incidentName', 'createdTime', 'lastUpdateTime', 'assignedTo',
+INCIDENT_KEYS = ['incidentId', 'incidentUri', 'redirectIncidentId', 'incidentName', 'createdTime', 'lastUpdateTime', 'assignedTo',
                  'classification', 'determination', 'status', 'severity', 'tags', 'comments', 'alerts']
-ALERT_KEYS = ['alertId', 'incidentId', 'serviceSource', 'creationTime', 'lastUpdatedTime', 'resolvedTime',
+ALERT_KEYS = ['alertId', 'providerAlertId', 'incidentId', 'serviceSource', 'creationTime', 'lastUpdatedTime', 'resolvedTime',
               'firstActivity', 'lastActivity', 'title', 'description', 'category', 'status', 'severity',
               'investigationId', 'investigationState', 'classification', 'determination', 'detectionSource',
-              'assignedTo', 'actorName', 'threatFamilyName', 'mitreTechniques', 'devices', 'entities', 'mailboxes']
+              'detectorId', 'assignedTo', 'actorName', 'threatFamilyName', 'mitreTechniques', 'devices', 'entities', 'mailboxes']
 ENTITY_KEYS = ['entityType', 'sha1', 'sha256', 'fileName', 'filePath', 'processId', 'processCommandLine',
                'processCreationTime', 'parentProcessId', 'parentProcessCreationTime', 'ipAddress', 'url', 'accountName',
                'domainName', 'userSid', 'aadUserId', 'userPrincipalName', 'mailboxDisplayName', 'mailboxAddress',
                'clusterBy', 'sender', 'recipient', 'subject', 'deliveryAction', 'securityGroupId', 'securityGroupName',
-               'registryHive', 'registryKey', 'registryValueType', 'registryValue', 'deviceId']
+               'registryHive', 'registryKey', 'registryValueType', 'registryValue', 'deviceId',
+               'evidenceCreationTime', 'verdict', 'remediationStatus']
 DEVICE_KEYS = ['mdatpDeviceId', 'aadDeviceId', 'deviceDnsName', 'osPlatform', 'version', 'osProcessor', 'osBuild',
                'healthStatus', 'riskScore', 'rbacGroupName', 'rbacGroupId', 'firstSeen']
 

@@ -78,7 +78,6 @@ XSOAR_SEVERITY = {'Informational': IncidentSeverity.INFO, 'Low': IncidentSeverit
                   'Medium': IncidentSeverity.MEDIUM, 'High': IncidentSeverity.HIGH}
 CLOSE_REASONS = {'Unknown': 'Other', 'TruePositive': 'Resolved', 'FalsePositive': 'False Positive',
                  'InformationalExpectedActivity': 'Resolved'}
-ACTIVE_ALERT_STATUSES = ('new', 'active', 'inprogress')
 
 
 # ============================================================================================================
@@ -328,6 +327,41 @@ def _evidence_kind(evidence: Dict[str, Any]) -> str:
     return odata_type.rsplit('.', 1)[-1].removesuffix('Evidence')
 
 
+# The Defender XDR API's alert entity and device fields, in its order: a Graph alert is given exactly these keys
+# (null when Graph has no value), so a playbook reads the same paths whichever back end the instance uses.
+LEGACY_ENTITY_FIELDS = ('entityType', 'sha1', 'sha256', 'fileName', 'filePath', 'processId', 'processCommandLine',
+                        'processCreationTime', 'parentProcessId', 'parentProcessCreationTime', 'ipAddress', 'url',
+                        'accountName', 'domainName', 'userSid', 'aadUserId', 'userPrincipalName', 'mailboxDisplayName',
+                        'mailboxAddress', 'clusterBy', 'sender', 'recipient', 'subject', 'deliveryAction',
+                        'securityGroupId', 'securityGroupName', 'registryHive', 'registryKey', 'registryValueType',
+                        'registryValue', 'deviceId', 'evidenceCreationTime', 'verdict', 'remediationStatus')
+LEGACY_DEVICE_FIELDS = ('mdatpDeviceId', 'aadDeviceId', 'deviceDnsName', 'osPlatform', 'version', 'osProcessor',
+                        'osBuild', 'healthStatus', 'riskScore', 'rbacGroupName', 'rbacGroupId', 'firstSeen')
+# Graph serviceSource / detectionSource -> the Defender XDR API's value (Graph renamed most of them). A value not
+# listed here keeps Graph's name with an upper-case first letter.
+LEGACY_SERVICE_SOURCES = {
+    'microsoftDefenderForEndpoint': 'MicrosoftDefenderForEndpoint',
+    'microsoftDefenderForOffice365': 'MicrosoftDefenderForOffice365',
+    'microsoftDefenderForCloudApps': 'MicrosoftCloudAppSecurity',
+    'microsoftDefenderForIdentity': 'AzureAdvancedThreatProtection',
+    'microsoft365Defender': 'Microsoft365Defender',
+    'azureAdIdentityProtection': 'AzureAdIdentityProtection',
+}
+LEGACY_DETECTION_SOURCES = {
+    'microsoftDefenderForEndpoint': 'WindowsDefenderAtp', 'antivirus': 'WindowsDefenderAv',
+    'smartScreen': 'WindowsDefenderSmartScreen', 'customTi': 'CustomerTI',
+    'microsoftDefenderForOffice365': 'OfficeATP', 'automatedInvestigation': 'AutomatedInvestigation',
+    'microsoftThreatExperts': 'ThreatExperts', 'customDetection': 'CustomDetection',
+    'microsoftDefenderForIdentity': 'AzureATP', 'cloudAppSecurity': 'MCAS', 'microsoft365Defender': 'MTP',
+    'azureAdIdentityProtection': 'AzureAdIdentityProtection', 'manual': 'Manual',
+}
+
+
+def legacy_source(table: Dict[str, str], value: Any) -> Any:
+    """A Graph serviceSource/detectionSource in the Defender XDR API's spelling."""
+    return table.get(value) or pascal(value) if isinstance(value, str) else value
+
+
 def _user_fields(account: Dict[str, Any] | None) -> Dict[str, Any]:
     account = account or {}
     return {'accountName': account.get('accountName'), 'domainName': account.get('domainName'),
@@ -341,8 +375,29 @@ def _file_fields(details: Dict[str, Any] | None) -> Dict[str, Any]:
             'filePath': details.get('filePath')}
 
 
+def _mail_fields(kind: str, evidence: Dict[str, Any]) -> Tuple[str, Dict[str, Any]] | None:
+    """Mailbox, message and cluster evidence. The Defender XDR API names the mailbox type 'Mailbox' and gives a
+    message's recipient as its userPrincipalName too."""
+    if kind == 'mailbox':
+        user = _user_fields(evidence.get('userAccount'))
+        return 'Mailbox', {**user, 'domainName': None, 'userPrincipalName': evidence.get('upn') or user['userPrincipalName'],
+                           'mailboxDisplayName': evidence.get('displayName'),
+                           'mailboxAddress': evidence.get('primaryAddress')}
+    if kind == 'analyzedMessage':
+        sender = (evidence.get('p1Sender') or evidence.get('p2Sender') or {}).get('emailAddress')
+        return 'MailMessage', {'userPrincipalName': evidence.get('recipientEmailAddress'), 'sender': sender,
+                               'recipient': evidence.get('recipientEmailAddress'), 'subject': evidence.get('subject'),
+                               'deliveryAction': pascal(evidence.get('deliveryAction'))}
+    if kind == 'mailCluster':
+        return 'MailCluster', {'clusterBy': evidence.get('clusterBy')}
+    return None
+
+
 def _entity_fields(kind: str, evidence: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
     """(legacy entityType, its fields) for one Graph evidence object."""
+    mail = _mail_fields(kind, evidence)
+    if mail:
+        return mail
     if kind == 'user':
         return 'User', _user_fields(evidence.get('userAccount'))
     if kind == 'ip':
@@ -357,16 +412,6 @@ def _entity_fields(kind: str, evidence: Dict[str, Any]) -> Tuple[str, Dict[str, 
                            'processCreationTime': evidence.get('processCreationDateTime'),
                            'parentProcessId': evidence.get('parentProcessId'),
                            'parentProcessCreationTime': evidence.get('parentProcessCreationDateTime')}
-    if kind == 'mailbox':
-        return 'MailBox', {'mailboxDisplayName': evidence.get('displayName'),
-                           'mailboxAddress': evidence.get('primaryAddress'),
-                           'userPrincipalName': (evidence.get('userAccount') or {}).get('userPrincipalName')}
-    if kind == 'analyzedMessage':
-        sender = (evidence.get('p1Sender') or evidence.get('p2Sender') or {}).get('emailAddress')
-        return 'MailMessage', {'sender': sender, 'recipient': evidence.get('recipientEmailAddress'),
-                               'subject': evidence.get('subject'), 'deliveryAction': evidence.get('deliveryAction')}
-    if kind == 'mailCluster':
-        return 'MailCluster', {'clusterBy': evidence.get('clusterBy')}
     if kind in ('registryKey', 'registryValue'):
         return 'Registry', {'registryHive': evidence.get('registryHive'), 'registryKey': evidence.get('registryKey'),
                             'registryValueType': evidence.get('registryValueType'),
@@ -377,12 +422,32 @@ def _entity_fields(kind: str, evidence: Dict[str, Any]) -> Tuple[str, Dict[str, 
     return pascal(kind) or 'Unknown', {}
 
 
+def graph_entity_to_legacy(kind: str, evidence: Dict[str, Any]) -> Dict[str, Any]:
+    """One Graph evidence object as a Defender XDR alert entity: every documented entity field, null when absent."""
+    entity_type, fields = _entity_fields(kind, evidence)
+    values = {**fields, 'entityType': entity_type, 'deviceId': evidence.get('mdeDeviceId'),
+              'evidenceCreationTime': evidence.get('createdDateTime'), 'verdict': pascal(evidence.get('verdict')),
+              'remediationStatus': pascal(evidence.get('remediationStatus'))}
+    return {name: values.get(name) for name in LEGACY_ENTITY_FIELDS}
+
+
 def graph_device_to_legacy(evidence: Dict[str, Any]) -> Dict[str, Any]:
-    return {'deviceId': evidence.get('mdeDeviceId'), 'aadDeviceId': evidence.get('azureAdDeviceId'),
-            'deviceDnsName': evidence.get('deviceDnsName'), 'osPlatform': evidence.get('osPlatform'),
-            'osBuild': evidence.get('osBuild'), 'rbacGroupName': evidence.get('rbacGroupName'),
-            'firstSeen': evidence.get('firstSeenDateTime'), 'healthStatus': pascal(evidence.get('healthStatus')),
-            'riskScore': pascal(evidence.get('riskScore')), 'tags': evidence.get('tags') or []}
+    """Graph deviceEvidence as a Defender XDR alert device (Graph has no osProcessor; tags only when present)."""
+    values = {'mdatpDeviceId': evidence.get('mdeDeviceId'), 'aadDeviceId': evidence.get('azureAdDeviceId'),
+              'deviceDnsName': evidence.get('deviceDnsName'), 'osPlatform': evidence.get('osPlatform'),
+              'version': evidence.get('version'), 'osBuild': evidence.get('osBuild'),
+              'healthStatus': pascal(evidence.get('healthStatus')), 'riskScore': pascal(evidence.get('riskScore')),
+              'rbacGroupName': evidence.get('rbacGroupName'), 'rbacGroupId': evidence.get('rbacGroupId'),
+              'firstSeen': evidence.get('firstSeenDateTime')}
+    device = {name: values.get(name) for name in LEGACY_DEVICE_FIELDS}
+    if evidence.get('tags'):
+        device['tags'] = list(evidence['tags'])
+    return device
+
+
+def _alert_enum(field: str, value: Any) -> Any:
+    """An alert's classification/determination: Graph's 'unknown' is the Defender XDR API's null (not set)."""
+    return None if value in (None, '', 'unknown') else to_legacy_enum(field, value)
 
 
 def graph_alert_to_legacy(alert: Dict[str, Any]) -> Dict[str, Any]:
@@ -391,27 +456,25 @@ def graph_alert_to_legacy(alert: Dict[str, Any]) -> Dict[str, Any]:
         kind = _evidence_kind(evidence)
         if kind == 'device':
             devices.append(graph_device_to_legacy(evidence))
-            continue
-        entity_type, fields = _entity_fields(kind, evidence)
-        entity = {'entityType': entity_type, **{k: v for k, v in fields.items() if v is not None}}
-        if evidence.get('mdeDeviceId'):
-            entity['deviceId'] = evidence['mdeDeviceId']
-        entities.append(entity)
+        else:
+            entities.append(graph_entity_to_legacy(kind, evidence))
     return {
         'alertId': alert.get('id'), 'providerAlertId': alert.get('providerAlertId'),
-        'incidentId': as_int(alert.get('incidentId')), 'serviceSource': pascal(alert.get('serviceSource')),
+        'incidentId': as_int(alert.get('incidentId')),
+        'serviceSource': legacy_source(LEGACY_SERVICE_SOURCES, alert.get('serviceSource')),
         'creationTime': alert.get('createdDateTime'), 'lastUpdatedTime': alert.get('lastUpdateDateTime'),
         'resolvedTime': alert.get('resolvedDateTime'), 'firstActivity': alert.get('firstActivityDateTime'),
         'lastActivity': alert.get('lastActivityDateTime'), 'title': alert.get('title'),
         'description': alert.get('description'), 'category': alert.get('category'),
         'status': pascal(alert.get('status')), 'severity': to_legacy_enum('severity', alert.get('severity')),
+        # Graph alerts carry no automated-investigation fields; these stay null unless a future Graph adds them.
         'investigationId': alert.get('investigationId'), 'investigationState': pascal(alert.get('investigationState')),
-        'classification': to_legacy_enum('classification', alert.get('classification')),
-        'determination': to_legacy_enum('determination', alert.get('determination')),
-        'detectionSource': pascal(alert.get('detectionSource')), 'detectorId': alert.get('detectorId'),
-        'assignedTo': alert.get('assignedTo'), 'actorName': alert.get('actorDisplayName'),
-        'threatFamilyName': alert.get('threatFamilyName'), 'mitreTechniques': alert.get('mitreTechniques') or [],
-        'devices': devices, 'entities': entities,
+        'classification': _alert_enum('classification', alert.get('classification')),
+        'determination': _alert_enum('determination', alert.get('determination')),
+        'detectionSource': legacy_source(LEGACY_DETECTION_SOURCES, alert.get('detectionSource')),
+        'detectorId': alert.get('detectorId'), 'assignedTo': alert.get('assignedTo'),
+        'actorName': alert.get('actorDisplayName'), 'threatFamilyName': alert.get('threatFamilyName'),
+        'mitreTechniques': alert.get('mitreTechniques') or [], 'devices': devices, 'entities': entities,
     }
 
 
@@ -419,6 +482,7 @@ def graph_incident_to_legacy(incident: Dict[str, Any]) -> Dict[str, Any]:
     """A Graph security incident in the Defender XDR incident shape (field names, enum spellings, integer IDs)."""
     return {
         'incidentId': as_int(incident.get('id')),
+        'incidentUri': incident.get('incidentWebUrl'),
         'redirectIncidentId': as_int(incident.get('redirectIncidentId')) if incident.get('redirectIncidentId') else None,
         'incidentName': incident.get('displayName'),
         'createdTime': incident.get('createdDateTime'),
@@ -563,6 +627,19 @@ class LegacyApi(IncidentsApi):
         return list(body.get('Results') or body.get('results') or [])
 
 
+def odata_limit(query: Dict[str, Any], page_size: int) -> int:
+    """How many incidents a raw OData query returns on Graph, as on the Defender XDR API: ``$top`` of them (Graph
+    pages above its own maximum page size are followed), or one Defender XDR page (100) without ``$top``.
+    ``query['$top']`` is lowered to what Graph accepts."""
+    top = str(query.get('$top', '')).strip()
+    if not top:
+        return PAGE_SIZE
+    if not top.isdigit():
+        raise ValueError(f'Invalid "odata": "$top" must be a whole number, got "{top}".')
+    query['$top'] = min(int(top), page_size)
+    return int(top)
+
+
 class GraphApi(IncidentsApi):
     """Microsoft Graph security API: /v1.0/security/incidents (+alerts), /security/runHuntingQuery."""
     name = BACKEND_GRAPH
@@ -603,9 +680,11 @@ class GraphApi(IncidentsApi):
         if query.get('$filter'):
             query['$filter'] = legacy_filter_to_graph(str(query['$filter']))
         query.setdefault('$expand', 'alerts')
-        if limit is not None and not odata:
+        if odata:
+            limit = odata_limit(query, self.page_size)
+        elif limit is not None:
             query['$top'] = min(limit, self.page_size)
-        return self._normalise(self._incidents(query, None if odata else limit, timeout), timeout)
+        return self._normalise(self._incidents(query, limit, timeout), timeout)
 
     def list_page(self, filter_: str, top: int, timeout: int | None = None,
                   skip: int = 0) -> Tuple[List[Dict[str, Any]], bool]:
@@ -669,28 +748,72 @@ def _unique(values: Iterable[Any]) -> List[Any]:
     return seen
 
 
+def _activity(alerts: List[Dict[str, Any]], key: str, pick: Callable) -> str:
+    times = [a[key] for a in alerts if a.get(key)]
+    return str(pick(times, key=lambda t: ts_to_datetime(normalize_ts(t)))) if times else ''
+
+
+def _mailboxes(entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """[{Mailbox, Display Name}] once per address, as the official incoming mapper reads them. The Defender XDR API
+    spells the type 'Mailbox' (older answers 'MailBox'); both count."""
+    found: Dict[Any, Dict[str, Any]] = {}
+    for entity in entities:
+        if str(entity.get('entityType') or '').lower() == 'mailbox' and entity.get('mailboxAddress', '') not in found:
+            found[entity.get('mailboxAddress', '')] = {'Mailbox': entity.get('mailboxAddress', ''),
+                                                       'Display Name': entity.get('mailboxDisplayName', '')}
+    return list(found.values())
+
+
+def incident_metadata(incident: Dict[str, Any]) -> Dict[str, Any]:
+    """The fields the official integration adds to fetched and mirrored incidents, with its meaning: every alert's
+    category (repeats kept: the incoming mapper counts them), the user entities' domain names, New and Active alerts
+    counted as active, device tags comma-joined, mailboxes as {Mailbox, Display Name}."""
+    alerts = incident.get('alerts') or []
+    entities = [e for a in alerts for e in a.get('entities') or []]
+    statuses = [a.get('status') for a in alerts if a.get('status')]
+    return {
+        'Categories': [a.get('category', '') for a in alerts],
+        'Impacted entities': list(dict.fromkeys(e.get('domainName', '') for e in entities
+                                                if e.get('entityType') == 'User')),
+        'Active alerts': f'{statuses.count("Active") + statuses.count("New")} / {len(statuses)}',
+        'Service sources': list(dict.fromkeys(a.get('serviceSource', '') for a in alerts)),
+        'Detection sources': list(dict.fromkeys(a.get('detectionSource', '') for a in alerts)),
+        'First activity': _activity(alerts, 'firstActivity', min),
+        'Last activity': _activity(alerts, 'lastActivity', max),
+        'Devices': [{'device name': d.get('deviceDnsName', ''), 'risk level': d.get('riskScore', ''),
+                     'tags': ','.join(d.get('tags') or [])} for a in alerts for d in a.get('devices') or []],
+        'Mailboxes': _mailboxes(entities),
+        'comments': incident.get('comments', []),
+    }
+
+
 def incident_summary(incident: Dict[str, Any]) -> Dict[str, Any]:
-    """Facts derived from the alerts (categories, sources, entities, devices) for tables and fetched incidents."""
+    """Facts derived from the alerts for the war-room table (distinct values, user principal names)."""
     alerts = incident.get('alerts') or []
     devices = [d for a in alerts for d in a.get('devices') or []]
     entities = [e for a in alerts for e in a.get('entities') or []]
-    active = sum(1 for a in alerts if str(a.get('status') or '').lower() in ACTIVE_ALERT_STATUSES)
-    first = sorted(a['firstActivity'] for a in alerts if a.get('firstActivity'))
-    last = sorted(a['lastActivity'] for a in alerts if a.get('lastActivity'))
+    metadata = incident_metadata(incident)
     return {
         'Categories': _unique(a.get('category') for a in alerts),
         'Impacted entities': _unique(e.get('userPrincipalName') or e.get('accountName') for e in entities
                                      if e.get('entityType') == 'User'),
-        'Impacted mailboxes': _unique(e.get('mailboxAddress') for e in entities if e.get('entityType') == 'MailBox'),
-        'Active alerts': f'{active} / {len(alerts)}',
+        'Impacted mailboxes': [m['Mailbox'] for m in metadata['Mailboxes'] if m['Mailbox']],
+        'Active alerts': metadata['Active alerts'],
         'Service sources': _unique(a.get('serviceSource') for a in alerts),
         'Detection sources': _unique(a.get('detectionSource') for a in alerts),
-        'First activity': first[0] if first else None,
-        'Last activity': last[-1] if last else None,
+        'First activity': metadata['First activity'] or None,
+        'Last activity': metadata['Last activity'] or None,
         'Device groups': _unique(d.get('rbacGroupName') for d in devices),
-        'Devices': [{'device name': d.get('deviceDnsName'), 'risk level': d.get('riskScore'), 'tags': d.get('tags')}
-                    for d in devices],
+        'Devices': metadata['Devices'],
     }
+
+
+def raw_incident(incident: Dict[str, Any]) -> Dict[str, Any]:
+    """A fetched or mirrored incident: the incident, the official metadata, and two added conveniences (mailbox
+    addresses and device groups as plain lists)."""
+    summary = incident_summary(incident)
+    return {**incident, **incident_metadata(incident), 'Impacted mailboxes': summary['Impacted mailboxes'],
+            'Device groups': summary['Device groups']}
 
 
 TABLE_HEADERS = ['Incident name', 'Tags', 'Severity', 'Incident ID', 'Categories', 'Impacted entities',
@@ -859,7 +982,7 @@ def initial_state(last_run: Dict[str, Any], config: FetchConfig) -> Tuple[str, L
 
 
 def to_xsoar_incident(incident: Dict[str, Any], config: FetchConfig) -> Dict[str, Any]:
-    raw = {**incident, **incident_summary(incident), 'mirror_direction': config.mirror_direction,
+    raw = {**raw_incident(incident), 'mirror_direction': config.mirror_direction,
            'mirror_instance': demisto.integrationInstance(), 'mirror_tags': [config.comment_tag]}
     return {'name': f'{INTEGRATION_NAME} {incident.get("incidentId")}', 'occurred': incident.get('createdTime'),
             'rawJSON': json.dumps(raw), 'dbotMirrorId': str(incident.get('incidentId')),
@@ -1065,7 +1188,7 @@ def get_remote_data_command(api: IncidentsApi, args: Dict[str, Any], params: Dic
                                    or 'CommentFromMicrosoft365Defender')
         if argToBoolean(params.get('close_incident') or False):
             entries += _close_entries(incident)
-        mirrored = {**incident, **incident_summary(incident), 'in_mirror_error': ''}
+        mirrored = {**raw_incident(incident), 'in_mirror_error': ''}
         return GetRemoteDataResponse(mirrored, entries)
     except Exception as error:  # the server shows the field; raising would stop mirroring of every incident
         demisto.debug(f'get-remote-data failed for incident {remote.remote_incident_id}: {error}')

@@ -223,7 +223,7 @@ def test_graph_incident_to_legacy():
     PascalCase enums, an integer ID, tags, comments, devices and entities."""
     result = m.graph_incident_to_legacy(load('graph_incident.json'))
     legacy_keys = set(load('legacy_incident.json'))
-    assert set(result) == legacy_keys
+    assert set(result) == legacy_keys | {'incidentUri'}   # the Defender XDR API sends incidentUri too (not in its example)
     assert result['incidentId'] == 2972395
     assert (result['status'], result['severity'], result['classification'], result['determination']) == \
         ('InProgress', 'Medium', 'TruePositive', 'CompromisedUser')
@@ -235,8 +235,105 @@ def test_graph_incident_to_legacy():
     assert alert['serviceSource'] == 'MicrosoftDefenderForEndpoint' and alert['status'] == 'New'
     assert alert['devices'][0]['deviceDnsName'] == 'tempDns' and alert['devices'][0]['riskScore'] == 'Medium'
     kinds = [e['entityType'] for e in alert['entities']]
-    assert kinds == ['File', 'User', 'Ip', 'Url', 'MailBox', 'CloudApplication']
+    assert kinds == ['File', 'User', 'Ip', 'Url', 'Mailbox', 'CloudApplication']
     assert alert['entities'][0]['sha1'].startswith('5f1e8ace') and alert['entities'][0]['deviceId']
+
+
+def test_documented_graph_list_with_alerts_maps_to_the_legacy_shape(requests_mock):
+    """Given Microsoft's documented answer to GET /security/incidents?$expand=alerts, When listed on the Graph back
+    end, Then the context has the Defender XDR names and values: incidentUri, legacy source names, alert
+    classification null while unset, devices with mdatpDeviceId and rbacGroupId, every entity field with a verdict."""
+    requests_mock.get(f'{GRAPH}/v1.0/security/incidents', json=load('graph_list_incidents_expand_alerts.json'))
+    incident = m.incidents_list_command(make_api(m.BACKEND_GRAPH), {'limit': '10'}).outputs[0]
+    assert incident['incidentUri'] == 'https://security.microsoft.com/incidents/2972395?tid=12f988bf-16f1-11af-11ab-' \
+                                      '1d7cd011db47'
+    assert (incident['incidentId'], incident['tags'], incident['determination']) == (2972395, ['Demo'],
+                                                                                     'MultiStagedAttack')
+    alert = incident['alerts'][0]
+    assert (alert['serviceSource'], alert['detectionSource'], alert['status'], alert['severity']) == \
+        ('MicrosoftDefenderForEndpoint', 'WindowsDefenderAv', 'New', 'Low')
+    assert alert['classification'] is None and alert['determination'] is None
+    assert alert['detectorId'] == 'e0da400f-affd-43ef-b1d5-afc2eb6f2756' and alert['incidentId'] == 28282
+    device = alert['devices'][0]
+    assert set(device) == set(m.LEGACY_DEVICE_FIELDS) | {'tags'}
+    assert (device['mdatpDeviceId'], device['rbacGroupId'], device['rbacGroupName'], device['healthStatus'],
+            device['riskScore'], device['osBuild'], device['tags']) == \
+        ('73e7e2de709dff64ef64b1d0c30e67fab63279db', 75, 'UnassignedGroup', 'Active', 'Medium', 22424, ['Test Machine'])
+    assert [e['entityType'] for e in alert['entities']] == ['File', 'Process', 'Registry']
+    assert all(list(e) == list(m.LEGACY_ENTITY_FIELDS) for e in alert['entities'])
+    file_, process, registry = alert['entities']
+    assert (file_['sha1'], file_['fileName'], file_['deviceId'], file_['verdict'], file_['remediationStatus'],
+            file_['evidenceCreationTime']) == ('5f1e8acedc065031aad553b710838eb366cfee9a', 'MsSense.exe',
+                                               '73e7e2de709dff64ef64b1d0c30e67fab63279db', 'Unknown', 'None',
+                                               '2021-04-27T12:19:27.7211305Z')
+    assert (process['processId'], process['parentProcessId'], process['processCreationTime']) == \
+        (4780, 668, '2021-08-12T12:43:19.0772577Z')
+    assert registry['registryHive'] == 'HKEY_LOCAL_MACHINE' and registry['registryKey'].endswith('SENSEAUDITLOGGER')
+
+
+def test_documented_mailbox_evidence_maps_to_a_mailbox_entity():
+    """Given mailboxEvidence as Microsoft documents it, When normalised, Then it is a 'Mailbox' entity with the
+    address, display name and user fields the official integration and its mapper read."""
+    evidence = load('graph_mailbox_evidence.json')
+    entity = m.graph_entity_to_legacy('mailbox', evidence)
+    assert (entity['entityType'], entity['mailboxAddress'], entity['mailboxDisplayName'], entity['userPrincipalName'],
+            entity['accountName'], entity['aadUserId'], entity['verdict']) == \
+        ('Mailbox', 'testUser3@contoso.com', 'Test User3', 'testUser3@contoso.com', 'testUser3',
+         'fc8f7484-f813-4db2-afab-bc1507913fb6', 'Suspicious')
+    message = m.graph_entity_to_legacy('analyzedMessage', {
+        'p1Sender': {'emailAddress': 'user.abc@mail.contoso.co.in'}, 'recipientEmailAddress': 'testUser2@contoso.com',
+        'subject': '[EXTERNAL] Attention', 'deliveryAction': 'delivered'})
+    assert (message['entityType'], message['sender'], message['recipient'], message['subject'],
+            message['deliveryAction']) == ('MailMessage', 'user.abc@mail.contoso.co.in', 'testUser2@contoso.com',
+                                           '[EXTERNAL] Attention', 'Delivered')
+
+
+def test_incident_metadata_has_the_official_meaning():
+    """Given a Defender XDR incident with repeated categories, users, a device with tags and mailboxes (both
+    spellings of the type), When the fetched-incident metadata is built, Then it is what the official integration
+    writes: categories counted, user domain names, New/Active alerts active, tags comma-joined, mailboxes once."""
+    mailbox = {'entityType': 'Mailbox', 'mailboxAddress': 'a@contoso.com', 'mailboxDisplayName': 'A'}
+    alerts = [
+        {'category': 'InitialAccess', 'status': 'New', 'serviceSource': 'MicrosoftDefenderForOffice365',
+         'detectionSource': 'OfficeATP', 'firstActivity': '2024-01-02T00:00:00Z', 'lastActivity': '2024-01-03T00:00:00Z',
+         'devices': [], 'entities': [mailbox, {'entityType': 'User', 'domainName': 'contoso', 'userPrincipalName': 'a@c'}]},
+        {'category': 'InitialAccess', 'status': 'InProgress', 'serviceSource': 'MicrosoftDefenderForEndpoint',
+         'detectionSource': 'WindowsDefenderAv', 'firstActivity': '2024-01-01T00:00:00Z',
+         'lastActivity': '2024-01-04T00:00:00Z',
+         'devices': [{'deviceDnsName': 'pc1', 'riskScore': 'High', 'tags': ['t1', 't2']}],
+         'entities': [{**mailbox, 'entityType': 'MailBox'}, {'entityType': 'MailBox', 'mailboxAddress': 'b@contoso.com',
+                                                             'mailboxDisplayName': 'B'}]},
+    ]
+    metadata = m.incident_metadata({'alerts': alerts, 'comments': [{'comment': 'c'}]})
+    assert metadata['Categories'] == ['InitialAccess', 'InitialAccess']
+    assert metadata['Impacted entities'] == ['contoso']
+    assert metadata['Active alerts'] == '1 / 2'
+    assert metadata['Devices'] == [{'device name': 'pc1', 'risk level': 'High', 'tags': 't1,t2'}]
+    assert metadata['Mailboxes'] == [{'Mailbox': 'a@contoso.com', 'Display Name': 'A'},
+                                     {'Mailbox': 'b@contoso.com', 'Display Name': 'B'}]
+    assert (metadata['First activity'], metadata['Last activity']) == ('2024-01-01T00:00:00Z', '2024-01-04T00:00:00Z')
+    assert metadata['comments'] == [{'comment': 'c'}]
+    assert m.incident_metadata({'alerts': []})['First activity'] == ''
+
+
+@pytest.mark.parametrize('odata, sent_top, pages', [('{"$top":"3"}', '3', 1), ('{"$top":"80"}', '50', 2),
+                                                   ('{"$filter":"status eq \'Active\'"}', None, 2)])
+def test_incidents_list_odata_top_on_graph(requests_mock, odata, sent_top, pages):
+    """Given a raw OData query, When listed on Graph, Then $top incidents come back (Graph's 50-per-page limit is
+    paged over), or one Defender XDR page (100) without $top, never every incident."""
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    fake = FakeDefender(requests_mock, [incident(i, m.datetime_to_ts(base + timedelta(minutes=i)))
+                                        for i in range(1, 301)], graph_page=50)
+    result = m.incidents_list_command(make_api(m.BACKEND_GRAPH), {'odata': odata})
+    expected = {'3': 3, '50': 80}.get(sent_top, 100)
+    assert len(result.outputs) == expected
+    assert len(fake.list_calls) == pages and fake.list_calls[0].get('$top', [None])[0] == sent_top
+
+
+def test_incidents_list_odata_bad_top():
+    """Given a $top that is not a number, When listed on Graph, Then the error names the argument."""
+    with pytest.raises(ValueError, match='Invalid "odata"'):
+        m.incidents_list_command(make_api(m.BACKEND_GRAPH), {'odata': '{"$top":"x"}'})
 
 
 def test_legacy_filter_to_graph():
@@ -270,7 +367,7 @@ def test_incidents_list_graph_same_shape(requests_mock):
     result = m.incidents_list_command(make_api(m.BACKEND_GRAPH), {'status': 'InProgress', 'limit': '100'})
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(route.last_request.url).query)
     assert query['$filter'] == ["status eq 'inProgress'"] and query['$expand'] == ['alerts']
-    assert set(result.outputs[0]) == set(load('legacy_incident.json'))
+    assert set(result.outputs[0]) - {'incidentUri'} == set(load('legacy_incident.json'))
 
 
 def test_incidents_list_graph_follows_next_link(requests_mock):
@@ -317,7 +414,7 @@ def test_incident_get(requests_mock, backend, url, body):
     written to the context."""
     requests_mock.get(url, json=load(body))
     result = m.incident_get_command(make_api(backend), {'id': '924565'})
-    assert set(result.outputs) == set(load('legacy_incident.json'))
+    assert set(result.outputs) - {'incidentUri'} == set(load('legacy_incident.json'))
     assert result.readable_output.startswith('### Incident 924565:')
 
 
@@ -543,6 +640,31 @@ def test_fetch_first_run_and_incident_shape(requests_mock, mocker):
     assert raw['mirror_direction'] == 'Both' and raw['mirror_instance'] == 'm365d_instance'
     assert raw['mirror_tags'] == ['CommentToMicrosoft365Defender'] and 'Active alerts' in raw
     assert next_run['checkpoint'] == '2024-04-30T00:00:00.0000000Z' and next_run['seen_ids'] == [2]
+
+
+# What the official incoming mapper (Microsoft 365 Defender - Incoming Mapper) reads from a fetched incident.
+MAPPER_ROOTS = ('assignedTo', 'determination', 'comments', 'Active alerts', 'alerts', 'Categories', 'classification',
+                'Devices', 'incidentName', 'First activity', 'incidentId', 'Last activity', 'Mailboxes', 'status', 'tags',
+                'Impacted entities', 'incidentUri', 'severity', 'mirror_direction', 'mirror_instance', 'mirror_tags')
+
+
+def test_fetched_graph_incident_has_what_the_official_mapper_reads(requests_mock, mocker):
+    """Given Microsoft's documented Graph incident with alerts, When fetched on the Graph back end, Then the raw
+    incident has every root the official incoming mapper reads, in its shapes: alerts[0].investigationState and
+    alerts[0].entities[0].verdict exist, Devices tags are one text, Categories a list per alert."""
+    mocker.patch.object(demisto, 'integrationInstance', return_value='m365d_instance')
+    body = load('graph_list_incidents_expand_alerts.json')
+    requests_mock.get(f'{GRAPH}/v1.0/security/incidents', json={'value': body['value'], '@odata.count': 1})
+    config = m.FetchConfig({**BASE_PARAMS, 'first_fetch': '2021-08-01T00:00:00Z'})
+    incidents, _ = m.fetch_incidents(make_api(m.BACKEND_GRAPH), config, {}, now=NOW)
+    raw = json.loads(incidents[0]['rawJSON'])
+    assert all(root in raw for root in MAPPER_ROOTS), [r for r in MAPPER_ROOTS if r not in raw]
+    assert 'investigationState' in raw['alerts'][0] and raw['alerts'][0]['entities'][0]['verdict'] == 'Unknown'
+    assert raw['incidentUri'].startswith('https://security.microsoft.com/incidents/2972395')
+    assert raw['Devices'] == [{'device name': 'tempDns', 'risk level': 'Medium', 'tags': 'Test Machine'}]
+    assert raw['Categories'] == ['DefenseEvasion'] and raw['Active alerts'] == '1 / 1'
+    assert raw['Mailboxes'] == [] and raw['Impacted entities'] == []
+    assert raw['Service sources'] == ['MicrosoftDefenderForEndpoint'] and raw['Detection sources'] == ['WindowsDefenderAv']
 
 
 def test_fetch_timeout_returns_partial_progress(requests_mock, mocker):

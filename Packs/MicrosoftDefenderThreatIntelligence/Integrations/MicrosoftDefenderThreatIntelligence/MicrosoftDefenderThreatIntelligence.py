@@ -207,10 +207,22 @@ def required_arg(args: dict[str, Any], name: str) -> str:
     return value
 
 
+HOST_TYPES = ('microsoft.graph.security.hostname', 'microsoft.graph.security.ipAddress')
+
+
+def _kept(key: str, value: Any) -> bool:
+    """Whether a key stays in the context: data keys do; of Graph's annotations only a host's ``@odata.type``."""
+    return not key.startswith('@odata.') or (key == '@odata.type' and str(value).lstrip('#') in HOST_TYPES)
+
+
 def strip_odata(value: Any) -> Any:
-    """The object without Graph's ``@odata.*`` annotations (their dots would break context paths)."""
+    """The object without Graph's annotations (``@odata.context``, ``@odata.nextLink``, the type of an article or a
+    formatted text...), which describe the answer rather than the data, except a host's ``@odata.type``: on an
+    indicator's artifact, a host and the hosts of a pair it is the only field that says whether the host is a host
+    name or an IP address (``#microsoft.graph.security.hostname`` / ``#microsoft.graph.security.ipAddress``), and
+    the official integration's context has it there."""
     if isinstance(value, dict):
-        return {k: strip_odata(v) for k, v in value.items() if not k.startswith('@odata.')}
+        return {k: strip_odata(v) for k, v in value.items() if _kept(k, v)}
     if isinstance(value, list):
         return [strip_odata(v) for v in value]
     return value
@@ -314,13 +326,13 @@ def host_whois_command(client: Client, args: dict[str, Any]) -> CommandResults:
     which = ensure_exactly_one(args, 'host_id', 'whois_record_id', 'search')
     odata = parse_odata(args.get('odata'))
     limit = parse_limit(args)
-    records: list[dict[str, Any]]
-    if which == 'host_id':
-        records = [client.get_host_whois(str(args['host_id']), odata)]
-    elif which == 'whois_record_id':
-        records = [client.get_whois_record(str(args['whois_record_id']), odata)]
-    else:
-        records = client.search_whois_records(str(args['search']), limit, odata)
+    if which == 'host_id':          # one record, written as one object like the official integration
+        record = client.get_host_whois(str(args['host_id']), odata)
+        return results('Whois', record, 'WHOIS record', WHOIS_HEADERS, 'No WHOIS records were found.')
+    if which == 'whois_record_id':
+        record = client.get_whois_record(str(args['whois_record_id']), odata)
+        return results('Whois', record, 'WHOIS record', WHOIS_HEADERS, 'No WHOIS records were found.')
+    records = client.search_whois_records(str(args['search']), limit, odata)
     return results('Whois', records[:limit], 'WHOIS records', WHOIS_HEADERS, 'No WHOIS records were found.')
 
 

@@ -89,6 +89,26 @@ def test_article_indicators_list_by_article(client, requests_mock):
     assert [o['artifact']['id'] for o in result.outputs] == ['phish-login-contoso.com', 'fake-malicious.site']
 
 
+def test_artifact_keeps_its_odata_type(client, requests_mock):
+    """Given Microsoft's documented article indicator (Learn example), When it is read, Then the artifact keeps its
+    @odata.type (host name or IP address) as in the official integration's context, and the indicator's own type
+    annotation is dropped."""
+    indicator = {k: v for k, v in load('article_indicator_learn_example.json').items() if k != '_source'}
+    requests_mock.get(f'{BASE}/articleIndicators/ZmFrZS1tYWxpY2lvdXMuc2l0ZQ%3D%3D', json=indicator)
+    result = mdti.article_indicators_list_command(client, {'article_indicator_id': 'ZmFrZS1tYWxpY2lvdXMuc2l0ZQ=='})
+    assert result.outputs == {'id': 'ZmFrZS1tYWxpY2lvdXMuc2l0ZQ==', 'source': 'microsoft',
+                              'artifact': {'@odata.type': '#microsoft.graph.security.hostname',
+                                           'id': 'fake-malicious.site'}}
+
+
+def test_host_keeps_its_odata_type(client, requests_mock):
+    """Given a host, When msg-defender-threat-intel-host runs, Then @odata.type says host name; @odata.context goes."""
+    requests_mock.get(f'{BASE}/hosts/fake-malicious.site', json=load('host_hostname.json'))
+    result = mdti.host_command(client, {'host_id': 'fake-malicious.site'})
+    assert result.outputs['@odata.type'] == '#microsoft.graph.security.hostname'
+    assert '@odata.context' not in result.outputs
+
+
 def test_article_indicators_list_by_indicator_id(client, requests_mock):
     """Given an article indicator ID with URL-unsafe characters, When the command runs, Then the ID is one quoted
     path segment."""
@@ -198,7 +218,7 @@ def test_host_whois_by_host(client, requests_mock):
     requests_mock.get(f'{BASE}/hosts/fake-malicious.site/whois', json=load('whois.json'))
     result = mdti.host_whois_command(client, {'host_id': 'fake-malicious.site'})
     assert result.outputs_prefix == 'MSGDefenderThreatIntel.Whois'
-    assert result.outputs[0]['registrar']['organization'] == 'Namecheap, Inc.'
+    assert result.outputs['registrar']['organization'] == 'Namecheap, Inc.'
 
 
 def test_host_whois_by_record_id(client, requests_mock):
@@ -206,7 +226,7 @@ def test_host_whois_by_record_id(client, requests_mock):
     record = load('whois.json')
     requests_mock.get(f'{BASE}/whoisRecords/{urllib.parse.quote(record["id"], safe="")}', json=record)
     result = mdti.host_whois_command(client, {'whois_record_id': record['id']})
-    assert result.outputs[0]['id'] == record['id']
+    assert result.outputs['id'] == record['id']
 
 
 def test_host_whois_search_uses_limit(client, requests_mock):
