@@ -148,6 +148,7 @@ def generate_readme(integration: Integration, instance_file: Path | None = None,
             if auth_code.exists() else None
         base_url = stack.enter_context(serve_facade(_command_runner(integration, instance, options, login)))
         target = output_dir or integration.directory
+        kept = hand_written_sections(integration.directory / 'README.md')
         data = yaml.safe_load(integration.yml_path.read_text(encoding='utf-8'))
         deprecated = {c['name'] for c in data['script']['commands'] if c.get('deprecated')}
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='xsoar-local-docs-examples-')))
@@ -156,7 +157,35 @@ def generate_readme(integration: Integration, instance_file: Path | None = None,
         if deprecated:
             _append_deprecated_commands(integration, data, examples, base_url, target / 'README.md')
         _drop_version_placeholder(target / 'README.md')
+        _insert_sections(target / 'README.md', kept)
     return (output_dir or integration.directory) / 'README.md'
+
+
+HAND_WRITTEN_SECTIONS = ('Moving from the official integration',)
+
+
+def hand_written_sections(readme: Path) -> str:
+    """The sections of an existing README that no generator writes (``HAND_WRITTEN_SECTIONS``), each from its
+    ``## `` heading to the next one, so a regeneration keeps them."""
+    if not readme.exists():
+        return ''
+    text = readme.read_text(encoding='utf-8')
+    found = []
+    for title in HAND_WRITTEN_SECTIONS:
+        match = re.search(rf'^## {re.escape(title)}\n.*?(?=^## |\Z)', text, flags=re.M | re.S)
+        if match:
+            found.append(match.group(0).rstrip('\n') + '\n\n')
+    return ''.join(found)
+
+
+def _insert_sections(readme: Path, sections: str) -> None:
+    """Put hand-written sections back after the description, before the first generated ``## `` heading."""
+    if not sections:
+        return
+    text = readme.read_text(encoding='utf-8')
+    first = re.search(r'^## ', text, flags=re.M)
+    at = first.start() if first else len(text)
+    readme.write_text(text[:at] + sections + text[at:], encoding='utf-8')
 
 
 def _drop_version_placeholder(readme: Path) -> None:

@@ -54,3 +54,20 @@ def test_generate_readme_runs_examples_against_the_emulator(tmp_path, monkeypatc
     assert '```!msauth-fixture-whoami```' in readme
     assert '"client_id": "0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"' in readme
     assert '#### Human Readable Output' in readme
+
+
+def test_hand_written_sections_survive_regeneration(tmp_path):
+    """Given a README with a hand-written "Moving from the official integration" section, When the generator rewrites
+    the README, Then the section is put back after the description, before the generated sections."""
+    from xsoar_local.docs import _insert_sections, hand_written_sections
+
+    before = tmp_path / 'before.md'
+    before.write_text('Old description.\n\n## Moving from the official integration\n\nSame names.\n\n'
+                      '### Differences\n\nNone.\n\n## Configure on Cortex XSOAR\n\nold\n', encoding='utf-8')
+    kept = hand_written_sections(before)
+    assert kept == '## Moving from the official integration\n\nSame names.\n\n### Differences\n\nNone.\n\n'
+    after = tmp_path / 'README.md'
+    after.write_text('New description.\n\n## Configure on Cortex XSOAR\n\nnew\n', encoding='utf-8')
+    _insert_sections(after, kept)
+    assert after.read_text(encoding='utf-8') == ('New description.\n\n' + kept + '## Configure on Cortex XSOAR\n\nnew\n')
+    assert hand_written_sections(tmp_path / 'missing.md') == ''
