@@ -424,14 +424,14 @@ def machine_context(machine: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
         'ID': machine.get('id'), 'ComputerDNSName': machine.get('computerDnsName'),
         'FirstSeen': machine.get('firstSeen'), 'LastSeen': machine.get('lastSeen'),
-        'OSPlatform': machine.get('osPlatform'), 'OSVersion': machine.get('osVersion'),
+        # The official integration fills OSVersion from the API's `version` (for example 22H2), not `osVersion`.
+        'OSPlatform': machine.get('osPlatform'), 'OSVersion': machine.get('version'),
         'OSProcessor': machine.get('osProcessor'), 'OSBuild': machine.get('osBuild'),
         'Version': machine.get('version'), 'LastIPAddress': machine.get('lastIpAddress'),
         'LastExternalIPAddress': machine.get('lastExternalIpAddress'), 'AgentVersion': machine.get('agentVersion'),
         'HealthStatus': machine.get('healthStatus'), 'RBACGroupID': machine.get('rbacGroupId'),
         'RBACGroupName': machine.get('rbacGroupName'), 'RiskScore': machine.get('riskScore'),
-        'ExposureLevel': machine.get('exposureLevel'), 'IsAADJoined': machine.get('aadDeviceId') is not None
-        if machine.get('isAadJoined') is None else machine.get('isAadJoined'),
+        'ExposureLevel': machine.get('exposureLevel'), 'IsAADJoined': machine.get('isAadJoined'),
         'AADDeviceID': machine.get('aadDeviceId'), 'MachineTags': machine.get('machineTags'),
         'OnboardingStatus': machine.get('onboardingStatus'), 'DeviceValue': machine.get('deviceValue'),
         'IPAddresses': addresses or None,
@@ -539,7 +539,7 @@ def error_text(error: Exception) -> str:
     return getattr(error, 'message', None) or str(error)
 
 
-def get_machine_by_ip_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+def get_machine_by_ip_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
     ip = ip_arg(required_arg(args, 'ip'))
     moment = arg_to_datetime(required_arg(args, 'timestamp'), 'timestamp', required=True)
     stamp = moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ') if moment.tzinfo else \
@@ -548,7 +548,7 @@ def get_machine_by_ip_command(client: Client, args: Dict[str, Any]) -> CommandRe
     machines = client.find_machines_by_ip(ip, stamp)
     if not bool_arg(args, 'all_results'):
         machines = machines[:limit]
-    return machines_results(machines, f'Machines that communicated with {ip} around {stamp}')
+    return endpoint_results(machines)       # the official writes Endpoint and MACAddress here too
 
 
 def get_file_related_machines_command(client: Client, args: Dict[str, Any]) -> Any:
@@ -602,8 +602,48 @@ def add_remove_machine_tag_command(client: Client, args: Dict[str, Any]) -> Comm
     return machines_results([machine], f'Tag "{tag}" was {verb} machine {machine_id}')
 
 
-def endpoint_status(machine: Dict[str, Any]) -> str:
-    return 'Online' if machine.get('healthStatus') == 'Active' else 'Offline'
+# Endpoint.Status as the official integration derives it from healthStatus (Unknown gives no status).
+ENDPOINT_STATUS = {'Active': 'Online', 'Inactive': 'Offline', 'ImpairedCommunication': 'Online',
+                   'NoSensorData': 'Online', 'NoSensorDataImpairedCommunication': 'Online'}
+
+
+def last_ip_mac(machine: Dict[str, Any]) -> str | None:
+    """The MAC address of the interface that holds lastIpAddress (the official Endpoint.MACAddress)."""
+    last_ip = machine.get('lastIpAddress')
+    for address in machine.get('ipAddresses') or []:
+        if last_ip and address.get('ipAddress') == last_ip:
+            return address.get('macAddress') or None
+    return None
+
+
+def endpoint_os_version(machine: Dict[str, Any]) -> str | None:
+    """Endpoint.OSVersion as the official writes it: "<version> <osProcessor> bit", for example "22H2 x64 bit"."""
+    parts = [str(p) for p in (machine.get('version'), machine.get('osProcessor')) if p]
+    return f'{" ".join(parts)} bit' if parts else None
+
+
+def endpoint_indicator(machine: Dict[str, Any]) -> Common.Endpoint:
+    """The standard Endpoint object. Endpoint.IsIsolated stays empty: the machine resource does not say whether a
+    machine is isolated, and the official integration does not fill it either."""
+    return Common.Endpoint(
+        id=machine.get('id'), hostname=machine.get('computerDnsName'), ip_address=machine.get('lastIpAddress'),
+        os=machine.get('osPlatform'), os_version=endpoint_os_version(machine),
+        status=ENDPOINT_STATUS.get(str(machine.get('healthStatus'))), mac_address=last_ip_mac(machine),
+        vendor=VENDOR)
+
+
+def endpoint_results(machines: List[Dict[str, Any]]) -> List[CommandResults]:
+    """One result per machine: Endpoint plus MicrosoftATP.Machine with the official MACAddress key."""
+    if not machines:
+        return [CommandResults(readable_output='No machines were found.')]
+    results = []
+    for machine in machines:
+        context = remove_empty_elements({**machine_context(machine), 'MACAddress': last_ip_mac(machine)})
+        results.append(CommandResults(
+            outputs_prefix='MicrosoftATP.Machine', outputs_key_field='ID', outputs=context,
+            indicator=endpoint_indicator(machine), raw_response=machine, readable_output=tableToMarkdown(
+                f'{INTEGRATION_NAME} machine {machine.get("id")}', context, headers=MACHINE_HEADERS, removeNull=True)))
+    return results
 
 
 def endpoint_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
@@ -614,22 +654,7 @@ def endpoint_command(client: Client, args: Dict[str, Any]) -> List[CommandResult
     clauses = [ODataFilter.eq('id', v) for v in ids] + \
               [ODataFilter.eq('lastIpAddress', ip_arg(v)) for v in ips] + \
               [ODataFilter.eq('computerDnsName', v) for v in names]
-    machines = client.list_machines(ODataFilter.or_(*clauses))
-    if not machines:
-        return [CommandResults(readable_output='No machines were found.')]
-    results = []
-    for machine in machines:
-        macs = [a.get('macAddress') for a in machine.get('ipAddresses') or [] if a.get('macAddress')]
-        endpoint = Common.Endpoint(
-            id=machine.get('id'), hostname=machine.get('computerDnsName'), ip_address=machine.get('lastIpAddress'),
-            os=machine.get('osPlatform'), os_version=machine.get('osVersion'), status=endpoint_status(machine),
-            mac_address=macs[0] if macs else None, vendor=VENDOR)
-        context = machine_context(machine)
-        results.append(CommandResults(
-            outputs_prefix='MicrosoftATP.Machine', outputs_key_field='ID', outputs=context, indicator=endpoint,
-            raw_response=machine, readable_output=tableToMarkdown(
-                f'{INTEGRATION_NAME} machine {machine.get("id")}', context, headers=MACHINE_HEADERS, removeNull=True)))
-    return results
+    return endpoint_results(client.list_machines(ODataFilter.or_(*clauses)))
 
 
 # ============================================================================================================
@@ -907,9 +932,6 @@ def start_investigation_command(client: Client, args: Dict[str, Any]) -> Command
 # ============================================================================================================
 
 LIVE_PREFIX = 'MicrosoftATP.LiveResponseAction'
-LIVE_FIELDS = ('id', 'type', 'title', 'requestor', 'requestorComment', 'status', 'machineId', 'computerDnsName',
-               'creationDateTimeUtc', 'lastUpdateDateTimeUtc', 'cancellationRequestor', 'cancellationComment',
-               'cancellationDateTimeUtc', 'errorHResult')
 LIVE_HEADERS = ['id', 'status', 'machineId', 'computerDnsName', 'requestor', 'requestorComment']
 SCRIPT_FIELDS = ('script_name', 'exit_code', 'script_output', 'script_errors')
 # The official file name (playbooks and users look for it); the extension follows the content.
@@ -923,16 +945,8 @@ def live_command(kind: str, **params: str) -> Dict[str, Any]:
 
 
 def live_action_context(action: Dict[str, Any]) -> Dict[str, Any]:
-    """The action in the API's own (camelCase) names, as the official MicrosoftATP.LiveResponseAction."""
-    out: Dict[str, Any] = {k: action.get(k) for k in LIVE_FIELDS}
-    out['commands'] = [{
-        'index': c.get('index'), 'startTime': c.get('startTime'), 'endTime': c.get('endTime'),
-        'commandStatus': c.get('commandStatus'), 'errors': c.get('errors'),
-        'command': {'type': (c.get('command') or {}).get('type'),
-                    'params': [{'key': p.get('key'), 'value': p.get('value')}
-                               for p in (c.get('command') or {}).get('params') or []]},
-    } for c in action.get('commands') or []]
-    return remove_empty_elements(out)
+    """The action in the API's own (camelCase) names, whole, as the official MicrosoftATP.LiveResponseAction."""
+    return remove_empty_elements(api_fields(action))
 
 
 def api_error_code(error: DemistoException) -> str:
@@ -1183,27 +1197,45 @@ def dbot(indicator: str, kind: str, score: int = Common.DBotScore.NONE) -> Commo
                             score=score, reliability=_reliability())
 
 
-def as_count(value: Any) -> Any:
-    """Microsoft sends prevalence counts as strings ("14850"); the context holds numbers."""
-    return int(value) if isinstance(value, str) and value.isdigit() else value
+def org_stats(body: Dict[str, Any]) -> Dict[str, Any]:
+    """Statistics.Org* as the official integration writes them for domains and IPs. OrgPrevalence is the API's
+    orgPrevalence exactly as sent (a string such as "14850"), so values compare as before."""
+    return remove_empty_elements({'OrgPrevalence': body.get('orgPrevalence'), 'OrgFirstSeen': body.get('orgFirstSeen'),
+                                  'OrgLastSeen': body.get('orgLastSeen'),
+                                  # added: the documented number, which the official integration leaves out
+                                  'OrganizationPrevalence': body.get('organizationPrevalence')})
 
 
-def stats_fields(body: Dict[str, Any]) -> Dict[str, Any]:
+def file_stats_fields(body: Dict[str, Any]) -> Dict[str, Any]:
+    """Statistics of a file with the official keys: the legacy string counts (OrgPrevalence, GlobalPrevalence) and
+    the documented numbers (OrganizationPrevalence, GloballyPrevalence), each under the API field's own name."""
     return remove_empty_elements({
-        'OrgPrevalence': as_count(body.get('orgPrevalence')), 'OrgFirstSeen': body.get('orgFirstSeen'),
-        'OrgLastSeen': body.get('orgLastSeen'), 'GlobalPrevalence': as_count(body.get('globalPrevalence')),
+        'OrgPrevalence': body.get('orgPrevalence'), 'OrganizationPrevalence': body.get('organizationPrevalence'),
+        'OrgFirstSeen': body.get('orgFirstSeen'), 'OrgLastSeen': body.get('orgLastSeen'),
+        'GlobalPrevalence': body.get('globalPrevalence'), 'GloballyPrevalence': body.get('globallyPrevalence'),
         'GlobalFirstObserved': body.get('globalFirstObserved'), 'GlobalLastObserved': body.get('globalLastObserved'),
-        'TopFileNames': body.get('topFileNames'), 'Host': body.get('host'),
+        'TopFileNames': body.get('topFileNames'),
     })
+
+
+def file_stats_indicator(sha1: str, body: Dict[str, Any]) -> Common.File:
+    """The File indicator with the prevalence and first/last-seen facts (File.OrganizationPrevalence and so on)."""
+    return Common.File(dbot(sha1, DBotScoreType.FILE), sha1=body.get('sha1') or sha1,
+                       organization_prevalence=body.get('organizationPrevalence'),
+                       global_prevalence=body.get('globallyPrevalence'),
+                       organization_first_seen=body.get('orgFirstSeen'),
+                       organization_last_seen=body.get('orgLastSeen'),
+                       first_seen_by_source=body.get('globalFirstObserved'),
+                       last_seen_by_source=body.get('globalLastObserved'))
 
 
 def get_file_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     sha1 = hash_arg(required_arg(args, 'file_hash'), 'file_hash', ('SHA1',))
     body = client.file_stats(sha1)
-    stats = stats_fields(body)
-    file = Common.File(dbot(sha1, DBotScoreType.FILE), sha1=sha1)
+    stats = file_stats_fields(body)
     return CommandResults(outputs_prefix='MicrosoftATP.FileStatistics', outputs_key_field='Sha1',
-                          outputs={'Sha1': sha1, 'Statistics': stats}, indicator=file, raw_response=body,
+                          outputs={'Sha1': body.get('sha1') or sha1, 'Statistics': stats},
+                          indicator=file_stats_indicator(sha1, body), raw_response=body,
                           readable_output=tableToMarkdown(f'Statistics of file {sha1}', stats, removeNull=True))
 
 
@@ -1214,9 +1246,9 @@ FILE_SCORES = {'malware': Common.DBotScore.BAD, 'potentiallyunwantedapp': Common
 def file_info_context(body: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
         'Sha1': body.get('sha1'), 'Sha256': body.get('sha256'), 'Md5': body.get('md5'),
-        'GlobalPrevalence': as_count(body.get('globalPrevalence')),
+        'GlobalPrevalence': body.get('globalPrevalence'),      # as sent, like the official integration
         'GlobalFirstObserved': body.get('globalFirstObserved'), 'GlobalLastObserved': body.get('globalLastObserved'),
-        'Size': as_count(body.get('size')),
+        'Size': body.get('size'), 'SizeInBytes': body.get('size'),
         'FileType': body.get('fileType'), 'IsPeFile': body.get('isPeFile'), 'FilePublisher': body.get('filePublisher'),
         'FileProductName': body.get('fileProductName'), 'Signer': body.get('signer'), 'Issuer': body.get('issuer'),
         'SignerHash': body.get('signerHash'), 'IsValidCertificate': body.get('isValidCertificate'),
@@ -1251,7 +1283,7 @@ def get_file_info_command(client: Client, args: Dict[str, Any]) -> Any:
 def get_domain_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     domain = required_arg(args, 'domain')
     body = client.domain_stats(domain)
-    stats = stats_fields(body)
+    stats = remove_empty_elements({'Host': body.get('host'), **org_stats(body)})
     return CommandResults(outputs_prefix='MicrosoftATP.DomainStatistics', outputs_key_field='Domain',
                           outputs={'Domain': domain, 'Statistics': stats}, raw_response=body,
                           indicator=Common.Domain(domain, dbot(domain, DBotScoreType.DOMAIN)),
@@ -1261,7 +1293,7 @@ def get_domain_statistics_command(client: Client, args: Dict[str, Any]) -> Comma
 def get_ip_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     ip = ip_arg(required_arg(args, 'ip'))
     body = client.ip_stats(ip)
-    stats = stats_fields(body)
+    stats = org_stats(body)
     return CommandResults(outputs_prefix='MicrosoftATP.IPStatistics', outputs_key_field='IPAddress',
                           outputs={'IPAddress': ip, 'Statistics': stats}, raw_response=body,
                           indicator=Common.IP(ip, dbot(ip, DBotScoreType.IP)),
@@ -1287,9 +1319,16 @@ FINDING_FIELDS = ('id', 'cveId', 'machineId', 'fixingKbId', 'productName', 'prod
                   'severity')
 
 
+def api_fields(item: Dict[str, Any]) -> Dict[str, Any]:
+    """Every field of an API record except OData annotations: the official integration writes the records whole
+    (installedMachines, isNormalized, category, scope, troubleshootInfo ... included)."""
+    return {k: v for k, v in item.items() if not k.startswith('@odata')}
+
+
 def pick(item: Dict[str, Any], fields: Tuple[str, ...], **extra: Any) -> Dict[str, Any]:
-    """The documented fields of a TVM record (no @odata noise, empty ones dropped) plus the query's own keys."""
-    return remove_empty_elements({**{f: item.get(f) for f in fields}, **extra})
+    """A TVM record with all its API fields (the ``fields`` are the table columns; empty ones are dropped) plus the
+    query's own keys."""
+    return remove_empty_elements({**api_fields(item), **extra})
 
 
 def text_list(args: Dict[str, Any], name: str) -> List[str]:

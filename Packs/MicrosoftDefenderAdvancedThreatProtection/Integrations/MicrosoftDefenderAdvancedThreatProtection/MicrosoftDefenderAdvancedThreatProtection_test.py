@@ -236,10 +236,12 @@ def test_get_machine_by_ip(client, requests_mock):
                                                   'limit': '2'})
     assert "findbyip(ip='10.1.1.1',timestamp=2024-05-01T12:00:00Z)" in urllib.parse.unquote(
         requests_mock.last_request.url)
-    assert len(result.outputs) == 2
+    assert len(result) == 2                      # one result per machine, each with Endpoint, as the official
+    assert result[0].outputs['MACAddress'] == '00306B23C1E8'
+    assert result[0].indicator.to_context()[m.Common.Endpoint.CONTEXT_PATH]['OSVersion'] == '1709 x64 bit'
     all_of = m.get_machine_by_ip_command(client, {'ip': '10.1.1.1', 'timestamp': '2024-05-01T12:00:00Z',
                                                   'limit': '2', 'all_results': 'true'})
-    assert len(all_of.outputs) == 3
+    assert len(all_of) == 3
 
 
 def test_file_domain_user_machines(client, requests_mock):
@@ -477,7 +479,7 @@ def test_file_statistics(client, requests_mock):
         'topFileNames': ['swconfig.dat']})
     result = m.get_file_statistics_command(client, {'file_hash': SHA1.upper()})
     assert result.outputs['Sha1'] == SHA1 and result.outputs['Statistics']['TopFileNames'] == ['swconfig.dat']
-    assert result.outputs['Statistics']['OrgPrevalence'] == 14850
+    assert result.outputs['Statistics']['OrgPrevalence'] == '14850'      # as sent, like the official
     context = result.to_context()['EntryContext']
     assert any(k.startswith('DBotScore') for k in context) and any(k.startswith('File(') for k in context)
 
@@ -499,7 +501,7 @@ def test_domain_and_ip_statistics(client, requests_mock):
                                                                'orgFirstSeen': '2019-12-07T13:44:16Z'})
     requests_mock.get(f'{API}/ips/10.0.0.1/stats', json={'ipAddress': '10.0.0.1', 'orgPrevalence': '1'})
     domain = m.get_domain_statistics_command(client, {'domain': 'example.com'})
-    assert domain.outputs == {'Domain': 'example.com', 'Statistics': {'Host': 'example.com', 'OrgPrevalence': 4070,
+    assert domain.outputs == {'Domain': 'example.com', 'Statistics': {'Host': 'example.com', 'OrgPrevalence': '4070',
                                                                       'OrgFirstSeen': '2019-12-07T13:44:16Z'}}
     ip = m.get_ip_statistics_command(client, {'ip': '10.0.0.1'})
     assert ip.outputs['IPAddress'] == '10.0.0.1'
@@ -1396,9 +1398,9 @@ def test_alert_related_files_window(client, requests_mock):
     requests_mock.get(f'{API}/alerts/{ALERT_ID}/files', json={'value': load('alert_entities.json')['files']})
     out = context_value(m.get_alert_related_files_command(client, {'id': ALERT_ID, 'limit': '1', 'offset': '1'}),
                         'MicrosoftATP.AlertFile')
-    assert out['Files'] == [{'Sha1': 'd' * 40, 'Size': 10}]
+    assert out['Files'] == [{'Sha1': 'd' * 40, 'Size': 10, 'SizeInBytes': 10}]
     out = context_value(m.get_alert_related_files_command(client, {'id': ALERT_ID}), 'MicrosoftATP.AlertFile')
-    assert out['Files'][0]['GlobalPrevalence'] == 1200 and len(out['Files']) == 2
+    assert out['Files'][0]['GlobalPrevalence'] == '1200' and len(out['Files']) == 2     # as sent
 
 
 def test_alert_related_ips_and_domains(client, requests_mock):
@@ -1594,3 +1596,117 @@ def test_update_alert_accepts_the_older_values_playbooks_send(client, requests_m
                                                    'determination': 'NotAvailable'})
     m.update_alert_command(client, {'alert_id': 'a1', 'classification': 'Unknown', 'determination': 'NotAvailable'})
     assert requests_mock.last_request.json() == {'classification': 'Unknown', 'determination': 'NotAvailable'}
+
+
+# ---- value parity with the official integration -------------------------------------------------------------------
+
+def test_machine_os_version_is_the_api_version():
+    """machine.json is Microsoft's documented machine: OSVersion is `version` (1709), as the official writes it."""
+    machine = load('machine.json')
+    context = m.machine_context({**machine, 'osVersion': 'Ubuntu 22.04'})
+    assert context['OSVersion'] == '1709'
+    assert context['IsAADJoined'] is True
+    assert context['IPAddresses'][0] == {'ipAddress': '172.17.230.209', 'macAddress': '00306B23C1E8',
+                                         'type': 'Ethernet', 'operationalStatus': 'Up'}
+
+
+def test_machine_outputs_of_every_machine_command_use_version(client, requests_mock):
+    machine = {**load('machine.json'), 'osVersion': 'other'}
+    requests_mock.get(f'{API}/files/{SHA1}/machines', json={'value': [machine]})
+    requests_mock.get(f'{API}/domains/contoso.com/machines', json={'value': [machine]})
+    requests_mock.get(f'{API}/users/alex/machines', json={'value': [machine]})
+    file_result = m.get_file_related_machines_command(client, {'file_hash': SHA1})
+    domain_result = m.get_domain_machines_command(client, {'domain': 'contoso.com'})
+    user_result = m.get_user_machines_command(client, {'username': 'alex'})
+    assert file_result.outputs[0]['Machines'][0]['OSVersion'] == '1709'
+    assert domain_result.outputs['Machines'][0]['OSVersion'] == '1709'
+    assert user_result.outputs['Machines'][0]['OSVersion'] == '1709'
+
+
+@pytest.mark.parametrize('health, status', [('Active', 'Online'), ('Inactive', 'Offline'),
+                                            ('ImpairedCommunication', 'Online'), ('NoSensorData', 'Online'),
+                                            ('Unknown', None)])
+def test_endpoint_like_the_official(client, requests_mock, health, status):
+    requests_mock.get(f'{API}/machines', json={'value': [{**load('machine.json'), 'healthStatus': health}]})
+    [result] = m.endpoint_command(client, {'hostname': 'mymachine1.contoso.com'})
+    endpoint = result.indicator.to_context()[m.Common.Endpoint.CONTEXT_PATH]
+    assert endpoint['OSVersion'] == '1709 x64 bit'
+    assert endpoint['MACAddress'] == '00306B23C1E8'             # the interface that holds lastIpAddress
+    assert endpoint['Vendor'] == 'Microsoft Defender ATP'
+    assert endpoint.get('Status') == status
+    assert 'IsIsolated' not in endpoint                          # the machine resource does not tell
+    assert result.outputs['MACAddress'] == '00306B23C1E8'
+
+
+def test_file_statistics_documented_example(client, requests_mock):
+    body = load('file_stats_docs.json')
+    requests_mock.get(f'{API}/files/{body["sha1"]}/stats', json=body)
+    result = m.get_file_statistics_command(client, {'file_hash': body['sha1']})
+    assert result.outputs == {'Sha1': body['sha1'], 'Statistics': {
+        'OrganizationPrevalence': 14850, 'OrgFirstSeen': '2019-12-07T13:44:16Z', 'OrgLastSeen': '2020-01-06T13:39:36Z',
+        'GloballyPrevalence': 705012, 'GlobalFirstObserved': '2015-03-19T12:20:07.3432441Z',
+        'GlobalLastObserved': '2020-01-06T13:39:36Z', 'TopFileNames': ['MREC.exe']}}
+    file = result.indicator.to_context()[m.Common.File.CONTEXT_PATH]
+    assert file['SHA1'] == body['sha1']
+    assert file['OrganizationPrevalence'] == 14850
+    assert file['GlobalPrevalence'] == 705012
+    assert file['OrganizationFirstSeen'] == '2019-12-07T13:44:16Z'
+    assert file['OrganizationLastSeen'] == '2020-01-06T13:39:36Z'
+    assert file['FirstSeenBySource'] == '2015-03-19T12:20:07.3432441Z'
+    assert file['LastSeenBySource'] == '2020-01-06T13:39:36Z'
+
+
+def test_file_statistics_legacy_string_counts_kept_as_sent(client, requests_mock):
+    body = {**load('file_stats_docs.json'), 'orgPrevalence': '14850', 'globalPrevalence': '705012'}
+    requests_mock.get(f'{API}/files/{body["sha1"]}/stats', json=body)
+    stats = m.get_file_statistics_command(client, {'file_hash': body['sha1']}).outputs['Statistics']
+    assert stats['OrgPrevalence'] == '14850' and stats['GlobalPrevalence'] == '705012'
+    assert stats['OrganizationPrevalence'] == 14850 and stats['GloballyPrevalence'] == 705012
+
+
+def test_ip_statistics_documented_example(client, requests_mock):
+    body = load('ip_stats_docs.json')
+    requests_mock.get(f'{API}/ips/10.209.67.177/stats', json=body)
+    result = m.get_ip_statistics_command(client, {'ip': '10.209.67.177'})
+    assert result.outputs == {'IPAddress': '10.209.67.177', 'Statistics': {
+        'OrgFirstSeen': '2017-07-30T13:36:06Z', 'OrgLastSeen': '2017-08-29T13:32:59Z',
+        'OrganizationPrevalence': 63515}}
+    requests_mock.get(f'{API}/ips/10.209.67.177/stats', json={**body, 'orgPrevalence': '1'})
+    assert m.get_ip_statistics_command(client, {'ip': '10.209.67.177'}).outputs['Statistics']['OrgPrevalence'] == '1'
+
+
+def test_domain_statistics_official_keys(client, requests_mock):
+    requests_mock.get(f'{API}/domains/example.com/stats', json={
+        'host': 'example.com', 'orgPrevalence': '4070', 'organizationPrevalence': 4070,
+        'orgFirstSeen': '2017-07-30T13:23:48Z', 'orgLastSeen': '2017-08-29T13:09:05Z'})
+    stats = m.get_domain_statistics_command(client, {'domain': 'example.com'}).outputs['Statistics']
+    assert stats == {'Host': 'example.com', 'OrgPrevalence': '4070', 'OrganizationPrevalence': 4070,
+                     'OrgFirstSeen': '2017-07-30T13:23:48Z', 'OrgLastSeen': '2017-08-29T13:09:05Z'}
+
+
+def test_list_software_keeps_every_api_field(client, requests_mock):
+    item = {'id': 'microsoft-_-edge', 'name': 'edge', 'vendor': 'microsoft', 'weaknesses': 3, 'publicExploit': False,
+            'activeAlert': False, 'exposedMachines': 4, 'installedMachines': 10, 'impactScore': 1.5,
+            'isNormalized': True, 'category': 'Application', 'distributions': [{'version': '120.0'}]}
+    requests_mock.get(f'{API}/Software', json={'@odata.context': 'x', 'value': [item]})
+    result = m.list_software_command(client, {})
+    assert result.outputs == [item]
+
+
+def test_live_response_action_keeps_every_api_field():
+    action = load('live_response_action.json')
+    action.update(scope='Full', externalId='ext-1', relatedFileInfo={'fileIdentifier': 'abc'},
+                  troubleshootInfo='details')
+    context = m.live_action_context(action)
+    for key in ('scope', 'externalId', 'requestSource', 'relatedFileInfo', 'troubleshootInfo'):
+        assert context[key] == action[key]
+    assert context['commands'][0]['command']['type'] == 'GetFile'
+
+
+def test_file_info_values_as_sent(client, requests_mock):
+    requests_mock.get(f'{API}/files/{SHA1}', json={'sha1': SHA1, 'size': 22139496, 'globalPrevalence': 180022,
+                                                    'md5': 'a' * 32})
+    [result] = m.get_file_info_command(client, {'hash': SHA1})
+    assert result.outputs['Size'] == 22139496 and result.outputs['SizeInBytes'] == 22139496
+    assert result.outputs['GlobalPrevalence'] == 180022 and result.outputs['Md5'] == 'a' * 32
+    assert result.indicator.to_context()[m.Common.File.CONTEXT_PATH]['MD5'] == 'a' * 32
