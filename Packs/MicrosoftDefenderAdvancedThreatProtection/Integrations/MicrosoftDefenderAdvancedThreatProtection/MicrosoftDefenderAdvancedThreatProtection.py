@@ -453,6 +453,7 @@ def action_context(action: Dict[str, Any]) -> Dict[str, Any]:
         'LastUpdateTimeUtc': action.get('lastUpdateDateTimeUtc') or action.get('lastUpdateTimeUtc'),
         'RelatedFileInfo': {'FileIdentifier': files.get('fileIdentifier'),
                             'FileIdentifierType': files.get('fileIdentifierType')} if files else None,
+        'Commands': action.get('commands'),         # the official writes the live response commands as sent
     })
 
 
@@ -901,7 +902,11 @@ def request_and_download_investigation_package_command(client: Client, args: Dic
         action = result.raw_response[0]
         if action.get('status') == 'Succeeded':
             data = client.download(client.package_uri(str(action.get('id'))))
-            return [result, fileResult(f'{machine_id}_investigation_package.zip', data)]
+            # The official writes the finished action as the API sends it (camelCase) beside our PascalCase keys,
+            # and names the file "Response Result.gz".
+            result.outputs = [{**row, **remove_empty_elements(api_fields(raw))}
+                              for row, raw in zip(result.outputs, result.raw_response)]
+            return [result, fileResult(f'{LIVE_RESULT_NAME}.gz', data)]
     return result
 
 
@@ -1078,10 +1083,9 @@ def download_live_result(client: Client, action_id: str, index: int) -> bytes:
 
 
 def result_file_name(data: bytes) -> str:
-    """GetFile results are gzip files; RunScript results are JSON."""
-    if data[:2] == b'\x1f\x8b':
-        return f'{LIVE_RESULT_NAME}.gz'
-    return f'{LIVE_RESULT_NAME}.json' if parse_script_result(data) else LIVE_RESULT_NAME
+    """The official names: "Response Result.gz" for GetFile results (gzip files), "Response Result" for the rest
+    (a RunScript result is JSON, but the official entry has no extension, and File.Name is what playbooks match)."""
+    return f'{LIVE_RESULT_NAME}.gz' if data[:2] == b'\x1f\x8b' else LIVE_RESULT_NAME
 
 
 def parse_script_result(data: bytes) -> Dict[str, Any]:

@@ -449,7 +449,8 @@ def test_request_and_download_investigation_package(client, requests_mock, mocke
     requests_mock.get('https://blob.example/p.zip?sig=1', content=b'PK\x03\x04data')
     final = m.request_and_download_investigation_package_command(client, poll_args)
     assert final[0].outputs[0]['Status'] == 'Succeeded'
-    assert final[1]['File'] == f'{MACHINE_ID}_investigation_package.zip'
+    assert final[1]['File'] == 'Response Result.gz'                      # the official name
+    assert final[0].outputs[0]['status'] == 'Succeeded' and final[0].outputs[0]['id'] == 'act-1'  # as sent too
     assert 'Authorization' not in requests_mock.last_request.headers
 
 
@@ -1105,7 +1106,7 @@ def test_live_response_run_script_parses_output(client, requests_mock, files):
     final = m.live_response_run_script_command(client, {'machine_action_id': LR_ID})
     context = context_value(final[0], 'MicrosoftATP.LiveResponseAction')
     assert {k: context[k] for k in SCRIPT_JSON} == SCRIPT_JSON
-    assert final[1]['File'] == 'Response Result.json' and 'dumped' in final[0].readable_output
+    assert final[1]['File'] == 'Response Result' and 'dumped' in final[0].readable_output
 
 
 def test_live_response_run_script_with_unexpected_output(client, requests_mock, files):
@@ -1225,7 +1226,7 @@ def test_live_response_result_downloads_gzip_and_script_output(client, requests_
     gz = m.live_response_result_command(client, {'machine_action_id': LR_ID})
     assert gz[0].outputs == {'MachineActionID': LR_ID, 'CommandIndex': 0, 'FileName': 'Response Result.gz'}
     script = m.live_response_result_command(client, {'machine_action_id': LR_ID, 'command_index': '0'})
-    assert script[0].outputs['exit_code'] == 0 and script[1]['File'] == 'Response Result.json'
+    assert script[0].outputs['exit_code'] == 0 and script[1]['File'] == 'Response Result'
     assert 'Authorization' not in requests_mock.last_request.headers
 
 
@@ -1275,7 +1276,7 @@ def test_live_response_cancel_action(client, requests_mock):
 def test_live_response_helpers():
     assert m.api_error_code(DemistoException('no response')) == ''
     assert m.result_file_name(b'\x1f\x8b...') == 'Response Result.gz'
-    assert m.result_file_name(json.dumps(SCRIPT_JSON).encode()) == 'Response Result.json'
+    assert m.result_file_name(json.dumps(SCRIPT_JSON).encode()) == 'Response Result'
     assert m.result_file_name(b'[1, 2]') == 'Response Result'
     two = {'commands': [{'index': 0, 'command': {'type': 'PutFile'}}, {'index': 1, 'command': {'type': 'RunScript'}}]}
     assert m.command_index(two, 'RunScript') == 1 and m.command_index(two, 'GetFile') == 0
