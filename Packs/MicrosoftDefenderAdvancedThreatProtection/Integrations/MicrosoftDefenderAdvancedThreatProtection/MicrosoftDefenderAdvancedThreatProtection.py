@@ -1297,7 +1297,9 @@ def get_domain_statistics_command(client: Client, args: Dict[str, Any]) -> Comma
 def get_ip_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     ip = ip_arg(required_arg(args, 'ip'))
     body = client.ip_stats(ip)
-    stats = org_stats(body)
+    # Statistics.IPAddress is declared by the official integration but only written at the top level there; here
+    # both hold the address, so playbooks that read either path find it.
+    stats = {'IPAddress': ip, **org_stats(body)}
     return CommandResults(outputs_prefix='MicrosoftATP.IPStatistics', outputs_key_field='IPAddress',
                           outputs={'IPAddress': ip, 'Statistics': stats}, raw_response=body,
                           indicator=Common.IP(ip, dbot(ip, DBotScoreType.IP)),

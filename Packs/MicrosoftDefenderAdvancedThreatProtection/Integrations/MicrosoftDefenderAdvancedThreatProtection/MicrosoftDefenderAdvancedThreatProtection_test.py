@@ -1670,7 +1670,7 @@ def test_ip_statistics_documented_example(client, requests_mock):
     requests_mock.get(f'{API}/ips/10.209.67.177/stats', json=body)
     result = m.get_ip_statistics_command(client, {'ip': '10.209.67.177'})
     assert result.outputs == {'IPAddress': '10.209.67.177', 'Statistics': {
-        'OrgFirstSeen': '2017-07-30T13:36:06Z', 'OrgLastSeen': '2017-08-29T13:32:59Z',
+        'IPAddress': '10.209.67.177', 'OrgFirstSeen': '2017-07-30T13:36:06Z', 'OrgLastSeen': '2017-08-29T13:32:59Z',
         'OrganizationPrevalence': 63515}}
     requests_mock.get(f'{API}/ips/10.209.67.177/stats', json={**body, 'orgPrevalence': '1'})
     assert m.get_ip_statistics_command(client, {'ip': '10.209.67.177'}).outputs['Statistics']['OrgPrevalence'] == '1'
