@@ -905,7 +905,7 @@ def request_and_download_investigation_package_command(client: Client, args: Dic
             # The official writes the finished action as the API sends it (camelCase) beside our PascalCase keys,
             # and names the file "Response Result.gz".
             result.outputs = [{**row, **remove_empty_elements(api_fields(raw))}
-                              for row, raw in zip(result.outputs, result.raw_response)]
+                              for row, raw in zip(result.outputs, result.raw_response, strict=True)]
             return [result, fileResult(f'{LIVE_RESULT_NAME}.gz', data)]
     return result
 
@@ -1224,7 +1224,9 @@ def file_stats_fields(body: Dict[str, Any]) -> Dict[str, Any]:
 
 def file_stats_indicator(sha1: str, body: Dict[str, Any]) -> Common.File:
     """The File indicator with the prevalence and first/last-seen facts (File.OrganizationPrevalence and so on)."""
-    return Common.File(dbot(sha1, DBotScoreType.FILE), sha1=body.get('sha1') or sha1,
+    score = Common.DBotScore(indicator=sha1, indicator_type=DBotScoreType.FILE, integration_name=VENDOR,
+                             score=Common.DBotScore.NONE, reliability=_reliability())   # the official vendor name
+    return Common.File(score, sha1=body.get('sha1') or sha1,
                        organization_prevalence=body.get('organizationPrevalence'),
                        global_prevalence=body.get('globallyPrevalence'),
                        organization_first_seen=body.get('orgFirstSeen'),
@@ -1705,7 +1707,9 @@ def alert_context(alert: Dict[str, Any]) -> Dict[str, Any]:
         'ResolvedTime': alert.get('resolvedTime'), 'MachineID': alert.get('machineId'),
         'ComputerDNSName': alert.get('computerDnsName'), 'RBACGroupName': alert.get('rbacGroupName'),
         'AADTenantID': alert.get('aadTenantId'), 'MitreTechniques': alert.get('mitreTechniques'),
-        'RelatedUser': {'UserName': user.get('userName'), 'DomainName': user.get('domainName')} if user else None,
+        # The official writes relatedUser as sent (userName, domainName); the PascalCase keys are kept beside them.
+        'RelatedUser': {**user, 'UserName': user.get('userName'), 'DomainName': user.get('domainName')}
+        if user else None,
         'Comments': [{'Comment': c.get('comment'), 'CreatedBy': c.get('createdBy'), 'CreatedTime': c.get('createdTime')}
                      for c in alert.get('comments') or []],
         'Evidence': alert.get('evidence'),
@@ -1751,8 +1755,10 @@ def alert_changes(args: Dict[str, Any]) -> Dict[str, Any]:
 
 def update_alert_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     alert_id = required_arg(args, 'alert_id')
-    alert = client.update_alert(alert_id, alert_changes(args))
-    row = alert_context(alert)
+    changes = alert_changes(args)
+    alert = client.update_alert(alert_id, changes)
+    # The official also writes the comment it sent as MicrosoftATP.Alert.Comment.
+    row = remove_empty_elements({**alert_context(alert), 'Comment': changes.get('comment')})
     return CommandResults(outputs_prefix='MicrosoftATP.Alert', outputs_key_field='ID', outputs=row, raw_response=alert,
                           readable_output=alerts_table(f'Alert {alert_id} was updated', [row]))
 

@@ -1292,7 +1292,7 @@ def test_alert_context_maps_official_names():
     """Given a Microsoft alert, When it is mapped, Then the official PascalCase names hold its values."""
     row = m.alert_context(load('alert_full.json'))
     assert row['ID'] == ALERT_ID and row['IncidentID'] == 42 and row['MachineID'] == MACHINE_ID
-    assert row['RelatedUser'] == {'UserName': 'user1', 'DomainName': 'CONTOSO'}
+    assert row['RelatedUser'] == {'userName': 'user1', 'domainName': 'CONTOSO', 'UserName': 'user1', 'DomainName': 'CONTOSO'}
     assert row['Comments'] == [{'Comment': 'Looking', 'CreatedBy': 'analyst@contoso.com',
                                 'CreatedTime': '2024-05-01T10:01:00Z'}]
     assert 'Classification' not in row and 'Evidence' not in row
@@ -1711,3 +1711,20 @@ def test_file_info_values_as_sent(client, requests_mock):
     assert result.outputs['Size'] == 22139496 and result.outputs['SizeInBytes'] == 22139496
     assert result.outputs['GlobalPrevalence'] == 180022 and result.outputs['Md5'] == 'a' * 32
     assert result.indicator.to_context()[m.Common.File.CONTEXT_PATH]['MD5'] == 'a' * 32
+
+
+def test_alert_related_user_and_update_comment_like_the_official(client, requests_mock):
+    alert = {**load('alert_full.json'), 'relatedUser': {'userName': 'alex', 'domainName': 'CONTOSO'}}
+    requests_mock.patch(f'{API}/alerts/{ALERT_ID}', json=alert)
+    result = m.update_alert_command(client, {'alert_id': ALERT_ID, 'comment': 'checked'})
+    assert result.outputs['Comment'] == 'checked'
+    assert result.outputs['RelatedUser'] == {'userName': 'alex', 'domainName': 'CONTOSO', 'UserName': 'alex',
+                                             'DomainName': 'CONTOSO'}
+
+
+def test_file_statistics_dbot_vendor_is_the_official_name(client, requests_mock):
+    body = load('file_stats_docs.json')
+    requests_mock.get(f'{API}/files/{body["sha1"]}/stats', json=body)
+    context = m.get_file_statistics_command(client, {'file_hash': body['sha1']}).to_context()['EntryContext']
+    score = next(v for k, v in context.items() if k.startswith('DBotScore'))
+    assert (score[0] if isinstance(score, list) else score)['Vendor'] == 'Microsoft Defender ATP'
