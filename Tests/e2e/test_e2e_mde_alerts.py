@@ -55,8 +55,8 @@ def test_alert_commands(local_run, mde):
     domains = ok(run.run(instance, f'{P}-get-alert-related-domains', id=alert_id)).context['MicrosoftATP'][
         'AlertDomain']
     lookups = [('get-file-alerts', {'file_hash': as_list(files['Files'])[0]['Sha1']}, 'FileAlert'),
-               ('get-ip-alerts', {'ip': as_list(ips['IPs'])[0]['IpAddress']}, 'IPAlert'),
-               ('get-domain-alerts', {'domain': as_list(domains['Domains'])[0]['Domain']}, 'DomainAlert'),
+               ('get-ip-alerts', {'ip': as_list(ips['IPs'])[0]}, 'IPAlert'),               # strings, as the official
+               ('get-domain-alerts', {'domain': as_list(domains['Domains'])[0]}, 'DomainAlert'),
                ('get-user-alerts', {'username': user['User']['AccountName']}, 'UserAlert')]
     for command, args, key in lookups:
         found = ok(run.run(instance, f'{P}-{command}', **args)).context['MicrosoftATP'][key]

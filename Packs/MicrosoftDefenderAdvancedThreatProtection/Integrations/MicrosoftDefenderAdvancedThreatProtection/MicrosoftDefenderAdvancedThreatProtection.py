@@ -463,19 +463,16 @@ ACTION_HEADERS = ['ID', 'Type', 'Requestor', 'RequestorComment', 'Status', 'Mach
 def investigation_context(item: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
         'ID': item.get('id'), 'StartTime': item.get('startTime'), 'EndTime': item.get('endTime'),
-        'State': item.get('state'), 'CancelledBy': item.get('cancelledBy'), 'StatusDetails': item.get('statusDetails'),
+        # InvestigationState is the official key; State (declared by the official YAML) holds the same value.
+        'InvestigationState': item.get('state'), 'State': item.get('state'), 'CancelledBy': item.get('cancelledBy'), 'StatusDetails': item.get('statusDetails'),
         'MachineID': item.get('machineId'), 'ComputerDNSName': item.get('computerDnsName'),
         'TriggeringAlertID': item.get('triggeringAlertId'),
     })
 
 
 def user_context(user: Dict[str, Any], machine_id: str) -> Dict[str, Any]:
-    return remove_empty_elements({
-        'ID': user.get('id'), 'AccountName': user.get('accountName'), 'AccountDomain': user.get('accountDomain'),
-        'FirstSeen': user.get('firstSeen'), 'LastSeen': user.get('lastSeen'), 'LogonTypes': user.get('logonTypes'),
-        'DomainAdmin': user.get('isDomainAdmin'), 'NetworkUser': user.get('isOnlyNetworkUser'),
-        'MachineID': machine_id,
-    })
+    """A logon user as the official MicrosoftATP.MachineUser: the related-user fields and the machine ID."""
+    return {**related_user_context(user), 'MachineID': machine_id}
 
 
 def error_entry(message: str) -> Dict[str, Any]:
@@ -1469,13 +1466,19 @@ def machine_vulnerabilities_filter(args: Dict[str, Any]) -> str:
         eq_any('severity', choice_list_arg(args, 'severity', TVM_SEVERITIES)))
 
 
-def list_vulnerabilities_by_machine_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+def list_vulnerabilities_by_machine_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    """The findings under MicrosoftATP.MachineCVE and, as the official writes, a CVE indicator (the ID only: a
+    finding carries no score or dates) for each CVE found."""
     filter_ = machine_vulnerabilities_filter(args)
     limit, offset = tvm_page(args, 25)
     items = client.machines_vulnerabilities(filter_ or None, limit, offset)
-    return tvm_results(items, FINDING_FIELDS, 'MicrosoftATP.MachineCVE', 'id', 'Vulnerabilities by machine',
-                       headers=['machineId', 'cveId', 'productVendor', 'productName', 'productVersion', 'severity',
-                                'fixingKbId'])
+    results = [tvm_results(items, FINDING_FIELDS, 'MicrosoftATP.MachineCVE', 'id', 'Vulnerabilities by machine',
+                           headers=['machineId', 'cveId', 'productVendor', 'productName', 'productVersion',
+                                    'severity', 'fixingKbId'])]
+    cve_ids = dict.fromkeys(str(i['cveId']) for i in items if i.get('cveId'))
+    results += [CommandResults(indicator=Common.CVE(id=cve_id, cvss=None, published=None, modified=None,
+                                                    description=None), readable_output='') for cve_id in cve_ids]
+    return results
 
 
 def vulnerabilities_filter(args: Dict[str, Any]) -> str:
@@ -1557,15 +1560,12 @@ def get_machine_vulnerabilities_command(client: Client, args: Dict[str, Any]) ->
 
 INDICATOR_HEADERS = ['id', 'action', 'indicatorValue', 'indicatorType', 'severity', 'title', 'description',
                      'expirationTime']
-ACTION_SCORES = {'block': Common.DBotScore.BAD, 'blockandremediate': Common.DBotScore.BAD,
-                 'alertandblock': Common.DBotScore.BAD, 'warn': Common.DBotScore.SUSPICIOUS,
-                 'allowed': Common.DBotScore.GOOD}
 
 
 def standard_indicator(item: Dict[str, Any]) -> Any:
     """The File/IP/Domain/URL object for an indicator, scored by the action Defender takes on it."""
     value, kind = str(item.get('indicatorValue') or ''), str(item.get('indicatorType') or '')
-    score = ACTION_SCORES.get(str(item.get('action') or '').lower(), Common.DBotScore.NONE)
+    score = Common.DBotScore.NONE       # as the official: an indicator's action is a policy, not a verdict
     if not value:
         return None
     if kind.startswith('File'):
@@ -1837,20 +1837,22 @@ def get_alert_related_files_command(client: Client, args: Dict[str, Any]) -> Com
 
 
 def get_alert_related_ips_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    """MicrosoftATP.AlertIP.IPs is a list of addresses (strings), as the official integration writes it."""
     alert_id = required_arg(args, 'id')
-    ips = [{'IpAddress': i.get('id')} for i in _window(args, client.alert_entities(alert_id, 'ips')) if i.get('id')]
+    ips = [str(i['id']) for i in _window(args, client.alert_entities(alert_id, 'ips')) if i.get('id')]
     return CommandResults(outputs_prefix='MicrosoftATP.AlertIP', outputs_key_field='AlertID',
                           outputs={'AlertID': alert_id, 'IPs': ips},
-                          readable_output=tableToMarkdown(f'IPs related to alert {alert_id}', ips))
+                          readable_output=tableToMarkdown(f'IPs related to alert {alert_id}', ips, headers=['IP']))
 
 
 def get_alert_related_domains_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    """MicrosoftATP.AlertDomain.Domains is a list of host names (strings), as the official integration writes it."""
     alert_id = required_arg(args, 'id')
-    domains = [{'Domain': d.get('host')} for d in _window(args, client.alert_entities(alert_id, 'domains'))
-               if d.get('host')]
+    domains = [str(d['host']) for d in _window(args, client.alert_entities(alert_id, 'domains')) if d.get('host')]
     return CommandResults(outputs_prefix='MicrosoftATP.AlertDomain', outputs_key_field='AlertID',
                           outputs={'AlertID': alert_id, 'Domains': domains},
-                          readable_output=tableToMarkdown(f'Domains related to alert {alert_id}', domains))
+                          readable_output=tableToMarkdown(f'Domains related to alert {alert_id}', domains,
+                                                          headers=['Domain']))
 
 
 def entity_alerts_results(prefix: str, key: str, value: str, alerts: List[Dict], title: str) -> CommandResults:
@@ -1909,8 +1911,9 @@ TI_SEVERITIES = {'Informational': 0, 'Low': 1, 'MediumLow': 2, 'MediumHigh': 3, 
 TI_DEFAULT_EXPIRATION = '14 days'
 TI_HEADERS = ['id', 'action', 'threatType', 'severity', 'description', 'expirationDateTime', 'fileHashValue',
               'fileName', 'networkIPv4', 'networkDestinationIPv4', 'domainName', 'url']
-TI_ACTION_SCORES = {'block': Common.DBotScore.BAD, 'alert': Common.DBotScore.SUSPICIOUS,
-                    'allow': Common.DBotScore.GOOD}
+# The official writes the severity of a Graph indicator by name; 5 (the most severe in Graph) shows as Informational
+# there too, so the names match what the official integration writes.
+TI_SEVERITY_NAMES = {0: 'Informational', 1: 'Low', 2: 'MediumLow', 3: 'MediumHigh', 4: 'High', 5: 'Informational'}
 
 
 def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
@@ -2027,7 +2030,7 @@ def network_indicator_body(args: Dict[str, Any]) -> Dict[str, Any]:
 
 def ti_standard_indicator(item: Dict[str, Any]) -> Any:
     """File/IP/Domain/URL objects for what the indicator observes, scored by its action."""
-    score = TI_ACTION_SCORES.get(str(item.get('action') or '').lower(), Common.DBotScore.NONE)
+    score = Common.DBotScore.NONE       # as the official: an indicator's action is a policy, not a verdict
     value = item.get('fileHashValue')
     kind = str(item.get('fileHashType') or '').lower()
     if value and kind in ('sha1', 'sha256', 'md5'):
@@ -2042,8 +2045,15 @@ def ti_standard_indicator(item: Dict[str, Any]) -> Any:
     return None
 
 
+def ti_row(item: Dict[str, Any]) -> Dict[str, Any]:
+    row = remove_empty_elements(api_fields(item))
+    if isinstance(row.get('severity'), int):
+        row['severity'] = TI_SEVERITY_NAMES.get(row['severity'], row['severity'])
+    return row
+
+
 def ti_results(items: List[Dict[str, Any]], title: str) -> List[CommandResults]:
-    rows = [remove_empty_elements({k: v for k, v in i.items() if not k.startswith('@odata')}) for i in items]
+    rows = [ti_row(i) for i in items]
     results = [CommandResults(outputs_prefix='MicrosoftATP.Indicators', outputs_key_field='id', outputs=rows,
                               raw_response=items, readable_output=tableToMarkdown(title, rows, headers=TI_HEADERS,
                                                                                   removeNull=True))]

@@ -464,7 +464,7 @@ def test_investigations(client, requests_mock):
     route = requests_mock.get(f'{API}/investigations', json={'value': [item]})
     listed = m.list_investigations_command(client, {'limit': '10', 'offset': '5'})
     assert query_of(route.last_request) == {'$top': '10', '$skip': '5'}
-    assert listed.outputs[0] == {'ID': '63017', 'StartTime': '2020-01-06T14:11:34Z', 'State': 'Running',
+    assert listed.outputs[0] == {'ID': '63017', 'StartTime': '2020-01-06T14:11:34Z', 'State': 'Running', 'InvestigationState': 'Running',
                                  'MachineID': MACHINE_ID, 'ComputerDNSName': 'mymachine1.contoso.com',
                                  'TriggeringAlertID': 'da1'}
     started = requests_mock.post(f'{API}/machines/{MACHINE_ID}/startInvestigation', json=item)
@@ -520,7 +520,7 @@ def test_indicator_list_filters_and_404(client, requests_mock):
     assert query_of(route.last_request)['$filter'] == \
         "contains(title,'it''s') and indicatorType eq 'IpAddress'"
     assert results[0].outputs[0]['indicatorValue'] == '8.8.8.8'
-    assert context_value(results[1], 'DBotScore')['Score'] == 3
+    assert context_value(results[1], 'DBotScore')['Score'] == 0        # as the official: no verdict from an indicator's action
     requests_mock.get(f'{API}/indicators', status_code=404, json={'error': {'code': 'NotFound', 'message': 'x'}})
     assert m.sc_indicator_list_command(client, {})[0].readable_output == 'No indicators were found.'
 
@@ -899,7 +899,8 @@ def test_vulnerabilities_by_machine(client, requests_mock):
     """Given findings, When list-vulnerabilities-by-machine runs with the default paging, Then $top is 25 and the
     rows are under MicrosoftATP.MachineCVE without empty fields."""
     route = requests_mock.get(f'{API}/vulnerabilities/machinesVulnerabilities', json=load('tvm_findings.json'))
-    result = m.list_vulnerabilities_by_machine_command(client, {'machine_id': MACHINE_ID})
+    result, *cves = m.list_vulnerabilities_by_machine_command(client, {'machine_id': MACHINE_ID})
+    assert cves and all(c.indicator for c in cves)
     assert query_of(route.last_request) == {'$filter': f"machineId eq '{MACHINE_ID}'", '$top': '25'}
     assert result.outputs_prefix == 'MicrosoftATP.MachineCVE'
     assert result.outputs[0]['fixingKbId'] == '5040442' and 'fixingKbId' not in result.outputs[1]
@@ -1409,10 +1410,10 @@ def test_alert_related_ips_and_domains(client, requests_mock):
     requests_mock.get(f'{API}/alerts/{ALERT_ID}/ips', json={'value': entities['ips']})
     requests_mock.get(f'{API}/alerts/{ALERT_ID}/domains', json={'value': entities['domains']})
     ips = context_value(m.get_alert_related_ips_command(client, {'id': ALERT_ID}), 'MicrosoftATP.AlertIP')
-    assert ips == {'AlertID': ALERT_ID, 'IPs': [{'IpAddress': '198.51.100.7'}, {'IpAddress': '203.0.113.9'}]}
+    assert ips == {'AlertID': ALERT_ID, 'IPs': ['198.51.100.7', '203.0.113.9']}      # strings, as the official
     domains = context_value(m.get_alert_related_domains_command(client, {'id': ALERT_ID, 'limit': '1'}),
                             'MicrosoftATP.AlertDomain')
-    assert domains == {'AlertID': ALERT_ID, 'Domains': [{'Domain': 'bad.example'}]}
+    assert domains == {'AlertID': ALERT_ID, 'Domains': ['bad.example']}
 
 
 def test_alert_id_cannot_change_the_path(client, requests_mock):
@@ -1491,7 +1492,7 @@ def test_indicator_get_by_id(client, requests_mock):
     requests_mock.get(f'{TI_URL}/ti-1', json={**load('ti_indicator.json'), '@odata.context': 'x'})
     results = m.indicator_get_by_id_command(client, {'indicator_id': 'ti-1'})
     assert '@odata.context' not in results[0].outputs[0]
-    assert results[1].indicator.dbot_score.score == m.Common.DBotScore.BAD
+    assert results[1].indicator.dbot_score.score == m.Common.DBotScore.NONE
 
 
 def test_indicator_create_file_body(client, requests_mock):
@@ -1728,3 +1729,30 @@ def test_file_statistics_dbot_vendor_is_the_official_name(client, requests_mock)
     context = m.get_file_statistics_command(client, {'file_hash': body['sha1']}).to_context()['EntryContext']
     score = next(v for k, v in context.items() if k.startswith('DBotScore'))
     assert (score[0] if isinstance(score, list) else score)['Vendor'] == 'Microsoft Defender ATP'
+
+
+def test_machine_users_carry_the_official_user_fields(client, requests_mock):
+    requests_mock.get(f'{API}/machines/{MACHINE_ID}/logonusers', json={'value': [{
+        'id': 'contoso\\user1', 'accountName': 'user1', 'accountDomain': 'contoso', 'accountSid': 'S-1-5-21-1',
+        'firstSeen': '2019-12-18T08:02:54Z', 'lastSeen': '2020-01-06T08:01:48Z', 'mostPrevalentMachineId': 'm1',
+        'leastPrevalentMachineId': 'm2', 'logonTypes': 'Interactive', 'logOnMachinesCount': 8,
+        'isDomainAdmin': True, 'isOnlyNetworkUser': False}]})
+    [user] = m.get_machine_users_command(client, {'machine_id': MACHINE_ID}).outputs
+    assert user['AccountSID'] == 'S-1-5-21-1' and user['LogonCount'] == 8 and user['MachineID'] == MACHINE_ID
+    assert user['MostPrevalentMachineID'] == 'm1' and user['LeastPrevalentMachineID'] == 'm2'
+    assert user['DomainAdmin'] is True and user['NetworkUser'] is False
+
+
+def test_graph_indicator_severity_by_name_like_the_official():
+    assert m.ti_row({'id': '1', 'severity': 3})['severity'] == 'MediumHigh'
+    assert m.ti_row({'id': '1', 'severity': 5})['severity'] == 'Informational'
+    assert m.ti_row({'id': '1', 'severity': 0})['severity'] == 'Informational'
+
+
+def test_vulnerabilities_by_machine_write_cve_indicators(client, requests_mock):
+    requests_mock.get(f'{API}/vulnerabilities/machinesVulnerabilities', json={'value': [
+        {'id': 'f1', 'cveId': 'CVE-2024-1111', 'machineId': MACHINE_ID},
+        {'id': 'f2', 'cveId': 'CVE-2024-1111', 'machineId': 'other'}]})
+    results = m.list_vulnerabilities_by_machine_command(client, {})
+    assert len(results[0].outputs) == 2
+    assert [r.indicator.id for r in results[1:]] == ['CVE-2024-1111']
