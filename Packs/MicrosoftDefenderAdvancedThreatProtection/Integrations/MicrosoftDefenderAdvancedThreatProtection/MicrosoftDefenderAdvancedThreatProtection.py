@@ -464,7 +464,8 @@ def investigation_context(item: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
         'ID': item.get('id'), 'StartTime': item.get('startTime'), 'EndTime': item.get('endTime'),
         # InvestigationState is the official key; State (declared by the official YAML) holds the same value.
-        'InvestigationState': item.get('state'), 'State': item.get('state'), 'CancelledBy': item.get('cancelledBy'), 'StatusDetails': item.get('statusDetails'),
+        'InvestigationState': item.get('state'), 'State': item.get('state'), 'CancelledBy': item.get('cancelledBy'),
+        'StatusDetails': item.get('statusDetails'),
         'MachineID': item.get('machineId'), 'ComputerDNSName': item.get('computerDnsName'),
         'TriggeringAlertID': item.get('triggeringAlertId'),
     })
