@@ -465,7 +465,8 @@ def test_investigations(client, requests_mock):
     listed = m.list_investigations_command(client, {'limit': '10', 'offset': '5'})
     assert query_of(route.last_request) == {'$top': '10', '$skip': '5'}
     assert listed.outputs[0] == {'ID': '63017', 'StartTime': '2020-01-06T14:11:34Z', 'State': 'Running',
-                                 'InvestigationState': 'Running', 'MachineID': MACHINE_ID, 'ComputerDNSName': 'mymachine1.contoso.com',
+                                 'InvestigationState': 'Running', 'MachineID': MACHINE_ID,
+                                 'ComputerDNSName': 'mymachine1.contoso.com',
                                  'TriggeringAlertID': 'da1'}
     started = requests_mock.post(f'{API}/machines/{MACHINE_ID}/startInvestigation', json=item)
     result = m.start_investigation_command(client, {'machine_id': MACHINE_ID, 'comment': 'go'})
