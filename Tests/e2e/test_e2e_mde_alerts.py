@@ -138,7 +138,7 @@ def test_graph_indicator_lifecycle(local_run, mde, flow):
     graph_calls = [r for r in run.requests(('graph',)) if r['path'].endswith('/tiIndicators')]
     assert len(graph_calls) >= 3                    # one per page of one
     got = ok(run.run(instance, f'{P}-indicator-get-by-id', indicator_id=made[0]))
-    assert first(got.context['MicrosoftATP']['Indicators'])['severity'] == 4
+    assert first(got.context['MicrosoftATP']['Indicators'])['severity'] == 'High'      # by name, as the official
     updated = ok(run.run(instance, f'{P}-indicator-update', indicator_id=made[1], expiration_time='30 days',
                          severity='Low', description='updated'))
     assert first(updated.context['MicrosoftATP']['Indicators'])['description'] == 'updated'

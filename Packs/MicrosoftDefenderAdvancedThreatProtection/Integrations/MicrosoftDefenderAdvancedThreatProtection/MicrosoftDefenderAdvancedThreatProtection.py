@@ -2132,6 +2132,8 @@ def advanced_hunting_command(client: Client, args: Dict[str, Any]) -> Any:
     timeout = number_arg(args, 'timeout', 10, 1, 600)
     if query:
         rows = hunt(client, with_time_range(str(query), args.get('time_range')), timeout)
+        if len(rows) == 1 and isinstance(rows[0], dict) and rows[0].get('ReportId') is not None:
+            rows[0]['ReportId'] = str(rows[0]['ReportId'])      # as the official does for a single result
         return CommandResults(outputs_prefix='MicrosoftATP.Hunt.Result', outputs=rows, raw_response=rows,
                               readable_output=tableToMarkdown('Hunt results', rows[:50], removeNull=True))
     queries = parse_query_batch(batch)

@@ -1757,3 +1757,8 @@ def test_vulnerabilities_by_machine_write_cve_indicators(client, requests_mock):
     results = m.list_vulnerabilities_by_machine_command(client, {})
     assert len(results[0].outputs) == 2
     assert [r.indicator.id for r in results[1:]] == ['CVE-2024-1111']
+
+
+def test_single_hunting_result_report_id_is_a_string_like_the_official(client, requests_mock):
+    requests_mock.post(f'{API}/advancedqueries/run', json={'Schema': [], 'Results': [{'ReportId': 1234, 'A': 1}]})
+    assert m.advanced_hunting_command(client, {'query': 'DeviceInfo | take 1'}).outputs == [{'ReportId': '1234', 'A': 1}]
