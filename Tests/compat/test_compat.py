@@ -59,36 +59,21 @@ DROPPED: dict[tuple[str, str, str], str] = {
        for path in ('File.SHA512', 'File.Type')},
     (M365D, 'microsoft-365-defender-advanced-hunting', 'Microsoft365Defender.Hunt.results.'):
         'official YAML typo (trailing dot); we declare Microsoft365Defender.Hunt.results',
+    **{(MDE, 'microsoft-atp-get-machine-details', f'MicrosoftATP.Machine.NetworkInterfaces.{field}'):
+       'never in the official context: its code builds the network interfaces for the war-room table only and writes '
+       "the API's ipAddresses as IPAddresses, which we write too" for field in ('MACAddress', 'IPAddresses', 'Type', 'Status')},
+    (MDE, 'microsoft-atp-live-response-result', 'MicrosoftATP.LiveResponseAction'):
+        'deliberately not written: for files the official stores the download link, a bearer credential that opens the '
+        'result without signing in; ours returns the result itself and writes MicrosoftATP.LiveResponseResult (README)',
+    **{(MDE, 'microsoft-atp-offboard-machine', f'MicrosoftATP.OffboardMachine.{field}'):
+       'never written by the official code: it writes the PascalCase action fields only, and these have none'
+       for field in ('cancellationDateTimeUtc', 'troubleshootInfo')},
 }
 
-# Output paths the official declares and our code does not write yet: the value needs runtime work (a field mapping,
-# a statistic, an enrichment). Not dropped: the engineers doing runtime value parity remove the entries as they write
-# and declare the paths (test_allow_lists_are_current fails on an entry whose path is declared). Keyed like DROPPED.
-LIVE_RESPONSE_FIELDS = ('scope', 'externalId', 'requestSource', 'relatedFileInfo', 'troubleshootInfo')
-FILE_STATISTICS = ('File.OrganizationPrevalence', 'File.GlobalPrevalence', 'File.OrganizationFirstSeen',
-                   'File.OrganizationLastSeen', 'File.FirstSeenBySource', 'File.LastSeenBySource',
-                   'MicrosoftATP.FileStatistics.Statistics.OrganizationPrevalence',
-                   'MicrosoftATP.FileStatistics.Statistics.GloballyPrevalence')
-PENDING_RUNTIME_PARITY: dict[tuple[str, str, str], str] = {
-    **{(MDE, 'microsoft-atp-get-file-statistics', path): 'statistics enrichment not written yet'
-       for path in FILE_STATISTICS},
-    (MDE, 'microsoft-atp-get-file-info', 'MicrosoftATP.File.MD5'): 'we write MicrosoftATP.File.Md5 (API case)',
-    (MDE, 'microsoft-atp-get-ip-statistics', 'MicrosoftATP.IPStatistics.Statistics.IPAddress'):
-        'we write the IP as MicrosoftATP.IPStatistics.IPAddress, not inside Statistics',
-    **{(MDE, 'microsoft-atp-get-machine-details', f'MicrosoftATP.Machine.NetworkInterfaces.{field}'):
-       'network interfaces are not mapped yet' for field in ('MACAddress', 'IPAddresses', 'Type', 'Status')},
-    **{(MDE, command, path): 'the File indicator of a Graph tiIndicator does not carry the file size and path yet'
-       for command in INDICATOR_COMMANDS for path in ('File.Size', 'File.Path')},
-    **{(MDE, 'microsoft-atp-list-software', f'MicrosoftATP.Software.{field}'): 'software field not mapped yet'
-       for field in ('installedMachines', 'isNormalized', 'category', 'distributions')},
-    **{(MDE, command, f'MicrosoftATP.LiveResponseAction.{field}'): 'live response action field not mapped yet'
-       for command in ('microsoft-atp-live-response-get-file', 'microsoft-atp-live-response-put-file')
-       for field in LIVE_RESPONSE_FIELDS},
-    (MDE, 'microsoft-atp-live-response-result', 'MicrosoftATP.LiveResponseAction'):
-        'we write MicrosoftATP.LiveResponseResult; what the official writes here needs checking',
-    **{(MDE, 'microsoft-atp-offboard-machine', f'MicrosoftATP.OffboardMachine.{field}'):
-       'machine action field not mapped yet' for field in ('cancellationDateTimeUtc', 'troubleshootInfo')},
-}
+# Output paths the official declares and our code does not write yet: the value needs runtime work. Empty: the runtime
+# value parity work wrote and declared every one (test_allow_lists_are_current fails on an entry whose path is
+# declared, so an entry cannot outlive its work). Keyed like DROPPED.
+PENDING_RUNTIME_PARITY: dict[tuple[str, str, str], str] = {}
 
 # A defaultValue we declare where the official declares none, accepted because the official code applies the same
 # default or the official call cannot work without a value. Keyed by (integration, command, argument) ->

@@ -55,8 +55,8 @@ def test_alert_commands(local_run, mde):
     domains = ok(run.run(instance, f'{P}-get-alert-related-domains', id=alert_id)).context['MicrosoftATP'][
         'AlertDomain']
     lookups = [('get-file-alerts', {'file_hash': as_list(files['Files'])[0]['Sha1']}, 'FileAlert'),
-               ('get-ip-alerts', {'ip': as_list(ips['IPs'])[0]['IpAddress']}, 'IPAlert'),
-               ('get-domain-alerts', {'domain': as_list(domains['Domains'])[0]['Domain']}, 'DomainAlert'),
+               ('get-ip-alerts', {'ip': as_list(ips['IPs'])[0]}, 'IPAlert'),               # strings, as the official
+               ('get-domain-alerts', {'domain': as_list(domains['Domains'])[0]}, 'DomainAlert'),
                ('get-user-alerts', {'username': user['User']['AccountName']}, 'UserAlert')]
     for command, args, key in lookups:
         found = ok(run.run(instance, f'{P}-{command}', **args)).context['MicrosoftATP'][key]
@@ -138,7 +138,7 @@ def test_graph_indicator_lifecycle(local_run, mde, flow):
     graph_calls = [r for r in run.requests(('graph',)) if r['path'].endswith('/tiIndicators')]
     assert len(graph_calls) >= 3                    # one per page of one
     got = ok(run.run(instance, f'{P}-indicator-get-by-id', indicator_id=made[0]))
-    assert first(got.context['MicrosoftATP']['Indicators'])['severity'] == 4
+    assert first(got.context['MicrosoftATP']['Indicators'])['severity'] == 'High'      # by name, as the official
     updated = ok(run.run(instance, f'{P}-indicator-update', indicator_id=made[1], expiration_time='30 days',
                          severity='Low', description='updated'))
     assert first(updated.context['MicrosoftATP']['Indicators'])['description'] == 'updated'

@@ -968,7 +968,11 @@ async def file_stats(request: Request, principal: Principal) -> Response:
     return JSONResponse({
         '@odata.context': _context(request, 'microsoft.windowsDefenderATP.api.InOrgFileStats'),
         'sha1': extra.get('sha1', file_hash.lower() if len(file_hash) == 40 else None),
-        'orgPrevalence': prevalence, 'orgFirstSeen': first, 'orgLastSeen': last,
+        # Learn documents the numbers organizationPrevalence and globallyPrevalence; the service also sends the
+        # older string counts orgPrevalence and globalPrevalence, which integrations built on it still read.
+        'organizationPrevalence': int(prevalence), 'orgPrevalence': prevalence,
+        'orgFirstSeen': first, 'orgLastSeen': last,
+        'globallyPrevalence': int(extra['globalPrevalence']) if extra else 0,
         'globalPrevalence': str(extra['globalPrevalence']) if extra else '0',
         'globalFirstObserved': format_time(extra.get('globalFirstObserved')),
         'globalLastObserved': format_time(extra.get('globalLastObserved')),
@@ -984,7 +988,8 @@ async def domain_stats(request: Request, principal: Principal) -> Response:
     domain = request.path_params['domain'].lower()
     prevalence, first, last = _org_stats(_store(request).domains.get(domain), lookback)
     return JSONResponse({'@odata.context': _context(request, 'microsoft.windowsDefenderATP.api.InOrgDomainStats'),
-                         'host': domain, 'orgPrevalence': prevalence, 'orgFirstSeen': first, 'orgLastSeen': last})
+                         'host': domain, 'organizationPrevalence': int(prevalence), 'orgPrevalence': prevalence,
+                         'orgFirstSeen': first, 'orgLastSeen': last})
 
 
 @module.route('/api/ips/{ip}/stats', permissions=['Ip.Read.All', 'Ip.Read'])
@@ -999,7 +1004,8 @@ async def ip_stats(request: Request, principal: Principal) -> Response:
         return lookback
     prevalence, first, last = _org_stats(_store(request).ips.get(ip), lookback)
     return JSONResponse({'@odata.context': _context(request, 'microsoft.windowsDefenderATP.api.InOrgIPStats'),
-                         'ipAddress': ip, 'orgPrevalence': prevalence, 'orgFirstSeen': first, 'orgLastSeen': last})
+                         'ipAddress': ip, 'organizationPrevalence': int(prevalence), 'orgPrevalence': prevalence,
+                         'orgFirstSeen': first, 'orgLastSeen': last})
 
 
 # ----- indicators ---------------------------------------------------------------------------------------------------

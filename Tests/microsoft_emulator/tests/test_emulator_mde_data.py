@@ -217,12 +217,16 @@ def test_file_and_stats(api, emulator):
     assert stats['@odata.context'].endswith('#microsoft.windowsDefenderATP.api.InOrgFileStats')
     assert int(stats['orgPrevalence']) >= 1 and stats['orgFirstSeen'] and stats['topFileNames']
     assert int(stats['globalPrevalence']) >= 10
+    # the documented numbers (Get file statistics, Get IP statistics on Learn) next to the older string counts
+    assert stats['organizationPrevalence'] == int(stats['orgPrevalence'])
+    assert stats['globallyPrevalence'] == int(stats['globalPrevalence'])
     domain = api('GET', '/api/domains/malicious-updates.example/stats').json()
     assert domain['host'] == 'malicious-updates.example' and int(domain['orgPrevalence']) >= 1
     unknown = api('GET', '/api/domains/nothing.example/stats').json()
     assert unknown['orgPrevalence'] == '0' and unknown['orgFirstSeen'] is None
     ip = api('GET', '/api/ips/198.51.100.23/stats', params={'lookBackHours': '48'}).json()
     assert ip['ipAddress'] == '198.51.100.23' and int(ip['orgPrevalence']) >= 1
+    assert ip['organizationPrevalence'] == int(ip['orgPrevalence']) and unknown['organizationPrevalence'] == 0
     assert api('GET', '/api/ips/999.1.1.1/stats').status_code == 400
     assert api('GET', '/api/ips/8.8.8.8/stats', params={'lookBackHours': '0'}).status_code == 400
 

@@ -426,14 +426,14 @@ def machine_context(machine: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
         'ID': machine.get('id'), 'ComputerDNSName': machine.get('computerDnsName'),
         'FirstSeen': machine.get('firstSeen'), 'LastSeen': machine.get('lastSeen'),
-        'OSPlatform': machine.get('osPlatform'), 'OSVersion': machine.get('osVersion'),
+        # The official integration fills OSVersion from the API's `version` (for example 22H2), not `osVersion`.
+        'OSPlatform': machine.get('osPlatform'), 'OSVersion': machine.get('version'),
         'OSProcessor': machine.get('osProcessor'), 'OSBuild': machine.get('osBuild'),
         'Version': machine.get('version'), 'LastIPAddress': machine.get('lastIpAddress'),
         'LastExternalIPAddress': machine.get('lastExternalIpAddress'), 'AgentVersion': machine.get('agentVersion'),
         'HealthStatus': machine.get('healthStatus'), 'RBACGroupID': machine.get('rbacGroupId'),
         'RBACGroupName': machine.get('rbacGroupName'), 'RiskScore': machine.get('riskScore'),
-        'ExposureLevel': machine.get('exposureLevel'), 'IsAADJoined': machine.get('aadDeviceId') is not None
-        if machine.get('isAadJoined') is None else machine.get('isAadJoined'),
+        'ExposureLevel': machine.get('exposureLevel'), 'IsAADJoined': machine.get('isAadJoined'),
         'AADDeviceID': machine.get('aadDeviceId'), 'MachineTags': machine.get('machineTags'),
         'OnboardingStatus': machine.get('onboardingStatus'), 'DeviceValue': machine.get('deviceValue'),
         'IPAddresses': addresses or None,
@@ -455,6 +455,7 @@ def action_context(action: Dict[str, Any]) -> Dict[str, Any]:
         'LastUpdateTimeUtc': action.get('lastUpdateDateTimeUtc') or action.get('lastUpdateTimeUtc'),
         'RelatedFileInfo': {'FileIdentifier': files.get('fileIdentifier'),
                             'FileIdentifierType': files.get('fileIdentifierType')} if files else None,
+        'Commands': action.get('commands'),         # the official writes the live response commands as sent
     })
 
 
@@ -464,19 +465,17 @@ ACTION_HEADERS = ['ID', 'Type', 'Requestor', 'RequestorComment', 'Status', 'Mach
 def investigation_context(item: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
         'ID': item.get('id'), 'StartTime': item.get('startTime'), 'EndTime': item.get('endTime'),
-        'State': item.get('state'), 'CancelledBy': item.get('cancelledBy'), 'StatusDetails': item.get('statusDetails'),
+        # InvestigationState is the official key; State (declared by the official YAML) holds the same value.
+        'InvestigationState': item.get('state'), 'State': item.get('state'), 'CancelledBy': item.get('cancelledBy'),
+        'StatusDetails': item.get('statusDetails'),
         'MachineID': item.get('machineId'), 'ComputerDNSName': item.get('computerDnsName'),
         'TriggeringAlertID': item.get('triggeringAlertId'),
     })
 
 
 def user_context(user: Dict[str, Any], machine_id: str) -> Dict[str, Any]:
-    return remove_empty_elements({
-        'ID': user.get('id'), 'AccountName': user.get('accountName'), 'AccountDomain': user.get('accountDomain'),
-        'FirstSeen': user.get('firstSeen'), 'LastSeen': user.get('lastSeen'), 'LogonTypes': user.get('logonTypes'),
-        'DomainAdmin': user.get('isDomainAdmin'), 'NetworkUser': user.get('isOnlyNetworkUser'),
-        'MachineID': machine_id,
-    })
+    """A logon user as the official MicrosoftATP.MachineUser: the related-user fields and the machine ID."""
+    return {**related_user_context(user), 'MachineID': machine_id}
 
 
 def error_entry(message: str) -> Dict[str, Any]:
@@ -541,7 +540,7 @@ def error_text(error: Exception) -> str:
     return getattr(error, 'message', None) or str(error)
 
 
-def get_machine_by_ip_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+def get_machine_by_ip_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
     ip = ip_arg(required_arg(args, 'ip'))
     moment = arg_to_datetime(required_arg(args, 'timestamp'), 'timestamp', required=True)
     stamp = moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ') if moment.tzinfo else \
@@ -550,7 +549,7 @@ def get_machine_by_ip_command(client: Client, args: Dict[str, Any]) -> CommandRe
     machines = client.find_machines_by_ip(ip, stamp)
     if not bool_arg(args, 'all_results'):
         machines = machines[:limit]
-    return machines_results(machines, f'Machines that communicated with {ip} around {stamp}')
+    return endpoint_results(machines)       # the official writes Endpoint and MACAddress here too
 
 
 def get_file_related_machines_command(client: Client, args: Dict[str, Any]) -> Any:
@@ -604,8 +603,48 @@ def add_remove_machine_tag_command(client: Client, args: Dict[str, Any]) -> Comm
     return machines_results([machine], f'Tag "{tag}" was {verb} machine {machine_id}')
 
 
-def endpoint_status(machine: Dict[str, Any]) -> str:
-    return 'Online' if machine.get('healthStatus') == 'Active' else 'Offline'
+# Endpoint.Status as the official integration derives it from healthStatus (Unknown gives no status).
+ENDPOINT_STATUS = {'Active': 'Online', 'Inactive': 'Offline', 'ImpairedCommunication': 'Online',
+                   'NoSensorData': 'Online', 'NoSensorDataImpairedCommunication': 'Online'}
+
+
+def last_ip_mac(machine: Dict[str, Any]) -> str | None:
+    """The MAC address of the interface that holds lastIpAddress (the official Endpoint.MACAddress)."""
+    last_ip = machine.get('lastIpAddress')
+    for address in machine.get('ipAddresses') or []:
+        if last_ip and address.get('ipAddress') == last_ip:
+            return address.get('macAddress') or None
+    return None
+
+
+def endpoint_os_version(machine: Dict[str, Any]) -> str | None:
+    """Endpoint.OSVersion as the official writes it: "<version> <osProcessor> bit", for example "22H2 x64 bit"."""
+    parts = [str(p) for p in (machine.get('version'), machine.get('osProcessor')) if p]
+    return f'{" ".join(parts)} bit' if parts else None
+
+
+def endpoint_indicator(machine: Dict[str, Any]) -> Common.Endpoint:
+    """The standard Endpoint object. Endpoint.IsIsolated stays empty: the machine resource does not say whether a
+    machine is isolated, and the official integration does not fill it either."""
+    return Common.Endpoint(
+        id=machine.get('id'), hostname=machine.get('computerDnsName'), ip_address=machine.get('lastIpAddress'),
+        os=machine.get('osPlatform'), os_version=endpoint_os_version(machine),
+        status=ENDPOINT_STATUS.get(str(machine.get('healthStatus'))), mac_address=last_ip_mac(machine),
+        vendor=VENDOR)
+
+
+def endpoint_results(machines: List[Dict[str, Any]]) -> List[CommandResults]:
+    """One result per machine: Endpoint plus MicrosoftATP.Machine with the official MACAddress key."""
+    if not machines:
+        return [CommandResults(readable_output='No machines were found.')]
+    results = []
+    for machine in machines:
+        context = remove_empty_elements({**machine_context(machine), 'MACAddress': last_ip_mac(machine)})
+        results.append(CommandResults(
+            outputs_prefix='MicrosoftATP.Machine', outputs_key_field='ID', outputs=context,
+            indicator=endpoint_indicator(machine), raw_response=machine, readable_output=tableToMarkdown(
+                f'{INTEGRATION_NAME} machine {machine.get("id")}', context, headers=MACHINE_HEADERS, removeNull=True)))
+    return results
 
 
 def endpoint_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
@@ -616,22 +655,7 @@ def endpoint_command(client: Client, args: Dict[str, Any]) -> List[CommandResult
     clauses = [ODataFilter.eq('id', v) for v in ids] + \
               [ODataFilter.eq('lastIpAddress', ip_arg(v)) for v in ips] + \
               [ODataFilter.eq('computerDnsName', v) for v in names]
-    machines = client.list_machines(ODataFilter.or_(*clauses))
-    if not machines:
-        return [CommandResults(readable_output='No machines were found.')]
-    results = []
-    for machine in machines:
-        macs = [a.get('macAddress') for a in machine.get('ipAddresses') or [] if a.get('macAddress')]
-        endpoint = Common.Endpoint(
-            id=machine.get('id'), hostname=machine.get('computerDnsName'), ip_address=machine.get('lastIpAddress'),
-            os=machine.get('osPlatform'), os_version=machine.get('osVersion'), status=endpoint_status(machine),
-            mac_address=macs[0] if macs else None, vendor=VENDOR)
-        context = machine_context(machine)
-        results.append(CommandResults(
-            outputs_prefix='MicrosoftATP.Machine', outputs_key_field='ID', outputs=context, indicator=endpoint,
-            raw_response=machine, readable_output=tableToMarkdown(
-                f'{INTEGRATION_NAME} machine {machine.get("id")}', context, headers=MACHINE_HEADERS, removeNull=True)))
-    return results
+    return endpoint_results(client.list_machines(ODataFilter.or_(*clauses)))
 
 
 # ============================================================================================================
@@ -882,7 +906,11 @@ def request_and_download_investigation_package_command(client: Client, args: Dic
         action = result.raw_response[0]
         if action.get('status') == 'Succeeded':
             data = client.download(client.package_uri(str(action.get('id'))))
-            return [result, fileResult(f'{machine_id}_investigation_package.zip', data)]
+            # The official writes the finished action as the API sends it (camelCase) beside our PascalCase keys,
+            # and names the file "Response Result.gz".
+            result.outputs = [{**row, **remove_empty_elements(api_fields(raw))}
+                              for row, raw in zip(result.outputs, result.raw_response, strict=True)]
+            return [result, fileResult(f'{LIVE_RESULT_NAME}.gz', data)]
     return result
 
 
@@ -913,9 +941,6 @@ def start_investigation_command(client: Client, args: Dict[str, Any]) -> Command
 # ============================================================================================================
 
 LIVE_PREFIX = 'MicrosoftATP.LiveResponseAction'
-LIVE_FIELDS = ('id', 'type', 'title', 'requestor', 'requestorComment', 'status', 'machineId', 'computerDnsName',
-               'creationDateTimeUtc', 'lastUpdateDateTimeUtc', 'cancellationRequestor', 'cancellationComment',
-               'cancellationDateTimeUtc', 'errorHResult')
 LIVE_HEADERS = ['id', 'status', 'machineId', 'computerDnsName', 'requestor', 'requestorComment']
 SCRIPT_FIELDS = ('script_name', 'exit_code', 'script_output', 'script_errors')
 # The official file name (playbooks and users look for it); the extension follows the content.
@@ -929,16 +954,8 @@ def live_command(kind: str, **params: str) -> Dict[str, Any]:
 
 
 def live_action_context(action: Dict[str, Any]) -> Dict[str, Any]:
-    """The action in the API's own (camelCase) names, as the official MicrosoftATP.LiveResponseAction."""
-    out: Dict[str, Any] = {k: action.get(k) for k in LIVE_FIELDS}
-    out['commands'] = [{
-        'index': c.get('index'), 'startTime': c.get('startTime'), 'endTime': c.get('endTime'),
-        'commandStatus': c.get('commandStatus'), 'errors': c.get('errors'),
-        'command': {'type': (c.get('command') or {}).get('type'),
-                    'params': [{'key': p.get('key'), 'value': p.get('value')}
-                               for p in (c.get('command') or {}).get('params') or []]},
-    } for c in action.get('commands') or []]
-    return remove_empty_elements(out)
+    """The action in the API's own (camelCase) names, whole, as the official MicrosoftATP.LiveResponseAction."""
+    return remove_empty_elements(api_fields(action))
 
 
 def api_error_code(error: DemistoException) -> str:
@@ -1070,10 +1087,9 @@ def download_live_result(client: Client, action_id: str, index: int) -> bytes:
 
 
 def result_file_name(data: bytes) -> str:
-    """GetFile results are gzip files; RunScript results are JSON."""
-    if data[:2] == b'\x1f\x8b':
-        return f'{LIVE_RESULT_NAME}.gz'
-    return f'{LIVE_RESULT_NAME}.json' if parse_script_result(data) else LIVE_RESULT_NAME
+    """The official names: "Response Result.gz" for GetFile results (gzip files), "Response Result" for the rest
+    (a RunScript result is JSON, but the official entry has no extension, and File.Name is what playbooks match)."""
+    return f'{LIVE_RESULT_NAME}.gz' if data[:2] == b'\x1f\x8b' else LIVE_RESULT_NAME
 
 
 def parse_script_result(data: bytes) -> Dict[str, Any]:
@@ -1189,27 +1205,47 @@ def dbot(indicator: str, kind: str, score: int = Common.DBotScore.NONE) -> Commo
                             score=score, reliability=_reliability())
 
 
-def as_count(value: Any) -> Any:
-    """Microsoft sends prevalence counts as strings ("14850"); the context holds numbers."""
-    return int(value) if isinstance(value, str) and value.isdigit() else value
+def org_stats(body: Dict[str, Any]) -> Dict[str, Any]:
+    """Statistics.Org* as the official integration writes them for domains and IPs. OrgPrevalence is the API's
+    orgPrevalence exactly as sent (a string such as "14850"), so values compare as before."""
+    return remove_empty_elements({'OrgPrevalence': body.get('orgPrevalence'), 'OrgFirstSeen': body.get('orgFirstSeen'),
+                                  'OrgLastSeen': body.get('orgLastSeen'),
+                                  # added: the documented number, which the official integration leaves out
+                                  'OrganizationPrevalence': body.get('organizationPrevalence')})
 
 
-def stats_fields(body: Dict[str, Any]) -> Dict[str, Any]:
+def file_stats_fields(body: Dict[str, Any]) -> Dict[str, Any]:
+    """Statistics of a file with the official keys: the legacy string counts (OrgPrevalence, GlobalPrevalence) and
+    the documented numbers (OrganizationPrevalence, GloballyPrevalence), each under the API field's own name."""
     return remove_empty_elements({
-        'OrgPrevalence': as_count(body.get('orgPrevalence')), 'OrgFirstSeen': body.get('orgFirstSeen'),
-        'OrgLastSeen': body.get('orgLastSeen'), 'GlobalPrevalence': as_count(body.get('globalPrevalence')),
+        'OrgPrevalence': body.get('orgPrevalence'), 'OrganizationPrevalence': body.get('organizationPrevalence'),
+        'OrgFirstSeen': body.get('orgFirstSeen'), 'OrgLastSeen': body.get('orgLastSeen'),
+        'GlobalPrevalence': body.get('globalPrevalence'), 'GloballyPrevalence': body.get('globallyPrevalence'),
         'GlobalFirstObserved': body.get('globalFirstObserved'), 'GlobalLastObserved': body.get('globalLastObserved'),
-        'TopFileNames': body.get('topFileNames'), 'Host': body.get('host'),
+        'TopFileNames': body.get('topFileNames'),
     })
+
+
+def file_stats_indicator(sha1: str, body: Dict[str, Any]) -> Common.File:
+    """The File indicator with the prevalence and first/last-seen facts (File.OrganizationPrevalence and so on)."""
+    score = Common.DBotScore(indicator=sha1, indicator_type=DBotScoreType.FILE, integration_name=VENDOR,
+                             score=Common.DBotScore.NONE, reliability=_reliability())   # the official vendor name
+    return Common.File(score, sha1=body.get('sha1') or sha1,
+                       organization_prevalence=body.get('organizationPrevalence'),
+                       global_prevalence=body.get('globallyPrevalence'),
+                       organization_first_seen=body.get('orgFirstSeen'),
+                       organization_last_seen=body.get('orgLastSeen'),
+                       first_seen_by_source=body.get('globalFirstObserved'),
+                       last_seen_by_source=body.get('globalLastObserved'))
 
 
 def get_file_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     sha1 = hash_arg(required_arg(args, 'file_hash'), 'file_hash', ('SHA1',))
     body = client.file_stats(sha1)
-    stats = stats_fields(body)
-    file = Common.File(dbot(sha1, DBotScoreType.FILE), sha1=sha1)
+    stats = file_stats_fields(body)
     return CommandResults(outputs_prefix='MicrosoftATP.FileStatistics', outputs_key_field='Sha1',
-                          outputs={'Sha1': sha1, 'Statistics': stats}, indicator=file, raw_response=body,
+                          outputs={'Sha1': body.get('sha1') or sha1, 'Statistics': stats},
+                          indicator=file_stats_indicator(sha1, body), raw_response=body,
                           readable_output=tableToMarkdown(f'Statistics of file {sha1}', stats, removeNull=True))
 
 
@@ -1219,10 +1255,10 @@ FILE_SCORES = {'malware': Common.DBotScore.BAD, 'potentiallyunwantedapp': Common
 
 def file_info_context(body: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
-        'Sha1': body.get('sha1'), 'Sha256': body.get('sha256'), 'Md5': body.get('md5'),
-        'GlobalPrevalence': as_count(body.get('globalPrevalence')),
+        'Sha1': body.get('sha1'), 'Sha256': body.get('sha256'), 'MD5': body.get('md5'),
+        'GlobalPrevalence': body.get('globalPrevalence'),      # as sent, like the official integration
         'GlobalFirstObserved': body.get('globalFirstObserved'), 'GlobalLastObserved': body.get('globalLastObserved'),
-        'Size': as_count(body.get('size')),
+        'Size': body.get('size'), 'SizeInBytes': body.get('size'),
         'FileType': body.get('fileType'), 'IsPeFile': body.get('isPeFile'), 'FilePublisher': body.get('filePublisher'),
         'FileProductName': body.get('fileProductName'), 'Signer': body.get('signer'), 'Issuer': body.get('issuer'),
         'SignerHash': body.get('signerHash'), 'IsValidCertificate': body.get('isValidCertificate'),
@@ -1257,7 +1293,7 @@ def get_file_info_command(client: Client, args: Dict[str, Any]) -> Any:
 def get_domain_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     domain = required_arg(args, 'domain')
     body = client.domain_stats(domain)
-    stats = stats_fields(body)
+    stats = remove_empty_elements({'Host': body.get('host'), **org_stats(body)})
     return CommandResults(outputs_prefix='MicrosoftATP.DomainStatistics', outputs_key_field='Domain',
                           outputs={'Domain': domain, 'Statistics': stats}, raw_response=body,
                           indicator=Common.Domain(domain, dbot(domain, DBotScoreType.DOMAIN)),
@@ -1267,7 +1303,9 @@ def get_domain_statistics_command(client: Client, args: Dict[str, Any]) -> Comma
 def get_ip_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     ip = ip_arg(required_arg(args, 'ip'))
     body = client.ip_stats(ip)
-    stats = stats_fields(body)
+    # Statistics.IPAddress is declared by the official integration but only written at the top level there; here
+    # both hold the address, so playbooks that read either path find it.
+    stats = {'IPAddress': ip, **org_stats(body)}
     return CommandResults(outputs_prefix='MicrosoftATP.IPStatistics', outputs_key_field='IPAddress',
                           outputs={'IPAddress': ip, 'Statistics': stats}, raw_response=body,
                           indicator=Common.IP(ip, dbot(ip, DBotScoreType.IP)),
@@ -1293,9 +1331,16 @@ FINDING_FIELDS = ('id', 'cveId', 'machineId', 'fixingKbId', 'productName', 'prod
                   'severity')
 
 
+def api_fields(item: Dict[str, Any]) -> Dict[str, Any]:
+    """Every field of an API record except OData annotations: the official integration writes the records whole
+    (installedMachines, isNormalized, category, scope, troubleshootInfo ... included)."""
+    return {k: v for k, v in item.items() if not k.startswith('@odata')}
+
+
 def pick(item: Dict[str, Any], fields: Tuple[str, ...], **extra: Any) -> Dict[str, Any]:
-    """The documented fields of a TVM record (no @odata noise, empty ones dropped) plus the query's own keys."""
-    return remove_empty_elements({**{f: item.get(f) for f in fields}, **extra})
+    """A TVM record with all its API fields (the ``fields`` are the table columns; empty ones are dropped) plus the
+    query's own keys."""
+    return remove_empty_elements({**api_fields(item), **extra})
 
 
 def text_list(args: Dict[str, Any], name: str) -> List[str]:
@@ -1438,13 +1483,19 @@ def machine_vulnerabilities_filter(args: Dict[str, Any]) -> str:
         eq_any('severity', choice_list_arg(args, 'severity', TVM_SEVERITIES)))
 
 
-def list_vulnerabilities_by_machine_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+def list_vulnerabilities_by_machine_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
+    """The findings under MicrosoftATP.MachineCVE and, as the official writes, a CVE indicator (the ID only: a
+    finding carries no score or dates) for each CVE found."""
     filter_ = machine_vulnerabilities_filter(args)
     limit, offset = tvm_page(args, 25)
     items = client.machines_vulnerabilities(filter_ or None, limit, offset)
-    return tvm_results(items, FINDING_FIELDS, 'MicrosoftATP.MachineCVE', 'id', 'Vulnerabilities by machine',
-                       headers=['machineId', 'cveId', 'productVendor', 'productName', 'productVersion', 'severity',
-                                'fixingKbId'])
+    results = [tvm_results(items, FINDING_FIELDS, 'MicrosoftATP.MachineCVE', 'id', 'Vulnerabilities by machine',
+                           headers=['machineId', 'cveId', 'productVendor', 'productName', 'productVersion',
+                                    'severity', 'fixingKbId'])]
+    cve_ids = dict.fromkeys(str(i['cveId']) for i in items if i.get('cveId'))
+    results += [CommandResults(indicator=Common.CVE(id=cve_id, cvss=None, published=None, modified=None,
+                                                    description=None), readable_output='') for cve_id in cve_ids]
+    return results
 
 
 def vulnerabilities_filter(args: Dict[str, Any]) -> str:
@@ -1526,15 +1577,12 @@ def get_machine_vulnerabilities_command(client: Client, args: Dict[str, Any]) ->
 
 INDICATOR_HEADERS = ['id', 'action', 'indicatorValue', 'indicatorType', 'severity', 'title', 'description',
                      'expirationTime']
-ACTION_SCORES = {'block': Common.DBotScore.BAD, 'blockandremediate': Common.DBotScore.BAD,
-                 'alertandblock': Common.DBotScore.BAD, 'warn': Common.DBotScore.SUSPICIOUS,
-                 'allowed': Common.DBotScore.GOOD}
 
 
 def standard_indicator(item: Dict[str, Any]) -> Any:
     """The File/IP/Domain/URL object for an indicator, scored by the action Defender takes on it."""
     value, kind = str(item.get('indicatorValue') or ''), str(item.get('indicatorType') or '')
-    score = ACTION_SCORES.get(str(item.get('action') or '').lower(), Common.DBotScore.NONE)
+    score = Common.DBotScore.NONE       # as the official: an indicator's action is a policy, not a verdict
     if not value:
         return None
     if kind.startswith('File'):
@@ -1676,7 +1724,9 @@ def alert_context(alert: Dict[str, Any]) -> Dict[str, Any]:
         'ResolvedTime': alert.get('resolvedTime'), 'MachineID': alert.get('machineId'),
         'ComputerDNSName': alert.get('computerDnsName'), 'RBACGroupName': alert.get('rbacGroupName'),
         'AADTenantID': alert.get('aadTenantId'), 'MitreTechniques': alert.get('mitreTechniques'),
-        'RelatedUser': {'UserName': user.get('userName'), 'DomainName': user.get('domainName')} if user else None,
+        # The official writes relatedUser as sent (userName, domainName); the PascalCase keys are kept beside them.
+        'RelatedUser': {**user, 'UserName': user.get('userName'), 'DomainName': user.get('domainName')}
+        if user else None,
         'Comments': [{'Comment': c.get('comment'), 'CreatedBy': c.get('createdBy'), 'CreatedTime': c.get('createdTime')}
                      for c in alert.get('comments') or []],
         'Evidence': alert.get('evidence'),
@@ -1722,8 +1772,10 @@ def alert_changes(args: Dict[str, Any]) -> Dict[str, Any]:
 
 def update_alert_command(client: Client, args: Dict[str, Any]) -> CommandResults:
     alert_id = required_arg(args, 'alert_id')
-    alert = client.update_alert(alert_id, alert_changes(args))
-    row = alert_context(alert)
+    changes = alert_changes(args)
+    alert = client.update_alert(alert_id, changes)
+    # The official also writes the comment it sent as MicrosoftATP.Alert.Comment.
+    row = remove_empty_elements({**alert_context(alert), 'Comment': changes.get('comment')})
     return CommandResults(outputs_prefix='MicrosoftATP.Alert', outputs_key_field='ID', outputs=row, raw_response=alert,
                           readable_output=alerts_table(f'Alert {alert_id} was updated', [row]))
 
@@ -1796,26 +1848,28 @@ def get_alert_related_files_command(client: Client, args: Dict[str, Any]) -> Com
     return CommandResults(outputs_prefix='MicrosoftATP.AlertFile', outputs_key_field='AlertID',
                           outputs={'AlertID': alert_id, 'Files': files},
                           readable_output=tableToMarkdown(f'Files related to alert {alert_id}', files,
-                                                          headers=['Sha1', 'Sha256', 'Md5', 'FileType', 'Size',
+                                                          headers=['Sha1', 'Sha256', 'MD5', 'FileType', 'Size',
                                                                    'FilePublisher', 'DeterminationType'],
                                                           removeNull=True))
 
 
 def get_alert_related_ips_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    """MicrosoftATP.AlertIP.IPs is a list of addresses (strings), as the official integration writes it."""
     alert_id = required_arg(args, 'id')
-    ips = [{'IpAddress': i.get('id')} for i in _window(args, client.alert_entities(alert_id, 'ips')) if i.get('id')]
+    ips = [str(i['id']) for i in _window(args, client.alert_entities(alert_id, 'ips')) if i.get('id')]
     return CommandResults(outputs_prefix='MicrosoftATP.AlertIP', outputs_key_field='AlertID',
                           outputs={'AlertID': alert_id, 'IPs': ips},
-                          readable_output=tableToMarkdown(f'IPs related to alert {alert_id}', ips))
+                          readable_output=tableToMarkdown(f'IPs related to alert {alert_id}', ips, headers=['IP']))
 
 
 def get_alert_related_domains_command(client: Client, args: Dict[str, Any]) -> CommandResults:
+    """MicrosoftATP.AlertDomain.Domains is a list of host names (strings), as the official integration writes it."""
     alert_id = required_arg(args, 'id')
-    domains = [{'Domain': d.get('host')} for d in _window(args, client.alert_entities(alert_id, 'domains'))
-               if d.get('host')]
+    domains = [str(d['host']) for d in _window(args, client.alert_entities(alert_id, 'domains')) if d.get('host')]
     return CommandResults(outputs_prefix='MicrosoftATP.AlertDomain', outputs_key_field='AlertID',
                           outputs={'AlertID': alert_id, 'Domains': domains},
-                          readable_output=tableToMarkdown(f'Domains related to alert {alert_id}', domains))
+                          readable_output=tableToMarkdown(f'Domains related to alert {alert_id}', domains,
+                                                          headers=['Domain']))
 
 
 def entity_alerts_results(prefix: str, key: str, value: str, alerts: List[Dict], title: str) -> CommandResults:
@@ -1874,8 +1928,9 @@ TI_SEVERITIES = {'Informational': 0, 'Low': 1, 'MediumLow': 2, 'MediumHigh': 3, 
 TI_DEFAULT_EXPIRATION = '14 days'
 TI_HEADERS = ['id', 'action', 'threatType', 'severity', 'description', 'expirationDateTime', 'fileHashValue',
               'fileName', 'networkIPv4', 'networkDestinationIPv4', 'domainName', 'url']
-TI_ACTION_SCORES = {'block': Common.DBotScore.BAD, 'alert': Common.DBotScore.SUSPICIOUS,
-                    'allow': Common.DBotScore.GOOD}
+# The official writes the severity of a Graph indicator by name; 5 (the most severe in Graph) shows as Informational
+# there too, so the names match what the official integration writes.
+TI_SEVERITY_NAMES = {0: 'Informational', 1: 'Low', 2: 'MediumLow', 3: 'MediumHigh', 4: 'High', 5: 'Informational'}
 
 
 def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
@@ -1992,11 +2047,12 @@ def network_indicator_body(args: Dict[str, Any]) -> Dict[str, Any]:
 
 def ti_standard_indicator(item: Dict[str, Any]) -> Any:
     """File/IP/Domain/URL objects for what the indicator observes, scored by its action."""
-    score = TI_ACTION_SCORES.get(str(item.get('action') or '').lower(), Common.DBotScore.NONE)
+    score = Common.DBotScore.NONE       # as the official: an indicator's action is a policy, not a verdict
     value = item.get('fileHashValue')
     kind = str(item.get('fileHashType') or '').lower()
     if value and kind in ('sha1', 'sha256', 'md5'):
-        return Common.File(dbot(value, DBotScoreType.FILE, score), name=item.get('fileName'), **{kind: value})
+        return Common.File(dbot(value, DBotScoreType.FILE, score), name=item.get('fileName'), size=item.get('fileSize'),
+                           path=item.get('filePath'), **{kind: value})
     ip = next((item.get(f) for f in NETWORK_IP_ARGS.values() if item.get(f)), None)
     if ip:
         return Common.IP(ip, dbot(ip, DBotScoreType.IP, score))
@@ -2007,8 +2063,15 @@ def ti_standard_indicator(item: Dict[str, Any]) -> Any:
     return None
 
 
+def ti_row(item: Dict[str, Any]) -> Dict[str, Any]:
+    row = remove_empty_elements(api_fields(item))
+    if isinstance(row.get('severity'), int):
+        row['severity'] = TI_SEVERITY_NAMES.get(row['severity'], row['severity'])
+    return row
+
+
 def ti_results(items: List[Dict[str, Any]], title: str) -> List[CommandResults]:
-    rows = [remove_empty_elements({k: v for k, v in i.items() if not k.startswith('@odata')}) for i in items]
+    rows = [ti_row(i) for i in items]
     results = [CommandResults(outputs_prefix='MicrosoftATP.Indicators', outputs_key_field='id', outputs=rows,
                               raw_response=items, readable_output=tableToMarkdown(title, rows, headers=TI_HEADERS,
                                                                                   removeNull=True))]
@@ -2087,6 +2150,8 @@ def advanced_hunting_command(client: Client, args: Dict[str, Any]) -> Any:
     name = hunt_name_arg(args)
     if query:
         rows = hunt(client, with_time_range(str(query), args.get('time_range')), timeout)
+        if len(rows) == 1 and isinstance(rows[0], dict) and rows[0].get('ReportId') is not None:
+            rows[0]['ReportId'] = str(rows[0]['ReportId'])      # as the official does for a single result
         return CommandResults(outputs_prefix='MicrosoftATP.Hunt.Result', outputs={name: rows} if name else rows,
                               raw_response=rows, readable_output=tableToMarkdown(
                                   f'Hunt results: {name}' if name else 'Hunt results', rows[:50], removeNull=True))

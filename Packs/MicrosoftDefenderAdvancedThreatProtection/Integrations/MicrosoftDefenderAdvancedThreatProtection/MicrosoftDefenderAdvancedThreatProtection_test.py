@@ -236,10 +236,12 @@ def test_get_machine_by_ip(client, requests_mock):
                                                   'limit': '2'})
     assert "findbyip(ip='10.1.1.1',timestamp=2024-05-01T12:00:00Z)" in urllib.parse.unquote(
         requests_mock.last_request.url)
-    assert len(result.outputs) == 2
+    assert len(result) == 2                      # one result per machine, each with Endpoint, as the official
+    assert result[0].outputs['MACAddress'] == '00306B23C1E8'
+    assert result[0].indicator.to_context()[m.Common.Endpoint.CONTEXT_PATH]['OSVersion'] == '1709 x64 bit'
     all_of = m.get_machine_by_ip_command(client, {'ip': '10.1.1.1', 'timestamp': '2024-05-01T12:00:00Z',
                                                   'limit': '2', 'all_results': 'true'})
-    assert len(all_of.outputs) == 3
+    assert len(all_of) == 3
 
 
 def test_file_domain_user_machines(client, requests_mock):
@@ -447,7 +449,8 @@ def test_request_and_download_investigation_package(client, requests_mock, mocke
     requests_mock.get('https://blob.example/p.zip?sig=1', content=b'PK\x03\x04data')
     final = m.request_and_download_investigation_package_command(client, poll_args)
     assert final[0].outputs[0]['Status'] == 'Succeeded'
-    assert final[1]['File'] == f'{MACHINE_ID}_investigation_package.zip'
+    assert final[1]['File'] == 'Response Result.gz'                      # the official name
+    assert final[0].outputs[0]['status'] == 'Succeeded' and final[0].outputs[0]['id'] == 'act-1'  # as sent too
     assert 'Authorization' not in requests_mock.last_request.headers
 
 
@@ -462,7 +465,8 @@ def test_investigations(client, requests_mock):
     listed = m.list_investigations_command(client, {'limit': '10', 'offset': '5'})
     assert query_of(route.last_request) == {'$top': '10', '$skip': '5'}
     assert listed.outputs[0] == {'ID': '63017', 'StartTime': '2020-01-06T14:11:34Z', 'State': 'Running',
-                                 'MachineID': MACHINE_ID, 'ComputerDNSName': 'mymachine1.contoso.com',
+                                 'InvestigationState': 'Running', 'MachineID': MACHINE_ID,
+                                 'ComputerDNSName': 'mymachine1.contoso.com',
                                  'TriggeringAlertID': 'da1'}
     started = requests_mock.post(f'{API}/machines/{MACHINE_ID}/startInvestigation', json=item)
     result = m.start_investigation_command(client, {'machine_id': MACHINE_ID, 'comment': 'go'})
@@ -477,7 +481,7 @@ def test_file_statistics(client, requests_mock):
         'topFileNames': ['swconfig.dat']})
     result = m.get_file_statistics_command(client, {'file_hash': SHA1.upper()})
     assert result.outputs['Sha1'] == SHA1 and result.outputs['Statistics']['TopFileNames'] == ['swconfig.dat']
-    assert result.outputs['Statistics']['OrgPrevalence'] == 14850
+    assert result.outputs['Statistics']['OrgPrevalence'] == '14850'      # as sent, like the official
     context = result.to_context()['EntryContext']
     assert any(k.startswith('DBotScore') for k in context) and any(k.startswith('File(') for k in context)
 
@@ -499,7 +503,7 @@ def test_domain_and_ip_statistics(client, requests_mock):
                                                                'orgFirstSeen': '2019-12-07T13:44:16Z'})
     requests_mock.get(f'{API}/ips/10.0.0.1/stats', json={'ipAddress': '10.0.0.1', 'orgPrevalence': '1'})
     domain = m.get_domain_statistics_command(client, {'domain': 'example.com'})
-    assert domain.outputs == {'Domain': 'example.com', 'Statistics': {'Host': 'example.com', 'OrgPrevalence': 4070,
+    assert domain.outputs == {'Domain': 'example.com', 'Statistics': {'Host': 'example.com', 'OrgPrevalence': '4070',
                                                                       'OrgFirstSeen': '2019-12-07T13:44:16Z'}}
     ip = m.get_ip_statistics_command(client, {'ip': '10.0.0.1'})
     assert ip.outputs['IPAddress'] == '10.0.0.1'
@@ -517,7 +521,7 @@ def test_indicator_list_filters_and_404(client, requests_mock):
     assert query_of(route.last_request)['$filter'] == \
         "contains(title,'it''s') and indicatorType eq 'IpAddress'"
     assert results[0].outputs[0]['indicatorValue'] == '8.8.8.8'
-    assert context_value(results[1], 'DBotScore')['Score'] == 3
+    assert context_value(results[1], 'DBotScore')['Score'] == 0        # as the official: no verdict from an indicator's action
     requests_mock.get(f'{API}/indicators', status_code=404, json={'error': {'code': 'NotFound', 'message': 'x'}})
     assert m.sc_indicator_list_command(client, {})[0].readable_output == 'No indicators were found.'
 
@@ -899,7 +903,8 @@ def test_vulnerabilities_by_machine(client, requests_mock):
     """Given findings, When list-vulnerabilities-by-machine runs with the default paging, Then $top is 25 and the
     rows are under MicrosoftATP.MachineCVE without empty fields."""
     route = requests_mock.get(f'{API}/vulnerabilities/machinesVulnerabilities', json=load('tvm_findings.json'))
-    result = m.list_vulnerabilities_by_machine_command(client, {'machine_id': MACHINE_ID})
+    result, *cves = m.list_vulnerabilities_by_machine_command(client, {'machine_id': MACHINE_ID})
+    assert cves and all(c.indicator for c in cves)
     assert query_of(route.last_request) == {'$filter': f"machineId eq '{MACHINE_ID}'", '$top': '25'}
     assert result.outputs_prefix == 'MicrosoftATP.MachineCVE'
     assert result.outputs[0]['fixingKbId'] == '5040442' and 'fixingKbId' not in result.outputs[1]
@@ -1106,7 +1111,7 @@ def test_live_response_run_script_parses_output(client, requests_mock, files):
     final = m.live_response_run_script_command(client, {'machine_action_id': LR_ID})
     context = context_value(final[0], 'MicrosoftATP.LiveResponseAction')
     assert {k: context[k] for k in SCRIPT_JSON} == SCRIPT_JSON
-    assert final[1]['File'] == 'Response Result.json' and 'dumped' in final[0].readable_output
+    assert final[1]['File'] == 'Response Result' and 'dumped' in final[0].readable_output
 
 
 def test_live_response_run_script_with_unexpected_output(client, requests_mock, files):
@@ -1226,7 +1231,7 @@ def test_live_response_result_downloads_gzip_and_script_output(client, requests_
     gz = m.live_response_result_command(client, {'machine_action_id': LR_ID})
     assert gz[0].outputs == {'MachineActionID': LR_ID, 'CommandIndex': 0, 'FileName': 'Response Result.gz'}
     script = m.live_response_result_command(client, {'machine_action_id': LR_ID, 'command_index': '0'})
-    assert script[0].outputs['exit_code'] == 0 and script[1]['File'] == 'Response Result.json'
+    assert script[0].outputs['exit_code'] == 0 and script[1]['File'] == 'Response Result'
     assert 'Authorization' not in requests_mock.last_request.headers
 
 
@@ -1276,7 +1281,7 @@ def test_live_response_cancel_action(client, requests_mock):
 def test_live_response_helpers():
     assert m.api_error_code(DemistoException('no response')) == ''
     assert m.result_file_name(b'\x1f\x8b...') == 'Response Result.gz'
-    assert m.result_file_name(json.dumps(SCRIPT_JSON).encode()) == 'Response Result.json'
+    assert m.result_file_name(json.dumps(SCRIPT_JSON).encode()) == 'Response Result'
     assert m.result_file_name(b'[1, 2]') == 'Response Result'
     two = {'commands': [{'index': 0, 'command': {'type': 'PutFile'}}, {'index': 1, 'command': {'type': 'RunScript'}}]}
     assert m.command_index(two, 'RunScript') == 1 and m.command_index(two, 'GetFile') == 0
@@ -1292,7 +1297,7 @@ def test_alert_context_maps_official_names():
     """Given a Microsoft alert, When it is mapped, Then the official PascalCase names hold its values."""
     row = m.alert_context(load('alert_full.json'))
     assert row['ID'] == ALERT_ID and row['IncidentID'] == 42 and row['MachineID'] == MACHINE_ID
-    assert row['RelatedUser'] == {'UserName': 'user1', 'DomainName': 'CONTOSO'}
+    assert row['RelatedUser'] == {'userName': 'user1', 'domainName': 'CONTOSO', 'UserName': 'user1', 'DomainName': 'CONTOSO'}
     assert row['Comments'] == [{'Comment': 'Looking', 'CreatedBy': 'analyst@contoso.com',
                                 'CreatedTime': '2024-05-01T10:01:00Z'}]
     assert 'Classification' not in row and 'Evidence' not in row
@@ -1399,9 +1404,9 @@ def test_alert_related_files_window(client, requests_mock):
     requests_mock.get(f'{API}/alerts/{ALERT_ID}/files', json={'value': load('alert_entities.json')['files']})
     out = context_value(m.get_alert_related_files_command(client, {'id': ALERT_ID, 'limit': '1', 'offset': '1'}),
                         'MicrosoftATP.AlertFile')
-    assert out['Files'] == [{'Sha1': 'd' * 40, 'Size': 10}]
+    assert out['Files'] == [{'Sha1': 'd' * 40, 'Size': 10, 'SizeInBytes': 10}]
     out = context_value(m.get_alert_related_files_command(client, {'id': ALERT_ID}), 'MicrosoftATP.AlertFile')
-    assert out['Files'][0]['GlobalPrevalence'] == 1200 and len(out['Files']) == 2
+    assert out['Files'][0]['GlobalPrevalence'] == '1200' and len(out['Files']) == 2     # as sent
 
 
 def test_alert_related_ips_and_domains(client, requests_mock):
@@ -1409,10 +1414,10 @@ def test_alert_related_ips_and_domains(client, requests_mock):
     requests_mock.get(f'{API}/alerts/{ALERT_ID}/ips', json={'value': entities['ips']})
     requests_mock.get(f'{API}/alerts/{ALERT_ID}/domains', json={'value': entities['domains']})
     ips = context_value(m.get_alert_related_ips_command(client, {'id': ALERT_ID}), 'MicrosoftATP.AlertIP')
-    assert ips == {'AlertID': ALERT_ID, 'IPs': [{'IpAddress': '198.51.100.7'}, {'IpAddress': '203.0.113.9'}]}
+    assert ips == {'AlertID': ALERT_ID, 'IPs': ['198.51.100.7', '203.0.113.9']}      # strings, as the official
     domains = context_value(m.get_alert_related_domains_command(client, {'id': ALERT_ID, 'limit': '1'}),
                             'MicrosoftATP.AlertDomain')
-    assert domains == {'AlertID': ALERT_ID, 'Domains': [{'Domain': 'bad.example'}]}
+    assert domains == {'AlertID': ALERT_ID, 'Domains': ['bad.example']}
 
 
 def test_alert_id_cannot_change_the_path(client, requests_mock):
@@ -1491,7 +1496,7 @@ def test_indicator_get_by_id(client, requests_mock):
     requests_mock.get(f'{TI_URL}/ti-1', json={**load('ti_indicator.json'), '@odata.context': 'x'})
     results = m.indicator_get_by_id_command(client, {'indicator_id': 'ti-1'})
     assert '@odata.context' not in results[0].outputs[0]
-    assert results[1].indicator.dbot_score.score == m.Common.DBotScore.BAD
+    assert results[1].indicator.dbot_score.score == m.Common.DBotScore.NONE
 
 
 def test_indicator_create_file_body(client, requests_mock):
@@ -1667,3 +1672,174 @@ def test_ran_once_flag_is_accepted_and_ignored(client, requests_mock):
     route = requests_mock.get(f'{API}/machineactions', json={'value': [action()]})
     m.list_machine_actions_details_command(client, {'limit': '1', 'ran_once_flag': 'true'})
     assert query_of(route.last_request) == {'$top': '1'}
+# ---- value parity with the official integration -------------------------------------------------------------------
+
+def test_machine_os_version_is_the_api_version():
+    """machine.json is Microsoft's documented machine: OSVersion is `version` (1709), as the official writes it."""
+    machine = load('machine.json')
+    context = m.machine_context({**machine, 'osVersion': 'Ubuntu 22.04'})
+    assert context['OSVersion'] == '1709'
+    assert context['IsAADJoined'] is True
+    assert context['IPAddresses'][0] == {'ipAddress': '172.17.230.209', 'macAddress': '00306B23C1E8',
+                                         'type': 'Ethernet', 'operationalStatus': 'Up'}
+
+
+def test_machine_outputs_of_every_machine_command_use_version(client, requests_mock):
+    machine = {**load('machine.json'), 'osVersion': 'other'}
+    requests_mock.get(f'{API}/files/{SHA1}/machines', json={'value': [machine]})
+    requests_mock.get(f'{API}/domains/contoso.com/machines', json={'value': [machine]})
+    requests_mock.get(f'{API}/users/alex/machines', json={'value': [machine]})
+    file_result = m.get_file_related_machines_command(client, {'file_hash': SHA1})
+    domain_result = m.get_domain_machines_command(client, {'domain': 'contoso.com'})
+    user_result = m.get_user_machines_command(client, {'username': 'alex'})
+    assert file_result.outputs[0]['Machines'][0]['OSVersion'] == '1709'
+    assert domain_result.outputs['Machines'][0]['OSVersion'] == '1709'
+    assert user_result.outputs['Machines'][0]['OSVersion'] == '1709'
+
+
+@pytest.mark.parametrize('health, status', [('Active', 'Online'), ('Inactive', 'Offline'),
+                                            ('ImpairedCommunication', 'Online'), ('NoSensorData', 'Online'),
+                                            ('Unknown', None)])
+def test_endpoint_like_the_official(client, requests_mock, health, status):
+    requests_mock.get(f'{API}/machines', json={'value': [{**load('machine.json'), 'healthStatus': health}]})
+    [result] = m.endpoint_command(client, {'hostname': 'mymachine1.contoso.com'})
+    endpoint = result.indicator.to_context()[m.Common.Endpoint.CONTEXT_PATH]
+    assert endpoint['OSVersion'] == '1709 x64 bit'
+    assert endpoint['MACAddress'] == '00306B23C1E8'             # the interface that holds lastIpAddress
+    assert endpoint['Vendor'] == 'Microsoft Defender ATP'
+    assert endpoint.get('Status') == status
+    assert 'IsIsolated' not in endpoint                          # the machine resource does not tell
+    assert result.outputs['MACAddress'] == '00306B23C1E8'
+
+
+def test_file_statistics_documented_example(client, requests_mock):
+    body = load('file_stats_docs.json')
+    requests_mock.get(f'{API}/files/{body["sha1"]}/stats', json=body)
+    result = m.get_file_statistics_command(client, {'file_hash': body['sha1']})
+    assert result.outputs == {'Sha1': body['sha1'], 'Statistics': {
+        'OrganizationPrevalence': 14850, 'OrgFirstSeen': '2019-12-07T13:44:16Z', 'OrgLastSeen': '2020-01-06T13:39:36Z',
+        'GloballyPrevalence': 705012, 'GlobalFirstObserved': '2015-03-19T12:20:07.3432441Z',
+        'GlobalLastObserved': '2020-01-06T13:39:36Z', 'TopFileNames': ['MREC.exe']}}
+    file = result.indicator.to_context()[m.Common.File.CONTEXT_PATH]
+    assert file['SHA1'] == body['sha1']
+    assert file['OrganizationPrevalence'] == 14850
+    assert file['GlobalPrevalence'] == 705012
+    assert file['OrganizationFirstSeen'] == '2019-12-07T13:44:16Z'
+    assert file['OrganizationLastSeen'] == '2020-01-06T13:39:36Z'
+    assert file['FirstSeenBySource'] == '2015-03-19T12:20:07.3432441Z'
+    assert file['LastSeenBySource'] == '2020-01-06T13:39:36Z'
+
+
+def test_file_statistics_legacy_string_counts_kept_as_sent(client, requests_mock):
+    body = {**load('file_stats_docs.json'), 'orgPrevalence': '14850', 'globalPrevalence': '705012'}
+    requests_mock.get(f'{API}/files/{body["sha1"]}/stats', json=body)
+    stats = m.get_file_statistics_command(client, {'file_hash': body['sha1']}).outputs['Statistics']
+    assert stats['OrgPrevalence'] == '14850' and stats['GlobalPrevalence'] == '705012'
+    assert stats['OrganizationPrevalence'] == 14850 and stats['GloballyPrevalence'] == 705012
+
+
+def test_ip_statistics_documented_example(client, requests_mock):
+    body = load('ip_stats_docs.json')
+    requests_mock.get(f'{API}/ips/10.209.67.177/stats', json=body)
+    result = m.get_ip_statistics_command(client, {'ip': '10.209.67.177'})
+    assert result.outputs == {'IPAddress': '10.209.67.177', 'Statistics': {
+        'IPAddress': '10.209.67.177', 'OrgFirstSeen': '2017-07-30T13:36:06Z', 'OrgLastSeen': '2017-08-29T13:32:59Z',
+        'OrganizationPrevalence': 63515}}
+    requests_mock.get(f'{API}/ips/10.209.67.177/stats', json={**body, 'orgPrevalence': '1'})
+    assert m.get_ip_statistics_command(client, {'ip': '10.209.67.177'}).outputs['Statistics']['OrgPrevalence'] == '1'
+
+
+def test_domain_statistics_official_keys(client, requests_mock):
+    requests_mock.get(f'{API}/domains/example.com/stats', json={
+        'host': 'example.com', 'orgPrevalence': '4070', 'organizationPrevalence': 4070,
+        'orgFirstSeen': '2017-07-30T13:23:48Z', 'orgLastSeen': '2017-08-29T13:09:05Z'})
+    stats = m.get_domain_statistics_command(client, {'domain': 'example.com'}).outputs['Statistics']
+    assert stats == {'Host': 'example.com', 'OrgPrevalence': '4070', 'OrganizationPrevalence': 4070,
+                     'OrgFirstSeen': '2017-07-30T13:23:48Z', 'OrgLastSeen': '2017-08-29T13:09:05Z'}
+
+
+def test_list_software_keeps_every_api_field(client, requests_mock):
+    item = {'id': 'microsoft-_-edge', 'name': 'edge', 'vendor': 'microsoft', 'weaknesses': 3, 'publicExploit': False,
+            'activeAlert': False, 'exposedMachines': 4, 'installedMachines': 10, 'impactScore': 1.5,
+            'isNormalized': True, 'category': 'Application', 'distributions': [{'version': '120.0'}]}
+    requests_mock.get(f'{API}/Software', json={'@odata.context': 'x', 'value': [item]})
+    result = m.list_software_command(client, {})
+    assert result.outputs == [item]
+
+
+def test_live_response_action_keeps_every_api_field():
+    action = load('live_response_action.json')
+    action.update(scope='Full', externalId='ext-1', relatedFileInfo={'fileIdentifier': 'abc'},
+                  troubleshootInfo='details')
+    context = m.live_action_context(action)
+    for key in ('scope', 'externalId', 'requestSource', 'relatedFileInfo', 'troubleshootInfo'):
+        assert context[key] == action[key]
+    assert context['commands'][0]['command']['type'] == 'GetFile'
+
+
+def test_file_info_values_as_sent(client, requests_mock):
+    requests_mock.get(f'{API}/files/{SHA1}', json={'sha1': SHA1, 'size': 22139496, 'globalPrevalence': 180022,
+                                                    'md5': 'a' * 32})
+    [result] = m.get_file_info_command(client, {'hash': SHA1})
+    assert result.outputs['Size'] == 22139496 and result.outputs['SizeInBytes'] == 22139496
+    assert result.outputs['GlobalPrevalence'] == 180022 and result.outputs['MD5'] == 'a' * 32
+    assert result.indicator.to_context()[m.Common.File.CONTEXT_PATH]['MD5'] == 'a' * 32
+
+
+def test_alert_related_user_and_update_comment_like_the_official(client, requests_mock):
+    alert = {**load('alert_full.json'), 'relatedUser': {'userName': 'alex', 'domainName': 'CONTOSO'}}
+    requests_mock.patch(f'{API}/alerts/{ALERT_ID}', json=alert)
+    result = m.update_alert_command(client, {'alert_id': ALERT_ID, 'comment': 'checked'})
+    assert result.outputs['Comment'] == 'checked'
+    assert result.outputs['RelatedUser'] == {'userName': 'alex', 'domainName': 'CONTOSO', 'UserName': 'alex',
+                                             'DomainName': 'CONTOSO'}
+
+
+def test_file_statistics_dbot_vendor_is_the_official_name(client, requests_mock):
+    body = load('file_stats_docs.json')
+    requests_mock.get(f'{API}/files/{body["sha1"]}/stats', json=body)
+    context = m.get_file_statistics_command(client, {'file_hash': body['sha1']}).to_context()['EntryContext']
+    score = next(v for k, v in context.items() if k.startswith('DBotScore'))
+    assert (score[0] if isinstance(score, list) else score)['Vendor'] == 'Microsoft Defender ATP'
+
+
+def test_machine_users_carry_the_official_user_fields(client, requests_mock):
+    requests_mock.get(f'{API}/machines/{MACHINE_ID}/logonusers', json={'value': [{
+        'id': 'contoso\\user1', 'accountName': 'user1', 'accountDomain': 'contoso', 'accountSid': 'S-1-5-21-1',
+        'firstSeen': '2019-12-18T08:02:54Z', 'lastSeen': '2020-01-06T08:01:48Z', 'mostPrevalentMachineId': 'm1',
+        'leastPrevalentMachineId': 'm2', 'logonTypes': 'Interactive', 'logOnMachinesCount': 8,
+        'isDomainAdmin': True, 'isOnlyNetworkUser': False}]})
+    [user] = m.get_machine_users_command(client, {'machine_id': MACHINE_ID}).outputs
+    assert user['AccountSID'] == 'S-1-5-21-1' and user['LogonCount'] == 8 and user['MachineID'] == MACHINE_ID
+    assert user['MostPrevalentMachineID'] == 'm1' and user['LeastPrevalentMachineID'] == 'm2'
+    assert user['DomainAdmin'] is True and user['NetworkUser'] is False
+
+
+def test_graph_indicator_severity_by_name_like_the_official():
+    assert m.ti_row({'id': '1', 'severity': 3})['severity'] == 'MediumHigh'
+    assert m.ti_row({'id': '1', 'severity': 5})['severity'] == 'Informational'
+    assert m.ti_row({'id': '1', 'severity': 0})['severity'] == 'Informational'
+
+
+def test_vulnerabilities_by_machine_write_cve_indicators(client, requests_mock):
+    requests_mock.get(f'{API}/vulnerabilities/machinesVulnerabilities', json={'value': [
+        {'id': 'f1', 'cveId': 'CVE-2024-1111', 'machineId': MACHINE_ID},
+        {'id': 'f2', 'cveId': 'CVE-2024-1111', 'machineId': 'other'}]})
+    results = m.list_vulnerabilities_by_machine_command(client, {})
+    assert len(results[0].outputs) == 2
+    assert [r.indicator.id for r in results[1:]] == ['CVE-2024-1111']
+
+
+def test_single_hunting_result_report_id_is_a_string_like_the_official(client, requests_mock):
+    requests_mock.post(f'{API}/advancedqueries/run', json={'Schema': [], 'Results': [{'ReportId': 1234, 'A': 1}]})
+    assert m.advanced_hunting_command(client, {'query': 'DeviceInfo | take 1'}).outputs == [{'ReportId': '1234', 'A': 1}]
+
+
+def test_ti_file_indicator_carries_size_and_path_like_the_official():
+    """Given a legacy tiIndicator with a file hash, size and path, Then File.Size and File.Path are written (declared
+    by the official integration), beside the hash and name."""
+    indicator = m.ti_standard_indicator({'fileHashType': 'sha256', 'fileHashValue': 'b' * 64, 'fileName': 'x.exe',
+                                         'fileSize': 1024, 'filePath': 'C:\\Temp\\x.exe'})
+    context = indicator.to_context()
+    file = next(v for k, v in context.items() if k.startswith('File('))
+    assert file['Size'] == 1024 and file['Path'] == 'C:\\Temp\\x.exe' and file['SHA256'] == 'b' * 64
