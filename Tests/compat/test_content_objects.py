@@ -3,7 +3,7 @@ and scripts exists in ours under the same ID or name.
 
 Our packs keep the official pack IDs, so uploading ours over the official pack replaces it: an object the official
 ships and we do not would vanish from the customer's server, with the incidents, playbooks and layouts that use it.
-`Tests/compat/official/content_objects.json` records the official IDs, names, cliNames and field types (and the
+`Tests/compat/official/content/objects.json` records the official IDs, names, cliNames and field types (and the
 commits they were read from). A field's ID may differ only where the official ID breaks the content rule
 ``incident_<cliName>`` that demisto-sdk enforces; ``id_exceptions`` says so for each.
 """
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-OFFICIAL = json.loads((Path(__file__).resolve().parent / 'official' / 'content_objects.json').read_text())
+OFFICIAL = json.loads((Path(__file__).resolve().parent / 'official' / 'content' / 'objects.json').read_text())
 PACKS = sorted(OFFICIAL['packs'])
 
 
