@@ -19,6 +19,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = json.loads((Path(__file__).resolve().parent / 'official' / 'content' / 'objects.json').read_text())
 PACKS = sorted(OFFICIAL['packs'])
+# Fields of the Common Types pack (a dependency of every server) that the official mappers fill and ours too.
+COMMON_TYPES_FIELDS = {'Alert Category', 'Alert ID', 'Alert Name', 'Assigned User', 'Categories', 'Classification',
+                       'Cloud Instance ID', 'Comment', 'Description', 'Device Id', 'Event Type', 'Hostnames',
+                       'Incident Link', 'Investigation Stage', 'Last Update Time', 'Start Time', 'State', 'Technique',
+                       'Threat Family Name', 'Threat Name', 'category'}
 
 
 @cache
@@ -106,11 +111,12 @@ def test_integration_names_its_mappers(pack):
 @pytest.mark.parametrize('pack', PACKS)
 def test_references_resolve(pack):
     """Given our mappers, types and layouts, Then every incident type, field and script they name is in the pack (or
-    is a system field), so nothing arrives on a server pointing at an object that is not there."""
+    is a system field or one of the Common Types pack's fields the official mappers also fill), so nothing arrives on
+    a server pointing at an object that is not there."""
     types = {t['name'] for t in ours(pack, 'IncidentTypes')}
     fields = {f['name'] for f in ours(pack, 'IncidentFields')}
     scripts = set(our_scripts(pack))
-    system = {'name', 'dbotMirrorId', 'dbotMirrorDirection', 'dbotMirrorInstance', 'dbotMirrorTags'}
+    system = COMMON_TYPES_FIELDS | {'name', 'severity', 'dbotMirrorId', 'dbotMirrorDirection', 'dbotMirrorInstance', 'dbotMirrorTags'}
     for mapper in ours(pack, 'Classifiers'):
         if mapper['type'] != 'mapping-incoming':
             continue
