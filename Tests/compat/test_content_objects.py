@@ -116,7 +116,8 @@ def test_references_resolve(pack):
     types = {t['name'] for t in ours(pack, 'IncidentTypes')}
     fields = {f['name'] for f in ours(pack, 'IncidentFields')}
     scripts = set(our_scripts(pack))
-    system = COMMON_TYPES_FIELDS | {'name', 'severity', 'dbotMirrorId', 'dbotMirrorDirection', 'dbotMirrorInstance', 'dbotMirrorTags'}
+    system = COMMON_TYPES_FIELDS | {'name', 'severity', 'dbotMirrorId', 'dbotMirrorDirection', 'dbotMirrorInstance',
+                                    'dbotMirrorTags'}
     for mapper in ours(pack, 'Classifiers'):
         if mapper['type'] != 'mapping-incoming':
             continue
