@@ -113,8 +113,9 @@ def update_incident(integration: Integration, instance: Instance, incident_id: s
         if key in changes and changes[key] != before.get(key):
             delta[key] = changes[key]
     store.save(after)
-    if delta and after.get('dbotMirrorDirection') in OUTGOING:
-        _update_remote(integration, instance, after, delta, [], options)
+    if not delta or after.get('dbotMirrorDirection') not in OUTGOING:
+        return {}
+    _update_remote(integration, instance, after, delta, [], options)
     return delta
 
 
