@@ -2,6 +2,7 @@
 
     xsoar-local run <Integration> <command> [name=value ...] [--instance FILE] [--json] [--source] [--strict]
     xsoar-local fetch <Integration> [--instance FILE] [--cycles N] [--json]
+    xsoar-local incidents|mirror|set|note <Integration> ...   (see cli_incidents.py)
     xsoar-local build [--all | <Integration> ...] [--zip]
     xsoar-local reset <Integration> [--instance FILE]
     xsoar-local docs <Integration> [--instance FILE]
@@ -20,6 +21,8 @@ from pathlib import Path
 from rich.console import Console
 
 from . import build, emulator
+from .cli_incidents import add_commands as add_incident_commands
+from .cli_incidents import render_mapped
 from .instances import (
     EMULATOR_VARIABLES,
     InstanceError,
@@ -29,8 +32,8 @@ from .instances import (
     variables_used,
 )
 from .integrations import Integration, all_integrations, find_integration, repo_root
-from .render import render_incidents, render_result
-from .runner import RunOptions, RunResult, run_fetch, run_with_polling, summarize_incidents
+from .render import render_result
+from .runner import RunOptions, RunResult, run_fetch, run_with_polling
 from .state import InstanceStore
 
 EXIT_ERROR_ENTRY = 1
@@ -102,7 +105,7 @@ def cmd_fetch(ns: argparse.Namespace, console: Console) -> int:
             if result.has_error:
                 render_result(console, result)
             elif count:
-                render_incidents(console, summarize_incidents(result.incidents or []), f'Cycle {cycle}')
+                render_mapped(console, result.mapped_incidents, f'Cycle {cycle}')
 
     results = run_fetch(integration, instance, ns.cycles, _options(ns, env), progress)
     if ns.json:
@@ -188,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     common(fetch)
     fetch.add_argument('--cycles', type=int, default=1, help='how many fetch cycles (default 1)')
     fetch.set_defaults(handler=cmd_fetch)
+    add_incident_commands(sub, common, _resolve_instance, _options)
 
     build_p = sub.add_parser('build', help='build unified YAMLs (and pack zips)')
     build_p.add_argument('integrations', nargs='*')

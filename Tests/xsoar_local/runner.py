@@ -20,6 +20,7 @@ from typing import Any
 
 from . import build
 from .context import OutputProblem, check_outputs, merge_entry_context
+from .incidents import ingest_fetched
 from .instances import Instance
 from .integrations import BUILTIN_COMMANDS, Integration, repo_root
 from .state import FileStore, InstanceStore, state_home
@@ -51,6 +52,7 @@ class RunResult:
     entries: list[dict] = field(default_factory=list)
     context: dict = field(default_factory=dict)
     incidents: list[dict] | None = None
+    mapped_incidents: list[dict] = field(default_factory=list)  # fetch: as the server created them (classified, mapped)
     logs: list[dict] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)  # file entry ID → where the file was saved
     problems: list[OutputProblem] = field(default_factory=list)
@@ -77,6 +79,7 @@ class RunResult:
             'entries': self.entries,
             'context': self.context,
             'incidents': self.incidents,
+            'mapped_incidents': self.mapped_incidents,
             'files': {k: str(v) for k, v in self.files.items()},
             'undeclared_outputs': [str(p) for p in self.problems],
             'crash': self.crash,
@@ -285,6 +288,7 @@ def run_fetch(integration: Integration, instance: Instance, cycles: int = 1, opt
         result = run_command(integration, instance, 'fetch-incidents', {}, options)
         if not result.has_error and result.incidents:
             store.append_incidents(result.incidents)
+            result.mapped_incidents = ingest_fetched(integration, instance, result.incidents, store)
         results.append(result)
         if progress:
             progress(cycle, result)

@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,6 +119,7 @@ class InstanceStore:
         for path in self.directory.iterdir():
             if path.is_file() and path.name != '.lock':
                 path.unlink()
+        shutil.rmtree(self.directory / 'incidents', ignore_errors=True)  # the mapped incidents (incidents.py)
 
 
 class FileStore:
