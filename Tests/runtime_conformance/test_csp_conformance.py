@@ -385,3 +385,19 @@ def test_star_import_names():
     exec('from CommonServerPython import *', namespace)  # noqa: S102 - the import integrations perform
     assert {'re', 'requests', 'Any', 'json', 'Dict', 'List'} <= set(namespace)
     assert not {'UTC', 'uuid', 'urllib3', 'Tuple'} & set(namespace)
+
+
+def test_logger_format(mocker):
+    """Pins logger, formatAllArgs: "calling f(<reprs>,<'key'=value>)" with spaces removed, then the return value in
+    debug mode."""
+    from CommonServerPython import formatAllArgs, logger
+    assert formatAllArgs((1, 'a'), {'b': 'x y'}) == "1,'a','b'='xy'"
+    log = mocker.patch('CommonServerPython.LOG')
+
+    @logger
+    def add(a, b=0):
+        return a + b
+
+    assert add(1, b=2) == 3
+    assert log.call_args_list[0].args[0] == "calling add(1,'b'=2)"
+    assert add.__name__ == 'func_wrapper'

@@ -837,15 +837,17 @@ def add_sensitive_log_strs(sensitive_str: str) -> None:
 
 
 def formatAllArgs(args: Iterable[Any], kwds: Dict[str, Any]) -> str:
-    """A compact string of a call's positional and keyword arguments."""
+    """A compact string of a call's arguments, in the platform's format: reprs joined by commas, then the keyword
+    arguments rendered like a dict with ':' turned into '=' and every space removed ("'a'=1,'b'='x'")."""
     positional = ','.join(repr(a) for a in args)
-    keyword = ','.join(f'{k}={v!r}' for k, v in kwds.items())
+    rendered = ', '.join(f'{k!r}: {v!r}' for k, v in kwds.items())
+    keyword = rendered.replace(':', '=').replace(' ', '')
     return f'{positional},{keyword}'
 
 
 def logger(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: log each call of ``func`` (and, in debug mode, its return value) through LOG."""
-    @wraps(func)
+    """Decorator: log each call of ``func`` (and, in debug mode, its return value) through LOG. As on the platform
+    the wrapper is not functools.wraps-ed."""
     def func_wrapper(*args: Any, **kwargs: Any) -> Any:
         LOG(f'calling {func.__name__}({formatAllArgs(args, kwargs)})')
         result = func(*args, **kwargs)

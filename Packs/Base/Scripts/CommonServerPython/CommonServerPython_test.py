@@ -1771,7 +1771,7 @@ class TestIntegrationLogger:
         def add(a, b=0):
             return a + b
         assert add(1, b=2) == 3
-        assert LOG.messages[-1] == 'calling add(1,b=2)'
+        assert LOG.messages[-1] == "calling add(1,'b'=2)"
 
 
 # ================================================================================================ misc runtime
