@@ -15,7 +15,7 @@ Deliberate differences from the platform library:
   newer fields only when the installed class declares them).
 - LOG registers secrets unmasked and replaces the longest first, so a secret containing another one (a
   basic-auth header containing a password) is masked whole.
-- Debug mode only makes LOG echo to ``demisto.debug``: there is no DebugLogger, http.client tracing or cURL log.
+- Debug mode logs the parameters, the environment and http.client's trace through LOG (no cURL rendering).
 - BaseClient has no custom-cipher TLS adapter for ``verify=False``; it silences InsecureRequestWarning per request
   instead of calling ``urllib3.disable_warnings()`` at import. An unparsable ``resp_type='xml'`` body raises
   DemistoException instead of the raw ParseError.
@@ -811,6 +811,8 @@ class IntegrationLogger:
         self.write_buf = []
         if self.buffering:
             self.messages.append(line)
+            if self.debug_logging:
+                demisto.debug(line)
         else:
             demisto.info(line)
 
@@ -1736,7 +1738,8 @@ class Common:
                      *args: Any, **fields: Any) -> None:
             self.id, self.cvss, self.published, self.modified, self.description = id, cvss, published, modified, description
             self._assign(fields, args)
-            self.dbot_score = self.dbot_score or Common.DBotScore(
+            given: Common.DBotScore | None = getattr(self, 'dbot_score', None)
+            self.dbot_score = given or Common.DBotScore(
                 indicator=id, indicator_type=DBotScoreType.CVE, integration_name=None, score=Common.DBotScore.NONE)
 
         def to_context(self) -> Dict[str, Any]:
@@ -2888,3 +2891,23 @@ if not os.getenv('COMMON_SERVER_NO_AUTO_PARAMS_REMOVE_NULLS') and hasattr(demist
     demisto.callingContext['params'] = SmartGetDict(demisto.params())
 
 LOG = IntegrationLogger(debug_logging=is_debug_mode())
+
+
+def start_debug_logging() -> None:
+    """What the platform library does when a command runs with debug-mode=true: log the instance parameters and the
+    whole process environment, and trace every HTTP exchange (http.client's "send:/reply:/header:" lines) into LOG.
+
+    Everything goes through LOG, so registered secrets (secret-looking parameters, values added with
+    ``add_sensitive_log_strs``) are masked; anything else in the environment or on the wire is logged as is, as on a
+    real server. Reproduced so that this repository's secret scans see what a real server's debug log holds.
+    """
+    import http.client
+    http.client.HTTPConnection.debuglevel = 1
+    http.client.print = LOG.print_override  # type: ignore[attr-defined]  # http.client traces through print()
+    params = json.dumps(demisto.params(), default=str, sort_keys=True)
+    LOG(f'debug-mode started.\n#### Params: {params}\n#### Env: {dict(os.environ)}\n'
+        f'#### Python Version: {sys.version}')
+
+
+if is_debug_mode():
+    start_debug_logging()
