@@ -6,7 +6,7 @@ This drives MicrosoftApiModule (through the MDTI integration) in debug mode agai
 a LOG built the way the server builds it (after the parameters are known), and scans everything that was logged.
 
 What the module cannot mask: values that are in the environment before any code of ours runs (for example an Azure
-App Service IDENTITY_HEADER) are logged at start-up, before the module can register them; the pack's README says so.
+App Service IDENTITY_HEADER) are logged at start-up, before the module can register them; the module's README says so.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from pathlib import Path
 import CommonServerPython
 import demistomock as demisto
 import pytest
-
 from reliability.secrets_scan import SecretSet, find_jwts, find_leaks
 
 ROOT = Path(__file__).resolve().parents[2]
