@@ -401,3 +401,16 @@ def test_logger_format(mocker):
     assert add(1, b=2) == 3
     assert log.call_args_list[0].args[0] == "calling add(1,'b'=2)"
     assert add.__name__ == 'func_wrapper'
+
+
+def test_domain_blocked_follows_stix_id():
+    """Pins Common.Domain: Blocked is written only when a STIX ID is set (the platform's check tests stix_id)."""
+    dbot = score('a.example', DBotScoreType.DOMAIN, 0)
+    path = 'Domain(val.Name && val.Name == obj.Name)'
+    assert 'Blocked' not in Common.Domain('a.example', dbot, blocked=True).to_context()[path]
+    assert Common.Domain('a.example', dbot, blocked=True, stix_id='s').to_context()[path]['Blocked'] is True
+
+
+def test_account_id_is_optional():
+    """Pins Common.Account: every argument, id included, is optional."""
+    assert required_params(Common.Account) == [] and optional_params(Common.Account)[:3] == ['id', 'type', 'username']

@@ -1594,7 +1594,7 @@ class Common:
                    ('MalwareFamily', 'malware_family'), ('DomainIDNName', 'domain_idn_name'), ('Port', 'port'),
                    ('Internal', 'internal'), ('Category', 'category'), ('Campaign', 'campaign'),
                    ('TrafficLightProtocol', 'traffic_light_protocol'), ('Billing', 'billing'), ('STIXID', 'stix_id'),
-                   ('Description', 'description'), ('Blocked', 'blocked'),
+                   ('Description', 'description'),
                    ('OrganizationFirstSeen', 'organization_first_seen'), ('OrganizationLastSeen', 'organization_last_seen'),
                    ('FirstSeenBySource', 'first_seen_by_source'), ('LastSeenBySource', 'last_seen_by_source'))
         _COUNTS = (('DetectionEngines', 'detection_engines'), ('PositiveDetections', 'positive_detections'),
@@ -1643,6 +1643,9 @@ class Common:
                                          ('Organization', 'tech_organization'), ('Email', 'tech_email')))
             if tech:
                 context['Tech'] = tech
+            if self.stix_id:
+                # The platform writes Blocked only when a STIX ID is set (its check tests stix_id): reproduced.
+                context['Blocked'] = self.blocked
             return self._finish(self.CONTEXT_PATH, context)
 
     class URL(Indicator):
@@ -1807,7 +1810,7 @@ class Common:
                    ('ManagerEmailAddress', 'manager_email'), ('ManagerDisplayName', 'manager_display_name'),
                    ('RiskLevel', 'risk_level'))
 
-        def __init__(self, id: Any, *args: Any, **fields: Any) -> None:
+        def __init__(self, id: Any = None, *args: Any, **fields: Any) -> None:
             self.id = id
             self._assign(fields, args)
 
@@ -1941,21 +1944,22 @@ _RELATIONSHIP_REVERSES = {
 }
 
 
-def _declare_signature(cls: type, required: tuple[str, ...]) -> None:
+def _declare_signature(cls: type, required: tuple[str, ...], leading_optional: tuple[str, ...] = ()) -> None:
     """Give ``cls.__init__`` the platform's explicit signature (required names, then every optional field with a
     None default), so introspection sees what the platform declares, positional order included."""
     kind = _inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [_inspect.Parameter(name, kind) for name in ('self', *required)]
-    params += [_inspect.Parameter(name, kind, default=None) for name in cls._FIELDS]  # type: ignore[attr-defined]
+    optional = (*leading_optional, *cls._FIELDS)  # type: ignore[attr-defined]
+    params += [_inspect.Parameter(name, kind, default=None) for name in optional]
     cls.__init__.__signature__ = _inspect.Signature(params)  # type: ignore[misc]
 
 
-for _cls, _required in ((Common.IP, ('ip', 'dbot_score')), (Common.Domain, ('domain', 'dbot_score')),
+for _cls, _required, *_leading in ((Common.IP, ('ip', 'dbot_score')), (Common.Domain, ('domain', 'dbot_score')),
                         (Common.URL, ('url', 'dbot_score')), (Common.File, ('dbot_score',)),
                         (Common.CVE, ('id', 'cvss', 'published', 'modified', 'description')),
-                        (Common.EMAIL, ('address', 'dbot_score')), (Common.Account, ('id',)),
+                        (Common.EMAIL, ('address', 'dbot_score')), (Common.Account, (), ('id',)),
                         (Common.Endpoint, ('id',)), (Common.Certificate, ('subject_dn',))):
-    _declare_signature(_cls, _required)
+    _declare_signature(_cls, _required, *_leading)
 
 
 class EntityRelationship:

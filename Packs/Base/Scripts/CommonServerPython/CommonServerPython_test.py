@@ -909,7 +909,7 @@ class TestIndicators:
             updated_date='2019-01-02T00:00:00', domain_status='ACTIVE', name_servers=['PNS31.CLOUDNS.NET'],
             sub_domains=['sub.somedomain.com'], tags=['tag1'], geo_location='loc', tech_name='tech',
             feed_related_indicators=[Common.FeedRelatedIndicators('8.8.8.8', 'IP', 'test')],
-            dns_records=[Common.DNSRecord('A', '60', '1.1.1.1')], blocked=True)
+            dns_records=[Common.DNSRecord('A', '60', '1.1.1.1')], blocked=True)  # no stix_id: Blocked not written
         whois = {
             'Registrar': {'Name': 'Mr Registrar', 'AbuseEmail': 'registrar@test.com', 'AbusePhone': None},
             'Registrant': {'Name': 'Mr Registrant', 'Email': None, 'Phone': None, 'Country': None},
@@ -919,7 +919,7 @@ class TestIndicators:
         }
         assert domain.to_context()['Domain(val.Name && val.Name == obj.Name)'] == {
             'Name': 'somedomain.com', 'DNS': 'dns.somedomain', 'DetectionEngines': 10, 'PositiveDetections': 5,
-            'Organization': 'Some Organization', 'Subdomains': ['sub.somedomain.com'], 'Tags': ['tag1'], 'Blocked': True,
+            'Organization': 'Some Organization', 'Subdomains': ['sub.somedomain.com'], 'Tags': ['tag1'],
             'FeedRelatedIndicators': [{'value': '8.8.8.8', 'type': 'IP', 'description': 'test'}],
             'DNSRecords': [{'type': 'A', 'ttl': '60', 'data': '1.1.1.1'}], 'Geo': {'Location': 'loc'},
             'Tech': {'Name': 'tech'}, **whois, 'WHOIS': whois}
