@@ -1,8 +1,11 @@
 """Stand-in for the ``demisto`` object the XSOAR server gives every integration.
 
-Unit tests patch these functions with pytest-mock, exactly as in the content repository. The local runtime
-(``xsoar-local``) instead installs a backend with :func:`set_backend`, so the same functions read and write
-real per-instance state (parameters, integration context with versions, lastRun, files, entries).
+Without anything installed, every function behaves as the content repository's own ``demistomock`` (the mock its
+unit tests run on): server version 5.5.0, an integration context that is a plain module global, a fixed lastRun, no
+version checks. Unit tests patch these functions with pytest-mock, exactly as in the content repository, and must
+not depend on anything else here. The local runtime (``xsoar-local``) instead installs a backend with
+:func:`set_backend`, so the same functions read and write real per-instance state (parameters, integration context
+with versions, lastRun, files, entries) and report a current server version.
 """
 from __future__ import annotations
 
@@ -18,13 +21,23 @@ is_debug: bool = False
 callingContext: dict = {}
 ARGS_COMMAND_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), '.args_command.json')
 
+# What a runtime backend reports (xsoar-local acts as a current server).
 SERVER_VERSION = {'version': '8.9.0', 'buildNumber': '1234567', 'platform': 'xsoar', 'engine': ''}
+# What the content repository's mock reports; below 6.0.0, so CommonServerPython uses the unversioned context API.
+CONTENT_MOCK_VERSION = {'version': '5.5.0', 'buildNumber': '12345'}
+EXAMPLE_AUTOFOCUS_API_KEY = '1234'
+EXAMPLE_DEMISTO_URLS = {
+    page: f'https://test-address:8443/#/{path}/7ab2ac46-4142-4af8-8cbe-538efb4e63d6'
+    for page, path in (('evidenceBoard', 'EvidenceBoard'), ('investigation', 'Details'),
+                       ('relatedIncidents', 'Cluster'), ('warRoom', 'WarRoom'), ('workPlan', 'WorkPlan'))
+}
+EXAMPLE_DEMISTO_URLS['server'] = 'https://test-address:8443'
 
 _log = logging.getLogger('demistomock')
 
 
 class MockBackend:
-    """What the functions do when nothing else is installed: the content repository's mock behaviour."""
+    """The base of runtime backends (xsoar-local subclasses it): versioned integration context, stored lastRun."""
 
     def __init__(self) -> None:
         self.integration_context_version = 0
@@ -69,6 +82,15 @@ class MockBackend:
             _log.info(msg)
 
     # -- state -------------------------------------------------------------------------------------------
+    def server_version(self) -> dict:
+        return dict(SERVER_VERSION)
+
+    def get_integration_context(self) -> dict:
+        return self.get_integration_context_versioned(False).get('context') or {}
+
+    def set_integration_context(self, context: dict) -> None:
+        self.set_integration_context_versioned(context, -1, False)
+
     def get_integration_context_versioned(self, refresh: bool) -> dict:
         # A copy, as the server returns: changing it without a set must not change the stored context.
         return {'context': copy.deepcopy(integrationContext), 'version': self.integration_context_version}
@@ -105,13 +127,53 @@ class MockBackend:
         return {'id': '1'}
 
 
-_backend: MockBackend = MockBackend()
+class ContentMockBackend(MockBackend):
+    """What the functions do when nothing is installed: the content repository's mock, value for value."""
+
+    def server_version(self) -> dict:
+        return dict(CONTENT_MOCK_VERSION)
+
+    def get_integration_context(self) -> dict:
+        return integrationContext
+
+    def set_integration_context(self, context: dict) -> None:
+        global integrationContext
+        integrationContext = context
+
+    def get_integration_context_versioned(self, refresh: bool) -> dict:
+        # The content mock has no versions: the "versioned" object is the context itself.
+        return integrationContext
+
+    def set_integration_context_versioned(self, context: dict, version: int, sync: bool) -> None:
+        self.set_integration_context(context)
+
+    def set_last_run(self, obj: dict) -> None:
+        return None
+
+    def get_last_mirror_run(self) -> dict:
+        return {}
+
+    def set_last_mirror_run(self, obj: dict) -> None:
+        return None
+
+    def get_file_path(self, entry_id: str) -> dict:
+        return {'id': entry_id, 'path': 'test/test.txt', 'name': 'test.txt'}
+
+    def log(self, level: str, msg: str) -> None:
+        if level == 'error':
+            print(msg)  # noqa: T201 - as the content mock: an unmocked error log reaches stdout and fails the test
+        else:
+            logging.getLogger().info(msg)
 
 
-def set_backend(backend: MockBackend) -> None:
-    """Install the object that serves every call below (the local runtime does this before running a script)."""
+_backend: MockBackend = ContentMockBackend()
+
+
+def set_backend(backend: MockBackend | None) -> None:
+    """Install the object that serves every call below (the local runtime does this before running a script);
+    ``None`` restores the content repository's mock behaviour."""
     global _backend
-    _backend = backend
+    _backend = backend if backend is not None else ContentMockBackend()
 
 
 def get_backend() -> MockBackend:
@@ -172,11 +234,11 @@ def error(msg: str, *args: Any) -> None:
 
 
 def getIntegrationContext() -> dict:
-    return getIntegrationContextVersioned().get('context') or {}
+    return _backend.get_integration_context()
 
 
 def setIntegrationContext(context: dict) -> None:
-    setIntegrationContextVersioned(context)
+    _backend.set_integration_context(context)
 
 
 def getIntegrationContextVersioned(refresh: bool = False) -> dict:
@@ -204,7 +266,7 @@ def setLastMirrorRun(obj: dict) -> None:
 
 
 def demistoVersion() -> dict:
-    return dict(SERVER_VERSION)
+    return _backend.server_version()
 
 
 def integrationInstance() -> str:
@@ -281,7 +343,7 @@ def createIncidents(incidents: list, lastRun: dict | None = None, userID: str = 
 
 
 def demistoUrls() -> dict:
-    return {'server': 'https://localhost:8443'}
+    return dict(EXAMPLE_DEMISTO_URLS)
 
 
 def internalHttpRequest(method: str, uri: str, body: Any = None) -> dict:
@@ -302,3 +364,62 @@ def get(obj: dict, field: str, defaultParam: Any = None) -> Any:
 
 def gets(obj: dict, field: str) -> str:
     return str(get(obj, field))
+
+
+def initialize() -> None:
+    """Server-side set-up of the object; nothing to do in a mock."""
+
+
+def getAutoFocusApiKey() -> str:
+    return EXAMPLE_AUTOFOCUS_API_KEY
+
+
+def getAllSupportedCommands() -> dict:
+    return {}
+
+
+def directMessage(message: str, username: str | None = None, email: str | None = None,
+                  anyoneCanOpenIncidents: bool | None = None) -> str:
+    return ''
+
+
+def findUser(username: str | None = None, email: str | None = None) -> dict:
+    return {}
+
+
+def handleEntitlementForUser(incidentID: str, guid: str, email: str, content: str, taskID: str = '') -> dict:
+    return {}
+
+
+def getIndexHash() -> str:
+    return ''
+
+
+def mapObject(obj: Any, mapper: Any, mapper_type: Any) -> Any:
+    return obj
+
+
+def getModules() -> dict:
+    return {}
+
+
+def get_incidents() -> dict:
+    return {}
+
+
+def searchRelationships(args: dict) -> dict:
+    return {'data': []}
+
+
+def _apiCall(name: str | None = None, params: dict | None = None, data: Any = None, headers: dict | None = None,
+             method: str | None = None, path: str | None = None, timeout: Any = None,
+             response_data_type: str | None = None) -> dict:
+    return {}
+
+
+def setAssetsLastRun(obj: dict) -> None:
+    return None
+
+
+def getAssetsLastRun() -> dict:
+    return {'lastRun': '2018-10-24T14:13:20+00:00'}

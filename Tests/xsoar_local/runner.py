@@ -160,7 +160,9 @@ def _job(integration: Integration, instance: Instance, command: str, args: dict,
 def _spawn(job: dict, work_dir: Path, options: RunOptions) -> tuple[dict | None, str]:
     job_path = work_dir / 'job.json'
     job_path.write_text(json.dumps(job), encoding='utf-8')
-    env = dict(os.environ) | options.env
+    # The certificate key is for substituting into instance files (done already); a script on a real server has no
+    # instance's key in its environment, and debug mode logs the whole environment.
+    env = {k: v for k, v in (dict(os.environ) | options.env).items() if k != 'EMULATOR_CERT_PRIVATE_KEY'}
     try:
         proc = subprocess.run([sys.executable, '-m', 'xsoar_local.executor', str(job_path)], cwd=work_dir, env=env,
                               capture_output=True, text=True, timeout=options.timeout_s, check=False)

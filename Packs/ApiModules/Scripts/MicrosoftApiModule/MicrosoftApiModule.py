@@ -885,6 +885,9 @@ class DeviceCodeCredential(RefreshingCredential):
 
     def poll(self, device_code: str) -> TokenResult:
         """One token request with the device code; Entra's pending/slow_down/expired errors come as MicrosoftAuthError."""
+        # Polling runs in a later command (a new process) that read the code from the integration context: register
+        # it again before it is sent, or a debug-mode HTTP trace would log it.
+        _register_secret(device_code)
         form = {'grant_type': DEVICE_CODE_GRANT, 'client_id': self.client_id, 'device_code': device_code}
         result = self.transport.post_form(self.cloud.token_url(self.tenant_id), form, rotating=True)
         result.new_grant = True

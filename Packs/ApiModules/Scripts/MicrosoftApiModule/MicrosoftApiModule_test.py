@@ -85,7 +85,6 @@ def account(client: MicrosoftClient) -> dict:
 @pytest.fixture(autouse=True)
 def fresh_runtime(mocker, monkeypatch):
     """A clean integration context, frozen module time and no real sleeps for every test."""
-    demisto.set_backend(demisto.MockBackend())
     demisto.integrationContext = {}
     mocker.patch.object(mam, '_now', return_value=NOW)
     sleep = mocker.patch.object(mam.time, 'sleep')

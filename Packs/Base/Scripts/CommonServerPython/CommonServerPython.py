@@ -11,12 +11,11 @@ It is one file on purpose: the server injects a single script. Integrations impo
 
 Deliberate differences from the platform library:
 
-- Indicator classes take their optional fields as keyword arguments only (beyond the leading required ones).
-- ``IndicatorsTimeline`` builds one entry per indicator (the platform reuses a single dict for all of them).
-- ``DBotScoreType.CIDR`` is the string ``'cidr'`` (the platform's value is an accidental one-element tuple).
+- Indicator classes accept the fields of the current Base (the pack's minimum Base may lack some: integrations pass
+  newer fields only when the installed class declares them).
 - LOG registers secrets unmasked and replaces the longest first, so a secret containing another one (a
   basic-auth header containing a password) is masked whole.
-- Debug mode only makes LOG echo to ``demisto.debug``: there is no DebugLogger, http.client tracing or cURL log.
+- Debug mode logs the parameters, the environment and http.client's trace through LOG (no cURL rendering).
 - BaseClient has no custom-cipher TLS adapter for ``verify=False``; it silences InsecureRequestWarning per request
   instead of calling ``urllib3.disable_warnings()`` at import. An unparsable ``resp_type='xml'`` body raises
   DemistoException instead of the raw ParseError.
@@ -26,32 +25,35 @@ Deliberate differences from the platform library:
 - ``mask_secrets()`` is a local addition for this repository's tooling; integrations must not depend on it.
 """
 import base64
+import inspect as _inspect
 import json
 import logging
 import os
-import random
+import random as _random
 import re
 import sys
 import time
 import traceback
 import urllib.parse
-import uuid
 import warnings
 import xml.etree.ElementTree as ET
 from abc import abstractmethod
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from inspect import currentframe
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Union, cast
 
 import dateparser
 import demistomock as demisto
 import requests
-import urllib3
+import urllib3 as _urllib3
 from requests.adapters import HTTPAdapter
 
+_UTC = timezone.utc  # noqa: UP017 - private: the platform library does not export datetime.UTC
+
 # Re-exported on purpose: integrations receive these through the star import.
-_REEXPORTED = (base64, json, logging, os, re, sys, time, traceback, uuid, urllib3, ET, cast, Union, Optional, Dict, List, Any,
+_REEXPORTED = (base64, json, logging, os, re, sys, time, traceback, ET, Set, cast, Union, Optional, Dict, List, Any,
                timezone, timedelta)
 
 
@@ -198,7 +200,7 @@ class DBotScoreType:
     URL = 'url'
     CVE = 'cve'
     ACCOUNT = 'account'
-    CIDR = 'cidr'
+    CIDR = ('cidr',)  # a one-element tuple on the platform (a stray comma there); kept identical on purpose
     DOMAINGLOB = 'domainglob'
     CERTIFICATE = 'certificate'
     CRYPTOCURRENCY = 'cryptocurrency'
@@ -616,9 +618,12 @@ def arg_to_number(arg: Any, arg_name: str | None = None, required: bool = False)
             raise _missing_argument(arg_name)
         return None
     if isinstance(arg, str):
+        if arg.isdigit():
+            # As the platform: a string of Unicode digits ('¹') fails here with Python's own int() message.
+            return int(arg)
         try:
-            return int(arg) if arg.isdigit() else int(float(arg))
-        except (ValueError, OverflowError):  # '¹' passes isdigit() but not int(); '1e309' is infinity
+            return int(float(arg))
+        except (ValueError, OverflowError):  # '1e309' is infinity
             pass
     elif isinstance(arg, int):
         return arg
@@ -640,10 +645,8 @@ def arg_to_datetime(arg: Any, arg_name: str | None = None, is_utc: bool = True, 
         seconds = float(arg)
         if seconds > 2000000000.0:
             seconds /= 1000.0
-        try:
-            return datetime.fromtimestamp(seconds, tz=UTC) if is_utc else datetime.fromtimestamp(seconds)
-        except (OverflowError, OSError, ValueError):  # beyond the platform's time range
-            raise ValueError(f'Invalid date: "{arg_name}"="{arg}"' if arg_name else f'"{arg}" is not a valid date') from None
+        # Beyond the platform's time range Python's own OverflowError/ValueError propagates, as on the platform.
+        return datetime.fromtimestamp(seconds, tz=_UTC) if is_utc else datetime.fromtimestamp(seconds)
     if isinstance(arg, str):
         parsed = dateparser.parse(arg, settings=settings or {'TIMEZONE': 'UTC'})
         if parsed is not None:
@@ -657,7 +660,7 @@ def arg_to_datetime(arg: Any, arg_name: str | None = None, is_utc: bool = True, 
 
 def get_current_time(time_zone: float = 0) -> datetime:
     """Now, shifted by ``time_zone`` hours, as an aware datetime (tzinfo UTC, as the platform returns it)."""
-    return datetime.now(UTC) + timedelta(hours=time_zone)
+    return datetime.now(_UTC) + timedelta(hours=time_zone)
 
 
 def timestamp_to_datestring(timestamp: Union[int, str], date_format: str = '%Y-%m-%dT%H:%M:%S.000Z',
@@ -665,7 +668,7 @@ def timestamp_to_datestring(timestamp: Union[int, str], date_format: str = '%Y-%
     """Epoch milliseconds to a string; UTC when asked or when the format ends with Z, else local time."""
     seconds = int(timestamp) / 1000.0
     if is_utc or date_format.endswith('Z'):
-        return datetime.fromtimestamp(seconds, tz=UTC).strftime(date_format)
+        return datetime.fromtimestamp(seconds, tz=_UTC).strftime(date_format)
     return datetime.fromtimestamp(seconds).strftime(date_format)
 
 
@@ -678,7 +681,7 @@ def date_to_timestamp(date_str_or_dt: Union[str, datetime], date_format: str = '
 
 def epochToTimestamp(epoch: Union[int, float]) -> str:
     """Epoch milliseconds to a UTC ``%Y-%m-%d %H:%M:%S`` string."""
-    return datetime.fromtimestamp(epoch / 1000.0, tz=UTC).strftime('%Y-%m-%d %H:%M:%S')
+    return datetime.fromtimestamp(epoch / 1000.0, tz=_UTC).strftime('%Y-%m-%d %H:%M:%S')
 
 
 def FormatIso8601(t: datetime) -> str:
@@ -690,7 +693,7 @@ _RANGE_UNITS = {'minute': timedelta(minutes=1), 'hour': timedelta(hours=1), 'day
 
 
 def parse_date_range(date_range: str, date_format: str | None = None, to_timestamp: bool = False,
-                     timezone: float = 0, utc: bool = True) -> Tuple[Any, Any]:
+                     timezone: float = 0, utc: bool = True) -> tuple[Any, Any]:
     """Deprecated: ``'3 days'`` -> (start, end). Bad input is reported through return_error, as the platform does."""
     parts = date_range.strip().split(' ')
     if len(parts) != 2:
@@ -702,7 +705,7 @@ def parse_date_range(date_range: str, date_format: str | None = None, to_timesta
     unit = parts[1].lower().rstrip('s')
     if unit not in _RANGE_UNITS:
         return_error('The unit of date_range is invalid. Must be minutes, hours, days, months or years.')
-    now = datetime.now(UTC).replace(tzinfo=None) if utc else datetime.now()
+    now = datetime.now(_UTC).replace(tzinfo=None) if utc else datetime.now()
     end_time = now + timedelta(hours=timezone)
     start_time = end_time - number * _RANGE_UNITS[unit]
     if to_timestamp:
@@ -808,6 +811,8 @@ class IntegrationLogger:
         self.write_buf = []
         if self.buffering:
             self.messages.append(line)
+            if self.debug_logging:
+                demisto.debug(line)
         else:
             demisto.info(line)
 
@@ -834,15 +839,17 @@ def add_sensitive_log_strs(sensitive_str: str) -> None:
 
 
 def formatAllArgs(args: Iterable[Any], kwds: Dict[str, Any]) -> str:
-    """A compact string of a call's positional and keyword arguments."""
+    """A compact string of a call's arguments, in the platform's format: reprs joined by commas, then the keyword
+    arguments rendered like a dict with ':' turned into '=' and every space removed ("'a'=1,'b'='x'")."""
     positional = ','.join(repr(a) for a in args)
-    keyword = ','.join(f'{k}={v!r}' for k, v in kwds.items())
+    rendered = ', '.join(f'{k!r}: {v!r}' for k, v in kwds.items())
+    keyword = rendered.replace(':', '=').replace(' ', '')
     return f'{positional},{keyword}'
 
 
 def logger(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: log each call of ``func`` (and, in debug mode, its return value) through LOG."""
-    @wraps(func)
+    """Decorator: log each call of ``func`` (and, in debug mode, its return value) through LOG. As on the platform
+    the wrapper is not functools.wraps-ed."""
     def func_wrapper(*args: Any, **kwargs: Any) -> Any:
         LOG(f'calling {func.__name__}({formatAllArgs(args, kwargs)})')
         result = func(*args, **kwargs)
@@ -969,7 +976,7 @@ def url_to_clickable_markdown(data: Any, url_keys: List[str]) -> Any:
     return data
 
 
-def _table_rows_and_headers(t: Any, headers: Any, sort_headers: bool) -> Tuple[List[Dict[str, Any]], List[str]]:
+def _table_rows_and_headers(t: Any, headers: Any, sort_headers: bool) -> tuple[List[Dict[str, Any]], List[str]]:
     """Normalise tableToMarkdown's flexible input into a list of row dicts and the header list."""
     if not headers and isinstance(t, dict) and len(t) == 1:
         headers = list(t.keys())
@@ -1094,7 +1101,7 @@ def get_demisto_version_as_str() -> str:
     return f"{version.get('version', 'Unknown')}-{version.get('buildNumber', 'Unknown')}"
 
 
-def _version_key(version: str) -> Tuple[str, ...]:
+def _version_key(version: str) -> tuple[str, ...]:
     """Zero-filled parts, so that 6.10 compares above 6.5."""
     return tuple(part.zfill(8) for part in version.split('.'))
 
@@ -1148,7 +1155,7 @@ def set_integration_context(context: Dict[str, Any], sync: bool = True, version:
     return demisto.setIntegrationContext(context)
 
 
-def get_integration_context_with_version(sync: bool = True) -> Tuple[Dict[str, Any], Any]:
+def get_integration_context_with_version(sync: bool = True) -> tuple[Dict[str, Any], Any]:
     """(context, version); version is -1 on servers without versioned context."""
     latest = get_integration_context(sync, with_version=True)
     if is_versioned_context_available():
@@ -1164,7 +1171,7 @@ def merge_lists(original_list: List[Dict[str, Any]], updated_list: List[Dict[str
 
 
 def update_integration_context(context: Dict[str, Any], object_keys: Dict[str, str] | None = None,
-                               sync: bool = True) -> Tuple[Dict[str, Any], Any]:
+                               sync: bool = True) -> tuple[Dict[str, Any], Any]:
     """Merge ``context`` (JSON-string values) into the latest stored context; returns (context, version)."""
     integration_context, version = get_integration_context_with_version(sync)
     object_keys = object_keys or {}
@@ -1188,7 +1195,7 @@ def set_to_integration_context_with_retries(context: Dict[str, Any], object_keys
         except ValueError as error:
             demisto.debug(f'Failed updating integration context with version {version}: {error} '
                           f'Attempts left - {max_retry_times - attempt}')
-            time.sleep(random.uniform(0.001, 0.1))  # noqa: S311 - jitter, not cryptography
+            time.sleep(_random.uniform(0.001, 0.1))  # noqa: S311 - jitter, not cryptography
     raise Exception('Failed updating integration context. Max retry attempts exceeded.')
 
 
@@ -1304,17 +1311,17 @@ class DemistoException(Exception):
 # Indicators (the standard context of reputation commands)
 # ============================================================================================================
 
-def _truthy_fields(obj: Any, pairs: Iterable[Tuple[str, str]]) -> Dict[str, Any]:
+def _truthy_fields(obj: Any, pairs: Iterable[tuple[str, str]]) -> Dict[str, Any]:
     """{ContextKey: value} for each (ContextKey, attribute) whose value is truthy."""
     return {key: getattr(obj, attr) for key, attr in pairs if getattr(obj, attr, None)}
 
 
-def _present_fields(obj: Any, pairs: Iterable[Tuple[str, str]]) -> Dict[str, Any]:
+def _present_fields(obj: Any, pairs: Iterable[tuple[str, str]]) -> Dict[str, Any]:
     """Like _truthy_fields, but keeps 0 and False (counts, booleans): only None is skipped."""
     return {key: getattr(obj, attr) for key, attr in pairs if getattr(obj, attr, None) is not None}
 
 
-def _table_fields(obj: Any, pairs: Iterable[Tuple[str, str]]) -> Dict[str, Any]:
+def _table_fields(obj: Any, pairs: Iterable[tuple[str, str]]) -> Dict[str, Any]:
     """{ContextKey: [item.to_context(), ...]} for each non-empty list of value objects."""
     return {key: [item.to_context() for item in getattr(obj, attr)] for key, attr in pairs if getattr(obj, attr, None)}
 
@@ -1326,7 +1333,7 @@ def _all_or_nothing(values: Dict[str, Any]) -> Dict[str, Any] | None:
 
 class _ValueObject:
     """A small record whose context is a fixed mapping of context keys to constructor arguments."""
-    _CONTEXT: Tuple[Tuple[str, str], ...] = ()
+    _CONTEXT: tuple[tuple[str, str], ...] = ()
 
     def to_context(self) -> Dict[str, Any]:
         return {key: getattr(self, attr) for key, attr in self._CONTEXT}
@@ -1346,17 +1353,25 @@ class Common:
         def create_context_table(data: Iterable[Any]) -> List[Dict[str, Any]]:
             return [item.to_context() for item in data]
 
-        _FIELDS: Tuple[str, ...] = ()
+        _FIELDS: tuple[str, ...] = ()
 
-        if TYPE_CHECKING:
+        if _TYPE_CHECKING:
             # Optional fields are set dynamically from _FIELDS; let type checkers accept them.
             def __getattr__(self, name: str) -> Any: ...
 
-        def _assign(self, fields: Dict[str, Any]) -> None:
-            """Set every optional field (None when absent); unknown names fail like a bad keyword would."""
+        def _assign(self, fields: Dict[str, Any], args: tuple[Any, ...] = ()) -> None:
+            """Set every optional field (None when absent). As on the platform, optional fields may also be passed
+            positionally, in the declared order; unknown names and surplus arguments fail with TypeError."""
+            if len(args) > len(self._FIELDS):
+                raise TypeError(f'{type(self).__name__}() takes at most {len(self._FIELDS)} optional positional '
+                                f'arguments ({len(args)} given)')
+            for name, value in zip(self._FIELDS, args, strict=False):
+                if name in fields:
+                    raise TypeError(f"{type(self).__name__}() got multiple values for argument '{name}'")
+                fields[name] = value
             unknown = set(fields) - set(self._FIELDS)
             if unknown:
-                raise TypeError(f'{type(self).__name__}() got unexpected keyword argument(s): {", ".join(sorted(unknown))}')
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument '{sorted(unknown)[0]}'")
             for name in self._FIELDS:
                 setattr(self, name, fields.get(name))
 
@@ -1500,6 +1515,13 @@ class Common:
             self.authentihash, self.copyright, self.description = authentihash, copyright, description
             self.file_version, self.internal_name, self.original_name = file_version, internal_name, original_name
 
+    class CPE(_ValueObject):
+        """One Common Platform Enumeration string (CVE vulnerable products and configurations)."""
+        _CONTEXT = (('CPE', 'cpe'),)
+
+        def __init__(self, cpe: Any = None) -> None:
+            self.cpe = cpe
+
     # ---- indicators -------------------------------------------------------------------------------------------
     class IP(Indicator):
         """IP address indicator (standard context ``IP``)."""
@@ -1526,10 +1548,10 @@ class Common:
         _TABLES = (('CommunityNotes', 'community_notes'), ('Publications', 'publications'), ('ThreatTypes', 'threat_types'),
                    ('WhoisRecords', 'whois_records'), ('FeedRelatedIndicators', 'feed_related_indicators'))
 
-        def __init__(self, ip: str, dbot_score: 'Common.DBotScore', **fields: Any) -> None:
+        def __init__(self, ip: str, dbot_score: 'Common.DBotScore', *args: Any, **fields: Any) -> None:
             self.ip = ip
             self.dbot_score = self._require_dbot_score(dbot_score)
-            self._assign(fields)
+            self._assign(fields, args)
             self.ip_type: str = fields.get('ip_type') or 'IP'
 
         def to_context(self) -> Dict[str, Any]:
@@ -1572,7 +1594,7 @@ class Common:
                    ('MalwareFamily', 'malware_family'), ('DomainIDNName', 'domain_idn_name'), ('Port', 'port'),
                    ('Internal', 'internal'), ('Category', 'category'), ('Campaign', 'campaign'),
                    ('TrafficLightProtocol', 'traffic_light_protocol'), ('Billing', 'billing'), ('STIXID', 'stix_id'),
-                   ('Description', 'description'), ('Blocked', 'blocked'),
+                   ('Description', 'description'),
                    ('OrganizationFirstSeen', 'organization_first_seen'), ('OrganizationLastSeen', 'organization_last_seen'),
                    ('FirstSeenBySource', 'first_seen_by_source'), ('LastSeenBySource', 'last_seen_by_source'))
         _COUNTS = (('DetectionEngines', 'detection_engines'), ('PositiveDetections', 'positive_detections'),
@@ -1585,10 +1607,10 @@ class Common:
                         ('UpdatedDate', 'updated_date'), ('ExpirationDate', 'expiration_date'),
                         ('NameServers', 'name_servers'))
 
-        def __init__(self, domain: str, dbot_score: 'Common.DBotScore', **fields: Any) -> None:
+        def __init__(self, domain: str, dbot_score: 'Common.DBotScore', *args: Any, **fields: Any) -> None:
             self.domain = domain
             self.dbot_score = self._require_dbot_score(dbot_score)
-            self._assign(fields)
+            self._assign(fields, args)
 
         def _whois(self) -> Dict[str, Any]:
             """The WHOIS facts, which the standard context repeats at the top level and under ``WHOIS``."""
@@ -1621,6 +1643,9 @@ class Common:
                                          ('Organization', 'tech_organization'), ('Email', 'tech_email')))
             if tech:
                 context['Tech'] = tech
+            if self.stix_id:
+                # The platform writes Blocked only when a STIX ID is set (its check tests stix_id): reproduced.
+                context['Blocked'] = self.blocked
             return self._finish(self.CONTEXT_PATH, context)
 
     class URL(Indicator):
@@ -1645,10 +1670,10 @@ class Common:
                    ('CommunityNotes', 'community_notes'), ('Publications', 'publications'),
                    ('Certificates', 'certificates'))
 
-        def __init__(self, url: str, dbot_score: 'Common.DBotScore', **fields: Any) -> None:
+        def __init__(self, url: str, dbot_score: 'Common.DBotScore', *args: Any, **fields: Any) -> None:
             self.url = url
             self.dbot_score = self._require_dbot_score(dbot_score)
-            self._assign(fields)
+            self._assign(fields, args)
 
         def to_context(self) -> Dict[str, Any]:
             context: Dict[str, Any] = {'Data': self.url}
@@ -1686,9 +1711,9 @@ class Common:
         _TABLES = (('FeedRelatedIndicators', 'feed_related_indicators'), ('CommunityNotes', 'community_notes'),
                    ('Publications', 'publications'), ('ThreatTypes', 'threat_types'), ('Behavior', 'behaviors'))
 
-        def __init__(self, dbot_score: Optional['Common.DBotScore'] = None, **fields: Any) -> None:
+        def __init__(self, dbot_score: Optional['Common.DBotScore'], *args: Any, **fields: Any) -> None:
             self.dbot_score = dbot_score
-            self._assign(fields)
+            self._assign(fields, args)
 
         def to_context(self) -> Dict[str, Any]:
             context: Dict[str, Any] = {}
@@ -1706,49 +1731,67 @@ class Common:
             return self._finish(self.CONTEXT_PATH, context)
 
     class CVE(Indicator):
-        """CVE indicator; its DBotScore is always NONE (CVEs have no reputation)."""
+        """CVE indicator; without a ``dbot_score`` it gets a NONE score (CVEs have no reputation of their own)."""
         CONTEXT_PATH = 'CVE(val.ID && val.ID == obj.ID)'
         _FIELDS = ('relationships', 'stix_id', 'cvss_version', 'cvss_score', 'cvss_vector', 'cvss_table',
-                   'community_notes', 'tags', 'traffic_light_protocol')
+                   'community_notes', 'tags', 'traffic_light_protocol', 'dbot_score', 'publications',
+                   'vulnerable_products', 'vulnerable_configurations')
 
         def __init__(self, id: str, cvss: Any, published: Any, modified: Any, description: Any,
-                     **fields: Any) -> None:
+                     *args: Any, **fields: Any) -> None:
             self.id, self.cvss, self.published, self.modified, self.description = id, cvss, published, modified, description
-            self._assign(fields)
-            self.dbot_score = Common.DBotScore(indicator=id, indicator_type=DBotScoreType.CVE, integration_name=None,
-                                               score=Common.DBotScore.NONE)
+            self._assign(fields, args)
+            given: Common.DBotScore | None = getattr(self, 'dbot_score', None)
+            self.dbot_score = given or Common.DBotScore(
+                indicator=id, indicator_type=DBotScoreType.CVE, integration_name=None, score=Common.DBotScore.NONE)
 
         def to_context(self) -> Dict[str, Any]:
-            context: Dict[str, Any] = {'ID': self.id}
+            # CVSS is always present (empty without a score), and a CVE never carries Malicious: as the platform.
             cvss = _truthy_fields(self, (('Score', 'cvss'), ('Version', 'cvss_version'), ('Vector', 'cvss_vector'),
                                          ('Table', 'cvss_table')))
-            if cvss:
-                context['CVSS'] = cvss
+            if 'Score' not in cvss and self.cvss_score:
+                cvss = {'Score': self.cvss_score, **cvss}
+            context: Dict[str, Any] = {'ID': self.id, 'CVSS': cvss}
             context.update(_truthy_fields(self, (('Published', 'published'), ('Modified', 'modified'),
-                                                 ('Description', 'description'), ('STIXID', 'stix_id'), ('Tags', 'tags'),
-                                                 ('TrafficLightProtocol', 'traffic_light_protocol'))))
+                                                 ('Description', 'description'), ('STIXID', 'stix_id'))))
+            relationships = [r.to_context() for r in self.relationships or [] if r.to_context()]
+            if relationships:
+                context['Relationships'] = relationships
             context.update(_table_fields(self, (('CommunityNotes', 'community_notes'),)))
-            return self._finish(self.CONTEXT_PATH, context)
+            context.update(_truthy_fields(self, (('Tags', 'tags'), ('TrafficLightProtocol', 'traffic_light_protocol'))))
+            context.update(_table_fields(self, (('Publications', 'publications'),
+                                                ('VulnerableProducts', 'vulnerable_products'),
+                                                ('VulnerableConfigurations', 'vulnerable_configurations'))))
+            result = {self.CONTEXT_PATH: context}
+            if self.dbot_score:
+                result.update(self.dbot_score.to_context())
+            return result
 
     class EMAIL(Indicator):
-        """Email address indicator (standard context ``Email``)."""
-        CONTEXT_PATH = 'Email(val.Address && val.Address == obj.Address)'
+        """Email address indicator: the platform writes it under ``Account``, keyed on ``Email.Address``."""
+        CONTEXT_PATH = 'Account(val.Email.Address && val.Email.Address == obj.Email.Address)'
         _FIELDS = ('domain', 'blocked', 'relationships', 'description', 'internal', 'stix_id', 'tags',
                    'traffic_light_protocol', 'community_notes')
 
-        def __init__(self, address: str, dbot_score: 'Common.DBotScore', **fields: Any) -> None:
+        def __init__(self, address: str, dbot_score: 'Common.DBotScore', *args: Any, **fields: Any) -> None:
             self.address = address
-            self.dbot_score = self._require_dbot_score(dbot_score)
-            self._assign(fields)
+            self.dbot_score = dbot_score  # not type-checked, and no Malicious key: as the platform
+            self._assign(fields, args)
 
         def to_context(self) -> Dict[str, Any]:
-            context: Dict[str, Any] = {'Address': self.address}
-            context.update(_truthy_fields(self, (('Domain', 'domain'), ('Blocked', 'blocked'),
+            context: Dict[str, Any] = {'Email': {'Address': self.address}}
+            context.update(_truthy_fields(self, (('Blocked', 'blocked'), ('Domain', 'domain'),
                                                  ('Description', 'description'), ('Internal', 'internal'),
                                                  ('STIXID', 'stix_id'), ('Tags', 'tags'),
                                                  ('TrafficLightProtocol', 'traffic_light_protocol'))))
+            relationships = [r.to_context() for r in self.relationships or [] if r.to_context()]
+            if relationships:
+                context['Relationships'] = relationships
             context.update(_table_fields(self, (('CommunityNotes', 'community_notes'),)))
-            return self._finish(self.CONTEXT_PATH, context)
+            result = {self.CONTEXT_PATH: context}
+            if self.dbot_score:
+                result.update(self.dbot_score.to_context())
+            return result
 
     class Account(Indicator):
         """User account indicator (standard context ``Account``)."""
@@ -1767,9 +1810,9 @@ class Common:
                    ('ManagerEmailAddress', 'manager_email'), ('ManagerDisplayName', 'manager_display_name'),
                    ('RiskLevel', 'risk_level'))
 
-        def __init__(self, id: Any = None, **fields: Any) -> None:
+        def __init__(self, id: Any = None, *args: Any, **fields: Any) -> None:
             self.id = id
-            self._assign(fields)
+            self._assign(fields, args)
 
         def to_context(self) -> Dict[str, Any]:
             context: Dict[str, Any] = {'Id': self.id}
@@ -1783,14 +1826,14 @@ class Common:
 
     class Endpoint(Indicator):
         """Endpoint (host) context; endpoints carry no DBotScore."""
-        CONTEXT_PATH = 'Endpoint(val.ID && val.ID == obj.ID)'
+        CONTEXT_PATH = 'Endpoint(val.ID && val.ID == obj.ID && val.Vendor == obj.Vendor)'
         _FIELDS = ('hostname', 'ip_address', 'domain', 'mac_address', 'os', 'os_version', 'dhcp_server',
                    'bios_version', 'model', 'memory', 'processors', 'processor', 'relationships', 'vendor', 'status',
                    'is_isolated', 'organization_prevalence', 'global_prevalence')
 
-        def __init__(self, id: Any = None, **fields: Any) -> None:
+        def __init__(self, id: Any, *args: Any, **fields: Any) -> None:
             self.id = id
-            self._assign(fields)
+            self._assign(fields, args)
             if self.status and self.status not in ENDPOINT_STATUS_OPTIONS:
                 raise ValueError(f'Status does not have a valid value such as: {", ".join(ENDPOINT_STATUS_OPTIONS)}')
             if self.is_isolated and self.is_isolated not in ENDPOINT_ISISOLATED_OPTIONS:
@@ -1814,9 +1857,9 @@ class Common:
                    'sha1', 'md5', 'publickey', 'spki_sha256', 'signature_algorithm', 'signature',
                    'subject_alternative_name', 'extensions', 'pem', 'issuer_dn', 'relationships')
 
-        def __init__(self, subject_dn: str, **fields: Any) -> None:
+        def __init__(self, subject_dn: str, *args: Any, **fields: Any) -> None:
             self.subject_dn = subject_dn
-            self._assign(fields)
+            self._assign(fields, args)
 
         def to_context(self) -> Dict[str, Any]:
             context = _truthy_fields(self, (
@@ -1899,6 +1942,24 @@ _RELATIONSHIP_REVERSES = {
     'targets': 'targeted-by', 'Types': 'Reverse', 'uploaded-to': 'hosts', 'used-by': 'uses', 'used-on': 'targeted-by',
     'uses': 'used-by', 'variant-of': 'variant-of',
 }
+
+
+def _declare_signature(cls: type, required: tuple[str, ...], leading_optional: tuple[str, ...] = ()) -> None:
+    """Give ``cls.__init__`` the platform's explicit signature (required names, then every optional field with a
+    None default), so introspection sees what the platform declares, positional order included."""
+    kind = _inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [_inspect.Parameter(name, kind) for name in ('self', *required)]
+    optional = (*leading_optional, *cls._FIELDS)  # type: ignore[attr-defined]
+    params += [_inspect.Parameter(name, kind, default=None) for name in optional]
+    cls.__init__.__signature__ = _inspect.Signature(params)  # type: ignore[misc]
+
+
+for _cls, _required, *_leading in ((Common.IP, ('ip', 'dbot_score')), (Common.Domain, ('domain', 'dbot_score')),
+                        (Common.URL, ('url', 'dbot_score')), (Common.File, ('dbot_score',)),
+                        (Common.CVE, ('id', 'cvss', 'published', 'modified', 'description')),
+                        (Common.EMAIL, ('address', 'dbot_score')), (Common.Account, (), ('id',)),
+                        (Common.Endpoint, ('id',)), (Common.Certificate, ('subject_dn',))):
+    _declare_signature(_cls, _required, *_leading)
 
 
 class EntityRelationship:
@@ -2070,12 +2131,16 @@ class IndicatorsTimeline:
     def __init__(self, indicators: List[Any] | None = None, category: str | None = None,
                  message: str | None = None) -> None:
         default_category = 'Integration Update' if hasattr(demisto, 'params') else 'Automation Update'
+        # The platform fills one dict and appends it once per indicator, so every entry is the same object and
+        # carries the last indicator's value. Reproduced: the server sees exactly this.
+        shared: Dict[str, Any] = {}
         self.indicators_timeline = []
         for indicator in indicators or []:
-            entry = {'Value': indicator, 'Category': category or default_category}
+            shared['Value'] = indicator
+            shared['Category'] = category or default_category
             if message:
-                entry['Message'] = message
-            self.indicators_timeline.append(entry)
+                shared['Message'] = message
+            self.indicators_timeline.append(shared)
 
 
 class CommandResults:
@@ -2214,14 +2279,14 @@ class ScheduledCommand:
         self._items_remaining = items_remaining
 
     @staticmethod
-    def raise_error_if_not_supported() -> None:
-        if not ScheduledCommand.supports_polling():
-            raise DemistoException(ScheduledCommand.VERSION_MISMATCH_ERROR)
+    def raise_error_if_not_supported() -> bool:
+        """Kept for callers; every server the Base pack supports schedules commands, so nothing is refused."""
+        return True
 
     @staticmethod
     def supports_polling() -> bool:
-        """Scheduled commands exist on servers 6.2.0 and later."""
-        return is_demisto_version_ge('6.2.0')
+        """Every supported server (6.2.0 and later) runs scheduled commands; the version is not checked."""
+        return True
 
     def to_results(self) -> Dict[str, Any]:
         """The entry keys that schedule the next run."""
@@ -2643,7 +2708,7 @@ class BaseClient:
     error conventions. Subclasses call ``self._http_request(...)``."""
     REQUESTS_TIMEOUT = 60
 
-    def __init__(self, base_url: str, verify: bool = True, proxy: bool = False, ok_codes: Tuple[int, ...] = tuple(),
+    def __init__(self, base_url: str, verify: bool = True, proxy: bool = False, ok_codes: tuple[int, ...] = tuple(),
                  headers: Dict[str, str] | None = None, auth: Any = None, timeout: float = REQUESTS_TIMEOUT) -> None:
         self._base_url = base_url
         self._verify = verify
@@ -2677,7 +2742,7 @@ class BaseClient:
     def _implement_retry(self, retries: int = 0, status_list_to_retry: Iterable[int] | None = None,
                          backoff_factor: float = 5, raise_on_redirect: bool = False, raise_on_status: bool = False) -> None:
         """Mount an HTTPAdapter with urllib3 Retry on https:// (the platform retries https only)."""
-        retry = urllib3.Retry(total=retries, read=retries, connect=retries, status=retries,
+        retry = _urllib3.Retry(total=retries, read=retries, connect=retries, status=retries,
                               backoff_factor=backoff_factor,
                               status_forcelist=list(status_list_to_retry) if status_list_to_retry else None,
                               raise_on_status=raise_on_status, raise_on_redirect=raise_on_redirect,
@@ -2706,7 +2771,7 @@ class BaseClient:
                 params = urllib.parse.urlencode(params, quote_via=params_parser)
             with warnings.catch_warnings():
                 if not self._verify:
-                    warnings.simplefilter('ignore', urllib3.exceptions.InsecureRequestWarning)
+                    warnings.simplefilter('ignore', _urllib3.exceptions.InsecureRequestWarning)
                 res = self._session.request(
                     method, full_url or urljoin(self._base_url, url_suffix), verify=self._verify, params=params,
                     data=data, json=json_data, files=files, headers=headers or self._headers, auth=auth or self._auth,
@@ -2830,3 +2895,23 @@ if not os.getenv('COMMON_SERVER_NO_AUTO_PARAMS_REMOVE_NULLS') and hasattr(demist
     demisto.callingContext['params'] = SmartGetDict(demisto.params())
 
 LOG = IntegrationLogger(debug_logging=is_debug_mode())
+
+
+def start_debug_logging() -> None:
+    """What the platform library does when a command runs with debug-mode=true: log the instance parameters and the
+    whole process environment, and trace every HTTP exchange (http.client's "send:/reply:/header:" lines) into LOG.
+
+    Everything goes through LOG, so registered secrets (secret-looking parameters, values added with
+    ``add_sensitive_log_strs``) are masked; anything else in the environment or on the wire is logged as is, as on a
+    real server. Reproduced so that this repository's secret scans see what a real server's debug log holds.
+    """
+    import http.client
+    http.client.HTTPConnection.debuglevel = 1
+    http.client.print = LOG.print_override  # type: ignore[attr-defined]  # http.client traces through print()
+    params = json.dumps(demisto.params(), default=str, sort_keys=True)
+    LOG(f'debug-mode started.\n#### Params: {params}\n#### Env: {dict(os.environ)}\n'
+        f'#### Python Version: {sys.version}')
+
+
+if is_debug_mode():
+    start_debug_logging()

@@ -4,6 +4,7 @@ Articles, intel profiles and their indicators, and the host picture (WHOIS, repu
 certificates, trackers, components, cookies, host pairs), vulnerability articles, and the `ip` / `domain`
 reputation commands. Authentication and HTTP come from MicrosoftApiModule.
 """
+import inspect
 import ipaddress
 import urllib.parse
 from collections.abc import Callable
@@ -486,6 +487,23 @@ def _is_ip(value: str) -> bool:
     return True
 
 
+def accepted_fields(indicator_class: type, fields: dict[str, Any]) -> dict[str, Any]:
+    """The optional fields that the installed CommonServerPython's ``indicator_class`` accepts.
+
+    Indicator classes gained keyword arguments over Base pack versions (``first_seen_by_source`` and
+    ``last_seen_by_source`` on ``Common.IP`` came after the oldest Base this pack allows); an older class raises
+    ``TypeError`` on them. Dropping what the installed class does not declare keeps reputation commands working on
+    every allowed Base, and newer ones still get the extra context.
+    """
+    try:
+        parameters = inspect.signature(indicator_class.__init__).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a class without an introspectable __init__
+        return fields
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return fields
+    return {name: value for name, value in fields.items() if name in parameters}
+
+
 def _safe(call: Callable[[], Any]) -> Any:
     """The call's answer, or None when MDTI has nothing about the host (404)."""
     try:
@@ -543,12 +561,13 @@ def ip_command(client: Client, args: dict[str, Any], reliability: str) -> list[C
         relationships = intel_relationships(ip, FeedIndicatorType.IP, reputation, reliability)
         autonomous = (host or {}).get('autonomousSystem') or {}
         asn = autonomous.get('number')
-        indicator = Common.IP(ip=ip, dbot_score=dbot, asn=f'AS{asn}' if asn else None,
-                              as_owner=autonomous.get('name'), geo_country=(host or {}).get('countryOrRegion'),
-                              organization_name=(host or {}).get('hostingProvider'),
-                              first_seen_by_source=(host or {}).get('firstSeenDateTime'),
-                              last_seen_by_source=(host or {}).get('lastSeenDateTime'),
-                              relationships=relationships or None)
+        indicator = Common.IP(ip, dbot, **accepted_fields(Common.IP, {
+            'asn': f'AS{asn}' if asn else None, 'as_owner': autonomous.get('name'),
+            'geo_country': (host or {}).get('countryOrRegion'),
+            'organization_name': (host or {}).get('hostingProvider'),
+            'first_seen_by_source': (host or {}).get('firstSeenDateTime'),
+            'last_seen_by_source': (host or {}).get('lastSeenDateTime'),
+            'relationships': relationships or None}))
         readable = _reputation_readable('IP', ip, reputation, score,
                                         {'ASN': f'AS{asn}' if asn else None,
                                          'Country': (host or {}).get('countryOrRegion'),
@@ -601,8 +620,7 @@ def domain_command(client: Client, args: dict[str, Any], reliability: str) -> li
         registrar, registrant = _contact(whois, 'registrar'), _contact(whois, 'registrant')
         admin, abuse, tech = _contact(whois, 'admin'), _contact(whois, 'abuse'), _contact(whois, 'technical')
         name_servers = [((ns.get('host') or {}).get('id')) for ns in (whois or {}).get('nameservers') or []]
-        indicator = Common.Domain(
-            domain=domain, dbot_score=dbot,
+        indicator = Common.Domain(domain, dbot, **accepted_fields(Common.Domain, dict(
             creation_date=(whois or {}).get('registrationDateTime'),
             updated_date=(whois or {}).get('lastUpdateDateTime'),
             expiration_date=(whois or {}).get('expirationDateTime'),
@@ -618,7 +636,7 @@ def domain_command(client: Client, args: dict[str, Any], reliability: str) -> li
             tech_name=tech.get('name'), tech_email=tech.get('email'), tech_organization=tech.get('organization'),
             tech_country=(tech.get('address') or {}).get('countryOrRegion'),
             relationships=relationships or None,
-        )
+        )))
         readable = _reputation_readable('Domain', domain, reputation, score,
                                         {'Registrar': registrar.get('organization'),
                                          'Created': (whois or {}).get('registrationDateTime'),
