@@ -27,7 +27,8 @@ from typing import Any, Callable
 from unittest import mock
 
 import requests
-import yaml
+
+from xsoar_local import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 INTEGRATIONS = ('Microsoft365Defender', 'MicrosoftDefenderThreatIntelligence',
@@ -96,7 +97,7 @@ def _examples(integration: str) -> dict[str, list[dict[str, str]]]:
 
 
 def command_specs(integration: str) -> list[CommandSpec]:
-    manifest = yaml.safe_load((integration_dir(integration) / f'{integration}.yml').read_text(encoding='utf-8'))
+    manifest = catalog.load_yaml(integration_dir(integration) / f'{integration}.yml')
     examples = _examples(integration)
     specs = []
     for command in manifest['script']['commands']:

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import build
+from . import build, catalog
 from .emulator import emulator_env
 from .instances import Instance, build_instance, default_instance_file, read_instance_file
 from .integrations import Integration, repo_root
@@ -148,7 +148,7 @@ def generate_readme(integration: Integration, instance_file: Path | None = None,
             if auth_code.exists() else None
         base_url = stack.enter_context(serve_facade(_command_runner(integration, instance, options, login)))
         target = output_dir or integration.directory
-        data = yaml.safe_load(integration.yml_path.read_text(encoding='utf-8'))
+        data = catalog.load_yaml(integration.yml_path)
         deprecated = {c['name'] for c in data['script']['commands'] if c.get('deprecated')}
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='xsoar-local-docs-examples-')))
         current = _examples_file(examples, folder / 'current', lambda name: name not in deprecated)
