@@ -20,6 +20,9 @@ import pytest
 from reliability.harness import CACHE_KEY, Lane, age_tokens, integration
 from xsoar_local.runner import RunOptions, RunResult, run_fetch, run_with_polling
 
+# serial: 20 processes plus a CPU-bound one are the point; make runs this module after the parallel tests, alone.
+pytestmark = pytest.mark.serial
+
 AREA = 'Concurrency'
 PROCESSES = 20
 ROUNDS = 2                      # commands each process slot runs one after the other
