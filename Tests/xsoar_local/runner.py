@@ -146,6 +146,7 @@ def _job(integration: Integration, instance: Instance, command: str, args: dict,
         'timeout': options.timeout_s,
         'output': str(work_dir / 'outcome.json'),
         'docker_image': integration.manifest.get('script', {}).get('dockerimage', ''),
+        'code_cache': None if options.source else str(root / 'build' / 'code-cache'),
     }
 
 

@@ -45,11 +45,15 @@ def _request(self: requests.Session, method: str, url: str, **kwargs: Any) -> re
     return _REAL_REQUEST(self, method, url, **kwargs)
 
 
-def _compile(source: str, filename: str, mode: str) -> Any:
-    """The executor compiles CommonServerPython and the script for every job; here once per worker and content."""
+_REAL_CODE = executor._code
+
+
+def _code(source: str, filename: str, cache_dir: str | None) -> Any:
+    """The executor loads CommonServerPython's and the script's code for every job; here once per worker and
+    content."""
     key = (filename, hash(source))
     if key not in _COMPILED:
-        _COMPILED[key] = compile(source, filename, mode)
+        _COMPILED[key] = _REAL_CODE(source, filename, cache_dir)
     return _COMPILED[key]
 
 
@@ -67,7 +71,7 @@ def main() -> int:
     replies = sys.stdout
     sys.stdout = sys.stderr     # whatever a script prints must not reach the reply channel
     time.sleep = _scaled_sleep  # type: ignore[assignment]
-    executor.compile = _compile  # type: ignore[attr-defined]  # shadows the builtin inside the executor module
+    executor._code = _code
     requests.Session.request = _request  # type: ignore[method-assign,assignment]
     for line in sys.stdin:
         if line.strip():

@@ -71,3 +71,23 @@ def test_every_executor_gives_the_fresh_process_result(fixture_run, tmp_path):
     for other in [*pooled, local]:
         assert (other.entries, other.context, other.has_error) == (fresh.entries, fresh.context, False)
 
+
+
+def test_compiled_code_is_reused_per_source(tmp_path, mocker):
+    """
+    Given a code cache folder
+    When the same source is loaded twice and then an edited one
+    Then the first is compiled once (the second load reads the cache) and the edited source is compiled anew.
+    """
+    from xsoar_local import executor
+
+    real_compile = compile
+    compiled = mocker.patch.object(executor, 'compile', create=True, side_effect=real_compile)
+    first = executor._code('x = 1\n', 'script.py', str(tmp_path))
+    again = executor._code('x = 1\n', 'script.py', str(tmp_path))
+    edited = executor._code('x = 2\n', 'script.py', str(tmp_path))
+    namespaces: list[dict] = [{}, {}, {}]
+    for code, namespace in zip((first, again, edited), namespaces):
+        exec(code, namespace)  # noqa: S102
+    assert [n['x'] for n in namespaces] == [1, 1, 2]
+    assert compiled.call_count == 2
