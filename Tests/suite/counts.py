@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 COUNTS_DIR = ROOT / 'build' / 'test-counts'
 FLOOR_PATH = Path(__file__).with_name('floor.json')
-STAGES = ('lint', 'validate', 'unit', 'e2e', 'reliability')
+STAGES = ('lint+validate', 'lint', 'validate', 'unit', 'e2e', 'reliability')
 # What each stage's figure counts: passed tests, or (reliability) the cases its ledger recorded.
 FLOOR_FIGURES = {'unit': 'tests', 'e2e': 'tests', 'reliability': 'cases'}
 

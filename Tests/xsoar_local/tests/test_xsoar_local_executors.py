@@ -87,7 +87,7 @@ def test_compiled_code_is_reused_per_source(tmp_path, mocker):
     again = executor._code('x = 1\n', 'script.py', str(tmp_path))
     edited = executor._code('x = 2\n', 'script.py', str(tmp_path))
     namespaces: list[dict] = [{}, {}, {}]
-    for code, namespace in zip((first, again, edited), namespaces):
+    for code, namespace in zip((first, again, edited), namespaces, strict=True):
         exec(code, namespace)  # noqa: S102
     assert [n['x'] for n in namespaces] == [1, 1, 2]
     assert compiled.call_count == 2
