@@ -8,7 +8,6 @@ all of them — the whole stage, not just the last session.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
 
@@ -75,14 +74,14 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope='session')
 def lanes(tmp_path_factory):
-    """Emulator + state home + long-lived worker per lane (reliability.lanes): one per core, so one per xdist
-    worker when the suite runs in parallel; shared by the fault tests."""
+    """Emulator + state home + long-lived worker per lane (reliability.lanes), shared by the fault tests. Two per
+    session even when every xdist worker is a session: the slowest fault cases wait for HTTP timeouts, not for the
+    CPU, and a hang case over every command takes half as long on two lanes."""
     from contextlib import ExitStack
 
     from reliability.lanes import LANES, open_lanes
 
-    count = 1 if os.environ.get('PYTEST_XDIST_WORKER') else LANES
     with ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
         patch.setenv('XSOAR_LOCAL_TIME_SCALE', '0.01')   # polling waits, as in the e2e tests
-        yield open_lanes(stack, tmp_path_factory.mktemp('lanes'), count)
+        yield open_lanes(stack, tmp_path_factory.mktemp('lanes'), LANES)
 

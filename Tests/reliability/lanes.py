@@ -11,7 +11,7 @@ from typing import TypeVar
 from reliability.harness import Lane
 
 T = TypeVar('T')
-LANES = 2   # the machine has 2 cores; each lane is one emulator and one worker process
+LANES = 2   # lanes per pytest session; each lane is one emulator and one worker process
 
 
 def open_lanes(stack: ExitStack, root: Path, count: int = LANES) -> list[Lane]:
