@@ -9,6 +9,19 @@ SDK_VENV := .venv-sdk
 PY := $(VENV)/bin/python
 SDK := $(SDK_VENV)/bin/demisto-sdk
 PYTEST := $(PY) -m pytest
+STAGE := $(PY) -m suite.stage
+# Independent tests run on every core (pytest-xdist; each worker has its own emulators and state home). Tests that
+# use a module-scoped fixture stay together on one worker (--dist loadgroup, see Tests/suite/plugin.py).
+PYTEST_WORKERS ?= auto
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+
+# $(call pytest_stage,NAME,MARKERS[,PATHS]): the stage's independent tests in parallel, then its `serial` ones alone (they
+# need the whole machine: timings, a rate-limit window, 20 concurrent processes). Each session records its counts.
+define pytest_stage
+	@$(STAGE) clear $(1)
+	SUITE_STAGE=$(1) $(PYTEST) -m "($(2)) and not serial" $(XDIST) -q $(3)
+	SUITE_STAGE=$(1) $(PYTEST) -m "($(2)) and serial" -q $(3)
+endef
 
 # demisto-sdk must treat this checkout as the content repo, even without a remote named "content".
 export DEMISTO_SDK_CONTENT_PATH := $(CURDIR)
@@ -48,7 +61,7 @@ $(SDK_VENV)/.installed: requirements/sdk.txt
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator Tests/bench Packs/ApiModules/Scripts/MicrosoftApiModule/MicrosoftApiModule.py
+	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator Tests/bench Tests/suite Packs/ApiModules/Scripts/MicrosoftApiModule/MicrosoftApiModule.py
 
 validate: sdk-env
 	$(SDK) validate -a
@@ -66,15 +79,24 @@ zip: unify
 	$(VENV)/bin/xsoar-local build --all --zip
 
 unit: env sdk-env
-	$(PYTEST) -m "not e2e and not reliability" -q
+	$(call pytest_stage,unit,not e2e and not reliability and not counts)
 
 e2e: env sdk-env
-	$(PYTEST) -m "e2e and not reliability" -q
+	$(call pytest_stage,e2e,e2e and not reliability)
 
 reliability: env sdk-env
-	$(PYTEST) -m reliability -q
+	$(call pytest_stage,reliability,reliability,Tests/reliability)
 
-test: lint validate unit e2e reliability
+# Every stage timed (wall time); at the end the table of times and counts, then the check against the floor. lint and
+# validate are independent single-process tools, so they share the two cores.
+test: env sdk-env
+	@rm -rf build/test-counts
+	@$(STAGE) time lint+validate $(MAKE) --no-print-directory -j2 --output-sync=target lint validate
+	@$(STAGE) time unit $(MAKE) --no-print-directory unit
+	@$(STAGE) time e2e $(MAKE) --no-print-directory e2e
+	@$(STAGE) time reliability $(MAKE) --no-print-directory reliability
+	@$(STAGE) report
+	$(PYTEST) -m counts -q Tests/suite
 
 demo: env sdk-env
 	$(PY) -m xsoar_local.demo

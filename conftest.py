@@ -24,8 +24,9 @@ for _path in reversed(_IMPORT_PATHS):
     if _path.is_dir() and str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-# The emulator's fixtures (emulator, emulator_tls, emulator_reset) for every test in the repository.
-pytest_plugins = ['microsoft_emulator.pytest_plugin']
+# The emulator's fixtures (emulator, emulator_tls, emulator_reset) for every test in the repository, and make test's
+# bookkeeping (counts per stage, a state home per session, xdist grouping of module fixtures: Tests/suite/plugin.py).
+pytest_plugins = ['microsoft_emulator.pytest_plugin', 'suite.plugin']
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from typing import Any
 
 from microsoft_emulator.server import EmulatorServer
 from microsoft_emulator.testing import admin
-from xsoar_local.docs import parse_command_line
+from xsoar_local.commandline import examples_file, parse_lines
 from xsoar_local.emulator import emulator_env
 from xsoar_local.instances import Instance, build_instance, read_instance_file
 from xsoar_local.integrations import Integration, all_integrations, find_integration, repo_root
@@ -125,21 +125,16 @@ ARG_SETUP: dict[str, Callable[[Bench], dict[str, str]]] = {
 def bench_integrations(root: Path | None = None) -> list[Integration]:
     """Every shipped integration with example command lines: Defender for Endpoint joins once its examples exist."""
     return [i for i in all_integrations(root, include_fixtures=False)
-            if (i.directory / 'command_examples').exists() or i.name in EXTRA_LINES]
+            if examples_file(i.directory) or i.name in EXTRA_LINES]
 
 
 def command_lines(integration: Integration) -> list[tuple[str, dict[str, str]]]:
     """The first example line of each command (command_examples, then EXTRA_LINES), in file order."""
-    lines = []
-    examples = integration.directory / 'command_examples'
-    if examples.exists():
-        lines += examples.read_text(encoding='utf-8').splitlines()
-    lines += EXTRA_LINES.get(integration.name, [])
+    examples = examples_file(integration.directory)
+    lines = examples.read_text(encoding='utf-8').splitlines() if examples else []
     chosen: dict[str, dict[str, str]] = {}
-    for line in lines:
-        if line.strip() and not line.lstrip().startswith('#'):
-            command, args = parse_command_line(line)
-            chosen.setdefault(command, args)
+    for command, args in parse_lines(lines + EXTRA_LINES.get(integration.name, [])):
+        chosen.setdefault(command, args)
     return list(chosen.items())
 
 

@@ -20,6 +20,7 @@ def test_one_token_request_serves_five_processes(bench, scenario):
     assert all(row.met for row in report.token_rows([reuse]))
 
 
+@pytest.mark.serial   # a timing: measured with the machine to itself
 def test_overhead_is_measured(bench):
     """Given a warm command, When timed against a bare interpreter importing the runtime, Then both medians exist."""
     integration = next(i for i in bench_integrations() if i.name == 'MicrosoftDefenderThreatIntelligence')

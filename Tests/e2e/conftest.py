@@ -6,11 +6,22 @@ to the emulator, state persisted between executions in a per-test .xsoar-local h
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from e2e_runtime import LocalRun
 
 from microsoft_emulator.server import EmulatorServer
+
+# Modules that need the whole machine (a rate-limit window measured in wall time): make runs them after the
+# parallel tests, alone (the ``serial`` marker).
+SERIAL_MODULES = frozenset({'test_e2e_mde_bulk.py'})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).name in SERIAL_MODULES:
+            item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture(scope='session')

@@ -1,18 +1,14 @@
 """Running many commands under injected faults quickly, the way xsoar-local runs them.
 
-A ``Lane`` is one HTTPS emulator, one xsoar-local state home and one long-lived executor process (``worker.py``).
+A ``Lane`` is one HTTPS emulator, one xsoar-local state home and one long-lived executor process
+(``xsoar_local.executors.WorkerProcess``, waits scaled to ``SLEEP_SCALE``).
 Faults are global to an emulator, so cases run in parallel only across lanes, never within one. Every run goes
 through ``xsoar_local.runner`` (argument defaults, polling, state, context merge, YAML output check); only the
 process is reused. ``Lane.run(..., fresh=True)`` uses a real fresh process instead, to prove both paths agree.
 """
 from __future__ import annotations
 
-import functools
 import json
-import os
-import select
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +19,9 @@ from typing import Any
 import requests
 
 from microsoft_emulator.server import EmulatorServer
-from xsoar_local.docs import parse_command_line
+from xsoar_local.commandline import first_examples as example_lines
 from xsoar_local.emulator import emulator_env
+from xsoar_local.executors import FreshProcess, Limits, WorkerProcess
 from xsoar_local.instances import Instance, build_instance, read_instance_file
 from xsoar_local.integrations import Integration, find_integration, repo_root
 from xsoar_local.runner import RunOptions, RunResult, error_entry, run_command
@@ -42,9 +39,8 @@ MAX_ROUNDS = 40            # polling rounds a case may take
 RETRY_LATER = ('will run again automatically', 'continue automatically', '(throttled)')
 
 
-@functools.cache
 def integration(name: str) -> Integration:
-    """Parsed once per session: reading an integration's YAML takes longer than running one of its commands."""
+    """The integration from xsoar_local's catalog (its YAML parsed once per content)."""
     return find_integration(name)
 
 
@@ -69,74 +65,8 @@ NO_EXAMPLE_LINE: dict[str, dict[str, str]] = {
 def first_examples(integration: Integration) -> dict[str, dict[str, str] | None]:
     """Every YAML command → the arguments of its first line in ``command_examples`` (else NO_EXAMPLE_LINE; None:
     no example at all)."""
-    found: dict[str, dict[str, str]] = {}
-    path = integration.directory / 'command_examples'
-    lines = path.read_text(encoding='utf-8').splitlines() if path.exists() else []
-    for line in lines:
-        if line.strip().startswith('!'):
-            command, args = parse_command_line(line)
-            found.setdefault(command, args)
+    found = example_lines(integration.directory)
     return {name: found.get(name, NO_EXAMPLE_LINE.get(name)) for name in integration.commands}
-
-
-class Worker:
-    """One long-lived ``reliability.worker`` process; a ``RunOptions.spawner``. Restarted after a stuck job."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = dict(os.environ) | env | {'RELIABILITY_SLEEP_SCALE': str(SLEEP_SCALE)}
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-        self.http_timeout: float | None = None
-        self.last_wait_s = 0.0
-
-    def _start(self) -> subprocess.Popen:
-        paths = [str(repo_root() / 'Tests'), self.env.get('PYTHONPATH', '')]
-        env = self.env | {'PYTHONPATH': os.pathsep.join(p for p in paths if p)}
-        with self.log.open('ab') as log:
-            return subprocess.Popen([sys.executable, '-m', 'reliability.worker'], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=log, env=env, text=True, cwd=self.log.parent,
-                                    bufsize=1)
-
-    def __call__(self, job: dict, work_dir: Path, options: RunOptions) -> tuple[dict | None, str]:
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = self._start()
-        job['reliability'] = {'http_timeout': self.http_timeout}
-        job_path = work_dir / 'job.json'
-        job_path.write_text(json.dumps(job), encoding='utf-8')
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(f'{job_path}\n')
-        self.proc.stdin.flush()
-        if not self._await(f'done {job_path}', time.monotonic() + options.timeout_s):
-            self.stop()
-            return None, f'The command did not finish within {options.timeout_s:g} seconds and was stopped.'
-        outcome = json.loads(Path(job['output']).read_text(encoding='utf-8'))
-        self.last_wait_s = float(outcome.get('requested_wait_s') or 0.0)
-        return outcome, ''
-
-    def _await(self, reply: str, deadline: float) -> bool:
-        """Wait for the worker's reply to this job (a reply to an abandoned job is skipped). The worker may be
-        killed meanwhile (a test killing a command mid-cycle): that is a job without a reply."""
-        proc = self.proc
-        assert proc and proc.stdout
-        while time.monotonic() < deadline:
-            try:
-                ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-                line = proc.stdout.readline() if ready else ''
-            except (OSError, ValueError):
-                return False
-            if not ready:
-                return False
-            if not line:
-                return False        # the worker died
-            if line.strip() == reply:
-                return True
-        return False
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            proc.kill()
-            proc.wait(10)
 
 
 @dataclass
@@ -145,7 +75,7 @@ class Lane:
 
     server: EmulatorServer
     home: Path
-    worker: Worker
+    worker: WorkerProcess
 
     @classmethod
     @contextmanager
@@ -153,7 +83,7 @@ class Lane:
         root.mkdir(parents=True, exist_ok=True)
         with EmulatorServer(tls=True, auto_approve=True, state_dir=root / 'emulator') as server:
             env = emulator_env(root / 'home', url=server.url, ca=str(server.ca_path))
-            lane = cls(server, root / 'home', Worker(env, root / 'worker.log'))
+            lane = cls(server, root / 'home', WorkerProcess(env, root / 'worker.log', Limits(sleep_scale=SLEEP_SCALE)))
             lane.reset_stores()
             try:
                 yield lane
@@ -171,14 +101,15 @@ class Lane:
         return build_instance(found, raw, self.env, source=path)
 
     def options(self, fresh: bool = False, timeout_s: float = CASE_TIMEOUT_S) -> RunOptions:
-        return RunOptions(env=self.env, home=self.home, timeout_s=timeout_s, spawner=None if fresh else self.worker)
+        executor = FreshProcess() if fresh else self.worker
+        return RunOptions(env=self.env, home=self.home, timeout_s=timeout_s, executor=executor)
 
     def run(self, instance: Instance, command: str, args: dict[str, str] | None = None, *,
             fresh: bool = False, http_timeout: float | None = None) -> RunResult:
         """Run a command and follow its scheduled reruns (without waiting: machine actions end at once here); the
         last round, carrying every round's entries. A rerun scheduled because Microsoft asked to retry later ends
         the case: the command answered clearly and will run again by itself."""
-        self.worker.http_timeout = http_timeout
+        self.worker.limits.http_timeout = http_timeout
         found, options = integration(instance.integration), self.options(fresh)
         rounds: list[RunResult] = []
         current, current_args = command, dict(args or {})

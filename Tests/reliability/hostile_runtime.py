@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import shlex
 import sys
 import urllib.parse
 from contextlib import ExitStack
@@ -27,7 +26,9 @@ from typing import Any, Callable
 from unittest import mock
 
 import requests
-import yaml
+
+from xsoar_local import catalog
+from xsoar_local.commandline import examples_by_command
 
 ROOT = Path(__file__).resolve().parents[2]
 INTEGRATIONS = ('Microsoft365Defender', 'MicrosoftDefenderThreatIntelligence',
@@ -84,19 +85,11 @@ class CommandSpec:
 
 def _examples(integration: str) -> dict[str, list[dict[str, str]]]:
     """The integration's command_examples, parsed into argument dicts per command."""
-    path = integration_dir(integration) / 'command_examples'
-    found: dict[str, list[dict[str, str]]] = {}
-    for line in path.read_text(encoding='utf-8').splitlines() if path.exists() else []:
-        if not line.startswith('!'):
-            continue
-        words = shlex.split(line[1:])
-        args = dict(w.split('=', 1) for w in words[1:] if '=' in w)
-        found.setdefault(words[0], []).append(args)
-    return found
+    return examples_by_command(integration_dir(integration))
 
 
 def command_specs(integration: str) -> list[CommandSpec]:
-    manifest = yaml.safe_load((integration_dir(integration) / f'{integration}.yml').read_text(encoding='utf-8'))
+    manifest = catalog.load_yaml(integration_dir(integration) / f'{integration}.yml')
     examples = _examples(integration)
     specs = []
     for command in manifest['script']['commands']:

@@ -3,44 +3,21 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TypeVar
 
 from reliability.harness import Lane
-from xsoar_local import build
-from xsoar_local.integrations import Integration
 
 T = TypeVar('T')
-LANES = 2   # the machine has 2 cores; each lane is one emulator and one worker process
+LANES = 2   # lanes per pytest session; each lane is one emulator and one worker process
 
 
 def open_lanes(stack: ExitStack, root: Path, count: int = LANES) -> list[Lane]:
-    """``count`` lanes; while they are open the unified builds are checked once, not on every run (the sources do
-    not change during a test session, and the digest check costs a quarter of a second per run)."""
-    stack.enter_context(_memoized_builds())
+    """``count`` lanes (the unified builds are parsed once per content by xsoar_local's catalog, so nothing here
+    needs to memoize them)."""
     return [stack.enter_context(Lane.open(root / f'lane{i}')) for i in range(count)]
-
-
-@contextmanager
-def _memoized_builds() -> Iterator[None]:
-    original = build.unified_script
-    cache: dict[tuple[str, Path], tuple[Path, str]] = {}
-    lock = threading.Lock()
-
-    def unified_script(integration: Integration, root: Path) -> tuple[Path, str]:
-        with lock:
-            key = (integration.name, root)
-            if key not in cache:
-                cache[key] = original(integration, root)
-            return cache[key]
-
-    build.unified_script = unified_script  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        build.unified_script = original
 
 
 def spread(lanes: list[Lane], items: Iterable[T], work: Callable[[Lane, T], None]) -> None:

@@ -7,7 +7,7 @@ one to its held count. A case that did not hold keeps a short reason, listed und
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -37,6 +37,23 @@ class Ledger:
     @property
     def rows(self) -> list[Row]:
         return list(self._rows.values())
+
+    @property
+    def cases(self) -> int:
+        return sum(r.cases for r in self.rows)
+
+    def dump(self) -> list[dict]:
+        """The rows as plain data: what an xdist worker hands its controller, and what a session leaves on disk."""
+        return [asdict(row) for row in self.rows]
+
+    def merge(self, rows: list[dict]) -> None:
+        """Add another session's or worker's rows (a row tried in both adds up)."""
+        with self._lock:
+            for data in rows:
+                row = self._rows.setdefault((data['area'], data['check']), Row(data['area'], data['check']))
+                row.cases += data['cases']
+                row.held += data['held']
+                row.failures += data['failures']
 
     def markdown(self) -> str:
         lines = ['# Reliability and security suite', '',

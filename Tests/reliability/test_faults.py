@@ -188,9 +188,11 @@ def run_case(lane: Lane, ledger, name: str, command: str, args: dict[str, str] |
     return '' if held else f'{case}: {reason}'
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture
 def warm(lanes):
-    """Every lane has a cached token for each integration, so 'first request' faults hit the API call."""
+    """Every lane has a cached token for each integration, so 'first request' faults hit the API call. Per test (a
+    sign-in check per lane and integration, run by the lane's worker): the fault tests are spread over xdist workers,
+    and another test on the same lane may have revoked or aged the cached tokens in between."""
     for lane in lanes:
         for name in INTEGRATIONS:
             lane.run(lane.instance(name), 'microsoft-365-defender-auth-test' if name == 'Microsoft365Defender' else

@@ -87,7 +87,7 @@ def fetch_verdict(result: RunResult) -> tuple[bool, str]:
 
 
 def cycle(lane: Lane, instance, http_timeout: float | None = None) -> RunResult:
-    lane.worker.http_timeout = http_timeout
+    lane.worker.limits.http_timeout = http_timeout
     return run_fetch(integration(instance.integration), instance, 1, lane.options())[0]
 
 

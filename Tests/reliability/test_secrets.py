@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +26,7 @@ from microsoft_emulator.testing import federated_token
 from microsoft_emulator.tokens import TokenService
 from reliability.hostile_runtime import ROOT, integration_dir
 from reliability.secrets_scan import SecretSet, find_jwts, find_leaks
+from xsoar_local.commandline import read_examples
 from xsoar_local.emulator import emulator_env
 from xsoar_local.instances import Instance, build_instance, read_instance_file
 from xsoar_local.integrations import find_integration
@@ -145,12 +145,7 @@ def run_failing_flows(session: Session, integration: str) -> int:
 
 
 def examples(integration: str) -> list[tuple[str, dict[str, str]]]:
-    found = []
-    for line in (integration_dir(integration) / 'command_examples').read_text(encoding='utf-8').splitlines():
-        if line.startswith('!'):
-            words = shlex.split(line[1:])
-            found.append((words[0], dict(w.split('=', 1) for w in words[1:] if '=' in w)))
-    return found
+    return read_examples(integration_dir(integration))
 
 
 def run_examples(session: Session, integration: str, failing: bool) -> None:

@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
+from . import catalog
 from .integrations import Integration, repo_root
 
 API_MODULE_IMPORT = 'ApiModule import *'
@@ -118,11 +117,10 @@ def _sdk_failure(output: str) -> str:
 
 
 def unified_script(integration: Integration, root: Path | None = None) -> tuple[Path, str]:
-    """The unified YAML path and the script text the server would execute."""
+    """The unified YAML path and the script text the server would execute (the YAML parsed once per content, by
+    the catalog)."""
     path = unified_yml(integration, root)
-    with open(path, encoding='utf-8') as handle:
-        manifest = yaml.safe_load(handle)
-    return path, manifest['script']['script']
+    return path, catalog.load_yaml(path)['script']['script']
 
 
 def zip_packs(packs: list[Path], root: Path | None = None) -> Path:

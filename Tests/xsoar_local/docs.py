@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import socket
 import subprocess
 import tempfile
@@ -27,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import build
+from . import build, catalog
+from .commandline import examples_file, is_command_line, parse_command_line
 from .emulator import emulator_env
 from .instances import Instance, build_instance, default_instance_file, read_instance_file
 from .integrations import Integration, repo_root
@@ -35,24 +35,6 @@ from .runner import RunOptions, run_with_polling
 
 PLAYGROUND_ID = 'playground'
 CommandRunner = Callable[[str], tuple[list[dict], dict]]
-
-
-def parse_command_line(line: str) -> tuple[str, dict[str, str]]:
-    """``!cmd a=1 b="two words"`` → ('cmd', {'a': '1', 'b': 'two words'}); backticks quote too, as in the war room,
-    so a JSON value with double quotes inside can be written ``a=`{"k": "v"}```."""
-    lexer = shlex.shlex(line.strip().lstrip('!'), posix=True)
-    lexer.whitespace_split = True
-    lexer.quotes = '"\'`'
-    parts = list(lexer)
-    if not parts:
-        raise ValueError('An empty command line.')
-    args = {}
-    for part in parts[1:]:
-        name, sep, value = part.partition('=')
-        if not sep:
-            raise ValueError(f'Arguments are written name=value; got "{part}" in: {line}')
-        args[name] = value
-    return parts[0], args
 
 
 def _server_entry(index: int, entry: dict) -> dict:
@@ -132,8 +114,7 @@ def _command_runner(integration: Integration, instance: Instance, options: RunOp
 def generate_readme(integration: Integration, instance_file: Path | None = None, output_dir: Path | None = None) -> Path:
     """Regenerate the README (``<integration>/README.md`` unless ``output_dir``) with examples from
     ``command_examples`` run against the emulator."""
-    examples = next((p for p in (integration.directory / 'command_examples',
-                                 integration.directory / 'command_examples.txt') if p.exists()), None)
+    examples = examples_file(integration.directory)
     if examples is None:
         raise FileNotFoundError(f'{integration.name} has no command_examples file.')
     with ExitStack() as stack:
@@ -149,7 +130,7 @@ def generate_readme(integration: Integration, instance_file: Path | None = None,
         base_url = stack.enter_context(serve_facade(_command_runner(integration, instance, options, login)))
         target = output_dir or integration.directory
         kept = hand_written_sections(integration.directory / 'README.md')
-        data = yaml.safe_load(integration.yml_path.read_text(encoding='utf-8'))
+        data = catalog.load_yaml(integration.yml_path)
         deprecated = {c['name'] for c in data['script']['commands'] if c.get('deprecated')}
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='xsoar-local-docs-examples-')))
         current = _examples_file(examples, folder / 'current', lambda name: name not in deprecated)
@@ -199,7 +180,7 @@ def _drop_version_placeholder(readme: Path) -> None:
 def _examples_file(examples: Path, path: Path, keep: Callable[[str], bool]) -> Path:
     """The example lines whose command ``keep`` accepts, in their order (each line runs once over both passes)."""
     lines = [line for line in examples.read_text(encoding='utf-8').splitlines()
-             if line.strip() and keep(parse_command_line(line)[0])]
+             if is_command_line(line) and keep(parse_command_line(line)[0])]
     path.write_text('\n'.join(lines) + '\n', encoding='utf-8')
     return path
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from . import catalog
 
 # Commands the server runs without the YAML listing them under script.commands.
 BUILTIN_COMMANDS = frozenset({'test-module', 'fetch-incidents', 'long-running-execution', 'fetch-indicators'})
@@ -136,10 +137,20 @@ def find_integration(name: str, root: Path | None = None) -> Integration:
 
 
 def load_integration(directory: Path) -> Integration:
+    """The integration in ``directory``; one object per YAML content, so its parsed commands are reused too."""
     name = directory.name
-    with open(directory / f'{name}.yml', encoding='utf-8') as handle:
-        manifest = yaml.safe_load(handle)
-    return Integration(name=name, directory=directory, manifest=manifest)
+    yml = directory / f'{name}.yml'
+    manifest = catalog.load_yaml(yml)
+    key = (str(yml.resolve()), id(manifest))
+    with _integrations_lock:
+        found = _integrations.get(key)
+        if found is None:
+            found = _integrations[key] = Integration(name=name, directory=directory, manifest=manifest)
+    return found
+
+
+_integrations: dict[tuple[str, int], Integration] = {}
+_integrations_lock = threading.Lock()
 
 
 def all_integrations(root: Path | None = None, include_fixtures: bool = True) -> list[Integration]:

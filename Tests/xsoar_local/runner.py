@@ -6,10 +6,7 @@ seconds, rerunning with ``PollingArgs``) until nothing more is scheduled or the 
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -20,6 +17,7 @@ from typing import Any
 
 from . import build
 from .context import OutputProblem, check_outputs, merge_entry_context
+from .executors import Executor, FreshProcess
 from .incidents import ingest_fetched
 from .instances import Instance
 from .integrations import BUILTIN_COMMANDS, Integration, repo_root
@@ -87,9 +85,6 @@ class RunResult:
         }
 
 
-Spawner = Callable[[dict, Path, 'RunOptions'], tuple[dict | None, str]]  # job, work dir → (outcome, stderr)
-
-
 @dataclass
 class RunOptions:
     source: bool = False
@@ -97,9 +92,9 @@ class RunOptions:
     debug: bool = False
     env: dict[str, str] = field(default_factory=dict)
     home: Path | None = None
-    # How a prepared job is executed: None spawns a fresh process (the server's way); a test suite may pass a
-    # long-lived worker (``executor --serve``) with the same job-in, outcome-out contract.
-    spawner: Spawner | None = None
+    # Where a prepared job runs (xsoar_local.executors): a fresh process per execution unless a suite chooses a
+    # long-lived worker or this process.
+    executor: Executor = field(default_factory=FreshProcess)
 
 
 def prepare_args(integration: Integration, command: str, args: dict) -> tuple[dict, str | None]:
@@ -136,7 +131,7 @@ def _job(integration: Integration, instance: Instance, command: str, args: dict,
         yml, text = build.unified_script(integration, root)
         script = yml.with_suffix('.py')
         if not script.exists() or script.read_text(encoding='utf-8') != text:
-            script.write_text(text, encoding='utf-8')
+            _write_atomic(script, text)
     return {
         'mode': 'source' if options.source else 'unified',
         'script': str(script),
@@ -154,24 +149,16 @@ def _job(integration: Integration, instance: Instance, command: str, args: dict,
         'timeout': options.timeout_s,
         'output': str(work_dir / 'outcome.json'),
         'docker_image': integration.manifest.get('script', {}).get('dockerimage', ''),
+        'code_cache': None if options.source else str(root / 'build' / 'code-cache'),
     }
 
 
-def _spawn(job: dict, work_dir: Path, options: RunOptions) -> tuple[dict | None, str]:
-    job_path = work_dir / 'job.json'
-    job_path.write_text(json.dumps(job), encoding='utf-8')
-    # The certificate key is for substituting into instance files (done already); a script on a real server has no
-    # instance's key in its environment, and debug mode logs the whole environment.
-    env = {k: v for k, v in (dict(os.environ) | options.env).items() if k != 'EMULATOR_CERT_PRIVATE_KEY'}
-    try:
-        proc = subprocess.run([sys.executable, '-m', 'xsoar_local.executor', str(job_path)], cwd=work_dir, env=env,
-                              capture_output=True, text=True, timeout=options.timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        return None, f'The command did not finish within {options.timeout_s:g} seconds and was stopped.'
-    outcome_path = Path(job['output'])
-    if not outcome_path.exists():
-        return None, f'The command process ended without a result (exit code {proc.returncode}).\n{proc.stderr[-4000:]}'
-    return json.loads(outcome_path.read_text(encoding='utf-8')), proc.stderr
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace the file in one step: parallel test workers start commands from the same script file, and a reader
+    must never see it half written."""
+    scratch = path.with_name(f'.{path.name}.{uuid.uuid4().hex[:8]}')
+    scratch.write_text(text, encoding='utf-8')
+    os.replace(scratch, path)
 
 
 def _collect_files(entries: list[dict], work_dir: Path, home: Path | None) -> dict[str, Path]:
@@ -189,7 +176,8 @@ def _collect_files(entries: list[dict], work_dir: Path, home: Path | None) -> di
 
 def run_command(integration: Integration, instance: Instance, command: str, args: dict | None = None,
                 options: RunOptions | None = None) -> RunResult:
-    """Execute one command once in a fresh process and collect its entries, context and state changes."""
+    """Execute one command once (in a fresh process unless ``options.executor`` says otherwise) and collect its
+    entries, context and state changes."""
     options = options or RunOptions()
     filled, problem = prepare_args(integration, command, dict(args or {}))
     result = RunResult(command=command, args=filled)
@@ -207,7 +195,7 @@ def run_command(integration: Integration, instance: Instance, command: str, args
         except build.BuildError as error:
             result.entries = [error_entry(str(error))]
             return result
-        outcome, stderr = (options.spawner or _spawn)(job, work_dir, options)
+        outcome, stderr = options.executor(job, work_dir, options)
         result.stderr = stderr
         if outcome is None:
             result.entries = [error_entry(stderr)]

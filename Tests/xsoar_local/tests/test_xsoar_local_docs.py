@@ -4,7 +4,8 @@ import ast
 import pytest
 import requests
 
-from xsoar_local.docs import generate_readme, parse_command_line, serve_facade
+from xsoar_local.commandline import parse_command_line
+from xsoar_local.docs import generate_readme, serve_facade
 from xsoar_local.integrations import find_integration
 
 

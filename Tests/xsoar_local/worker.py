@@ -1,13 +1,14 @@
-"""A long-lived xsoar-local executor for the reliability suite: one job file path per stdin line, ``done`` per job.
+"""A long-lived executor process: ``python -m xsoar_local.worker`` reads one job file path per stdin line and answers
+``done <path>`` when the job's outcome is written (see ``executors.WorkerProcess``).
 
 Each job runs exactly as ``python -m xsoar_local.executor`` runs it (``executor.run_job``: fresh ``__main__``
-namespace, fresh demistomock backend, same state store), so the only thing saved is interpreter start-up and imports.
-Two knobs make fault cases fast without changing what the integration decides:
+namespace, fresh demistomock backend, same state store), so what is saved is interpreter start-up, imports and the
+compilation of CommonServerPython. Two knobs make fault checks fast without changing what the integration decides:
 
-* waits (``time.sleep``) are multiplied by ``RELIABILITY_SLEEP_SCALE``; the waits asked for are summed per job and
-  returned as ``requested_wait_s`` so the suite can check they stay bounded;
-* a job may carry ``reliability: {http_timeout: s}``: every HTTP request's timeout is capped to that many seconds,
-  which stands in for the integration's own timeout when a response hangs.
+* waits (``time.sleep``) are multiplied by the job's ``limits.sleep_scale``; the waits asked for are summed per job
+  and returned as ``requested_wait_s`` so a suite can check they stay bounded;
+* ``limits.http_timeout`` caps every HTTP request's timeout to that many seconds, which stands in for the
+  integration's own timeout when a response hangs.
 """
 from __future__ import annotations
 
@@ -21,14 +22,14 @@ import requests
 from xsoar_local import executor
 
 _REAL_SLEEP = time.sleep
-_SCALE = float(os.environ.get('RELIABILITY_SLEEP_SCALE', '0.01'))
-_state: dict[str, Any] = {'waits': 0.0, 'timeout': None}
 _REAL_REQUEST = requests.Session.request
+_state: dict[str, Any] = {'waits': 0.0, 'timeout': None, 'scale': 1.0}
+_COMPILED: dict[tuple[str, int], Any] = {}
 
 
 def _scaled_sleep(seconds: float) -> None:
     _state['waits'] += max(0.0, float(seconds))
-    _REAL_SLEEP(max(0.0, float(seconds)) * _SCALE)
+    _REAL_SLEEP(max(0.0, float(seconds)) * _state['scale'])
 
 
 def _capped(timeout: Any, cap: float) -> Any:
@@ -44,21 +45,22 @@ def _request(self: requests.Session, method: str, url: str, **kwargs: Any) -> re
     return _REAL_REQUEST(self, method, url, **kwargs)
 
 
-_COMPILED: dict[tuple[str, int], Any] = {}
+_REAL_CODE = executor._code
 
 
-def _compile(source: str, filename: str, mode: str) -> Any:
-    """The executor compiles CommonServerPython and the script for every job; here once per worker."""
+def _code(source: str, filename: str, cache_dir: str | None) -> Any:
+    """The executor loads CommonServerPython's and the script's code for every job; here once per worker and
+    content."""
     key = (filename, hash(source))
     if key not in _COMPILED:
-        _COMPILED[key] = compile(source, filename, mode)
+        _COMPILED[key] = _REAL_CODE(source, filename, cache_dir)
     return _COMPILED[key]
 
 
 def run_one(path: str) -> None:
     job = executor.load_job(path)
-    _state['waits'] = 0.0
-    _state['timeout'] = (job.get('reliability') or {}).get('http_timeout')
+    limits = job.get('limits') or {}
+    _state.update(waits=0.0, timeout=limits.get('http_timeout'), scale=float(limits.get('sleep_scale', 1.0)))
     os.chdir(os.path.dirname(job['output']))  # fileResult writes to the working directory, as in a fresh process
     outcome = executor.run_job(job)
     outcome['requested_wait_s'] = round(_state['waits'], 3)
@@ -69,7 +71,7 @@ def main() -> int:
     replies = sys.stdout
     sys.stdout = sys.stderr     # whatever a script prints must not reach the reply channel
     time.sleep = _scaled_sleep  # type: ignore[assignment]
-    executor.compile = _compile  # type: ignore[attr-defined]  # shadows the builtin inside the executor module
+    executor._code = _code
     requests.Session.request = _request  # type: ignore[method-assign,assignment]
     for line in sys.stdin:
         if line.strip():
