@@ -1510,6 +1510,19 @@ def datetime_to_ts(moment: datetime) -> str:
 # Request helpers: path segments, OData literals and filters, nextLink origins
 # ============================================================================================================
 
+def date_arg(value: Any, name: str, required: bool = False) -> datetime | None:
+    """``arg_to_datetime`` for a command argument, with one clear error naming it. The platform's library lets
+    Python's OverflowError (and, for huge epochs, OSError) through for dates outside what the platform can hold;
+    those become the same ValueError as any other bad date, so the war room never shows Python's wording."""
+    try:
+        return arg_to_datetime(value, name, required=required)
+    except (OverflowError, OSError, ValueError) as error:
+        if isinstance(error, ValueError) and f'"{name}"' in str(error):
+            raise
+        raise ValueError(f'Invalid date: "{name}"="{value}". Use an ISO 8601 time such as 2024-05-31T00:00:00Z, '
+                         'an epoch in seconds, or a relative time such as "3 days".') from None
+
+
 def quote_id(value: Any, name: str = 'id') -> str:
     """An identifier as ONE URL path segment; '', '.' and '..' are refused (they would change the path)."""
     text = '' if value is None else str(value).strip()

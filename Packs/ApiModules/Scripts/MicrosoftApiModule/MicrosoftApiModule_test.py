@@ -1641,3 +1641,16 @@ def test_response_shape_guard_names_the_problem_not_python():
             'unexpected text'.get('id')  # type: ignore[attr-defined]
     assert 'debug-mode=true' in str(caught.value) and 'attribute' not in str(caught.value)
     assert isinstance(caught.value.__cause__, AttributeError)
+
+
+@pytest.mark.parametrize('value', ['999999999999999999999999999999', '10000-01-01', 'not a date'])
+def test_date_arg_names_the_argument_for_any_bad_date(value):
+    """Given a date the platform's library cannot hold (OverflowError/OSError there) or cannot read, When it is parsed
+    as a command argument, Then one ValueError names the argument and what is allowed."""
+    with pytest.raises(ValueError, match='"lastUpdate"'):
+        mam.date_arg(value, 'lastUpdate', required=True)
+
+
+def test_date_arg_reads_good_dates():
+    assert mam.date_arg('2024-05-31T00:00:00Z', 'since').year == 2024
+    assert mam.date_arg(None, 'since') is None

@@ -958,7 +958,7 @@ class FetchConfig:
 
     def first_fetch_time(self) -> str:
         try:
-            moment = arg_to_datetime(self.first_fetch, 'first_fetch', required=True)
+            moment = date_arg(self.first_fetch, 'first_fetch', required=True)
         except ValueError:
             moment = None
         if moment is None:
@@ -1145,7 +1145,7 @@ def fetch_incidents_command(api: IncidentsApi, params: Dict[str, Any]) -> None:
 # ============================================================================================================
 
 def get_modified_remote_data_command(api: IncidentsApi, args: Dict[str, Any]) -> 'GetModifiedRemoteDataResponse':
-    since = arg_to_datetime(GetModifiedRemoteDataArgs({'lastUpdate': None, **args}).last_update, 'lastUpdate',
+    since = date_arg(GetModifiedRemoteDataArgs({'lastUpdate': None, **args}).last_update, 'lastUpdate',
                             required=True)
     filter_ = api.compare('lastUpdateTime', 'gt', datetime_to_ts(since))  # type: ignore[arg-type]
     incidents = api.list_all(filter_, MODIFIED_IDS_CAP)
@@ -1183,7 +1183,7 @@ def get_remote_data_command(api: IncidentsApi, args: Dict[str, Any], params: Dic
     remote = GetRemoteDataArgs({'lastUpdate': None, **args})  # lastUpdate is optional (YAML)
     try:
         incident = api.get_incident(incident_id_arg(remote.remote_incident_id))
-        since = arg_to_datetime(remote.last_update) if remote.last_update not in (None, '', '0', 0) else None
+        since = date_arg(remote.last_update, 'lastUpdate') if remote.last_update not in (None, '', '0', 0) else None
         entries = _comment_entries(incident, since, params.get('comment_tag_from_microsoft365defender')
                                    or 'CommentFromMicrosoft365Defender')
         if argToBoolean(params.get('close_incident') or False):

@@ -630,7 +630,7 @@ def test_fetch_first_run_and_incident_shape(requests_mock, mocker):
     FakeDefender(requests_mock, [incident(1, '2024-04-20T00:00:00Z'),
                                  incident(2, '2024-04-30T00:00:00Z', severity='High')])
     config = m.FetchConfig({**BASE_PARAMS, 'first_fetch': '3 days', 'mirror_direction': 'Incoming And Outgoing'})
-    mocker.patch.object(m, 'arg_to_datetime', return_value=NOW - timedelta(days=3))
+    mocker.patch.object(m, 'date_arg', return_value=NOW - timedelta(days=3))
     incidents, next_run = m.fetch_incidents(make_api(), config, {}, now=NOW)
     assert len(incidents) == 1
     fetched = incidents[0]

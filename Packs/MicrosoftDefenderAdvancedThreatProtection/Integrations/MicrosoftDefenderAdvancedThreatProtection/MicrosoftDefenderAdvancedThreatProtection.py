@@ -95,11 +95,20 @@ def required_arg(args: Dict[str, Any], name: str) -> str:
     return str(value).strip()
 
 
+def text_list(args: Dict[str, Any], name: str) -> List[str]:
+    """A list argument's values as text. argToList reads a value starting with '[' as JSON, which can hold objects:
+    those are refused naming the argument rather than failing later in a filter or an address check."""
+    values = argToList(args.get(name))
+    if any(isinstance(v, (dict, list)) for v in values):
+        raise ValueError(f'"{name}" takes a comma-separated list of values, not JSON objects.')
+    return list(dict.fromkeys(str(v).strip() for v in values if v is not None and str(v).strip()))
+
+
 def required_list(args: Dict[str, Any], name: str) -> List[str]:
-    values = [str(v).strip() for v in argToList(args.get(name)) if str(v).strip()]
+    values = text_list(args, name)
     if not values:
         raise ValueError(f'Missing required argument "{name}".')
-    return list(dict.fromkeys(values))
+    return values
 
 
 _HEX = {'MD5': 32, 'SHA1': 40, 'SHA256': 64}
@@ -150,7 +159,7 @@ def future_time_arg(args: Dict[str, Any], name: str, default: str) -> str:
     if _DURATION.match(value):
         moment = datetime.now(UTC) + timedelta(minutes=duration_minutes(value, name))
     else:
-        parsed = arg_to_datetime(value, name) if re.match(r'^\d{4}-\d{2}-\d{2}', value) else None
+        parsed = date_arg(value, name) if re.match(r'^\d{4}-\d{2}-\d{2}', value) else None
         if parsed is None:
             raise ValueError(f'Invalid "{name}": "{value}". Use a duration such as "14 days" or a date such as '
                              '2030-01-01T00:00:00Z.')
@@ -542,7 +551,7 @@ def error_text(error: Exception) -> str:
 
 def get_machine_by_ip_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
     ip = ip_arg(required_arg(args, 'ip'))
-    moment = arg_to_datetime(required_arg(args, 'timestamp'), 'timestamp', required=True)
+    moment = date_arg(required_arg(args, 'timestamp'), 'timestamp', required=True)
     stamp = moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ') if moment.tzinfo else \
         moment.strftime('%Y-%m-%dT%H:%M:%SZ')
     limit = number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)
@@ -649,7 +658,7 @@ def endpoint_results(machines: List[Dict[str, Any]]) -> List[CommandResults]:
 
 def endpoint_command(client: Client, args: Dict[str, Any]) -> List[CommandResults]:
     """The generic `endpoint` command: machines by ID, IP or host name, as Endpoint and MicrosoftATP.Machine."""
-    ids, ips, names = argToList(args.get('id')), argToList(args.get('ip')), argToList(args.get('hostname'))
+    ids, ips, names = text_list(args, 'id'), text_list(args, 'ip'), text_list(args, 'hostname')
     if not (ids or ips or names):
         raise ValueError('Provide at least one of "id", "ip" or "hostname".')
     clauses = [ODataFilter.eq('id', v) for v in ids] + \
@@ -1343,10 +1352,6 @@ def pick(item: Dict[str, Any], fields: Tuple[str, ...], **extra: Any) -> Dict[st
     return remove_empty_elements({**api_fields(item), **extra})
 
 
-def text_list(args: Dict[str, Any], name: str) -> List[str]:
-    return list(dict.fromkeys(str(v).strip() for v in argToList(args.get(name)) if str(v).strip()))
-
-
 def eq_any(field: str, values: List[str]) -> str:
     """``field eq v1 or field eq v2 ...`` with every value an escaped OData literal."""
     return ODataFilter.or_(*[ODataFilter.eq(field, v) for v in values])
@@ -1378,7 +1383,7 @@ def since_arg(args: Dict[str, Any], name: str) -> datetime | None:
     if value in (None, ''):
         return None
     try:
-        moment = arg_to_datetime(value, name)
+        moment = date_arg(value, name)
     except ValueError:
         moment = None
     if moment is None:
@@ -1781,7 +1786,7 @@ def update_alert_command(client: Client, args: Dict[str, Any]) -> CommandResults
 
 
 def create_alert_command(client: Client, args: Dict[str, Any]) -> CommandResults:
-    moment = arg_to_datetime(required_arg(args, 'event_time'), 'event_time', required=True)
+    moment = date_arg(required_arg(args, 'event_time'), 'event_time', required=True)
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     body = {
         'machineId': required_arg(args, 'machine_id'),
@@ -1981,7 +1986,7 @@ def ti_common(args: Dict[str, Any]) -> Dict[str, Any]:
 def _iso_arg(args: Dict[str, Any], name: str) -> str | None:
     if not args.get(name):
         return None
-    moment = arg_to_datetime(args[name], name, required=True)
+    moment = date_arg(args[name], name, required=True)
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
 
@@ -2363,7 +2368,7 @@ class FetchConfig:
         self.sources = [DETECTION_SOURCES[s] for s in sources]
         self.evidence = argToBoolean(params.get('fetch_evidence') or False)
         first = params.get('first_fetch_timestamp') or '3 days'
-        moment = arg_to_datetime(first, 'first_fetch_timestamp')
+        moment = date_arg(first, 'first_fetch_timestamp')
         if moment is None:
             raise ValueError(f'Invalid "first_fetch_timestamp": "{first}". Use for example "3 days".')
         self.first_fetch = datetime_to_ts(moment if moment.tzinfo else moment.replace(tzinfo=UTC))

@@ -1843,3 +1843,9 @@ def test_ti_file_indicator_carries_size_and_path_like_the_official():
     context = indicator.to_context()
     file = next(v for k, v in context.items() if k.startswith('File('))
     assert file['Size'] == 1024 and file['Path'] == 'C:\\Temp\\x.exe' and file['SHA256'] == 'b' * 64
+
+
+def test_list_argument_with_json_objects_names_the_argument(client):
+    """Given an argument that argToList reads as JSON objects, When endpoint runs, Then the error names the argument."""
+    with pytest.raises(ValueError, match='"ip" takes a comma-separated list'):
+        m.endpoint_command(client, {'ip': '[{"indicatorValue": null}]'})
