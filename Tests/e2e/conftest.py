@@ -12,6 +12,7 @@ import pytest
 from e2e_runtime import LocalRun
 
 from microsoft_emulator.server import EmulatorServer
+from microsoft_emulator.testing import admin
 
 # Modules that need the whole machine (a rate-limit window measured in wall time): make runs them after the
 # parallel tests, alone (the ``serial`` marker).
@@ -39,3 +40,12 @@ def local_run(e2e_emulator, tmp_path, monkeypatch) -> Iterator:
     e2e_emulator.log.clear()
     yield lambda name: LocalRun(e2e_emulator, name, tmp_path / 'home')
     e2e_emulator.faults.clear()
+
+
+@pytest.fixture
+def mde(e2e_emulator) -> tuple[str, str]:
+    """The Defender for Endpoint store back to its seed, machine actions a step every 50 ms: (emulator URL, CA)."""
+    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
+    admin(url, 'POST', '/mde/reset', verify=ca)
+    admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 0.05})
+    return url, ca

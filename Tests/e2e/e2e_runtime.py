@@ -44,3 +44,15 @@ class LocalRun:
 
     def clear_requests(self) -> None:
         self.server.log.clear()
+
+
+def ok(result: RunResult) -> RunResult:
+    """The result of a command that must succeed, with every context path it wrote declared in the YAML."""
+    assert not result.has_error, result.errors
+    assert result.problems == [], result.problems
+    return result
+
+
+def as_list(value: object) -> list:
+    """A context value as a list (XSOAR stores a single item as the item itself)."""
+    return value if isinstance(value, list) else [value]

@@ -3,6 +3,7 @@ emulator, under each authentication flow and both API back ends, with the contex
 from __future__ import annotations
 
 import pytest
+from e2e_runtime import ok
 
 from microsoft_emulator.testing import SECRET_APP_ID, admin
 
@@ -12,12 +13,6 @@ INTEGRATION = 'Microsoft365Defender'
 LEGACY = 'Defender XDR API (legacy)'
 GRAPH = 'Microsoft Graph security'
 FLOWS = ['client-secret', 'certificate', 'managed-identity', 'device-code']
-
-
-def ok(result):
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result
 
 
 def instance_for(run, flow: str, backend: str):

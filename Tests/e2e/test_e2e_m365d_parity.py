@@ -10,6 +10,7 @@ import copy
 import json
 
 import pytest
+from e2e_runtime import ok
 
 from microsoft_emulator.testing import admin
 from xsoar_local.runner import run_fetch
@@ -21,12 +22,6 @@ LEGACY = 'Defender XDR API (legacy)'
 GRAPH = 'Microsoft Graph security'
 GRAPH_GAPS_ALERT = ('investigationId', 'investigationState', 'mailboxes')
 GRAPH_GAPS_DEVICE = ('osProcessor',)
-
-
-def ok(result):
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result
 
 
 def without_graph_gaps(incident: dict) -> dict:

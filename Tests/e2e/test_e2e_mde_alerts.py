@@ -4,6 +4,7 @@ authentication flows; bad input is a clear error, and a failed alert update chan
 from __future__ import annotations
 
 import pytest
+from e2e_runtime import as_list, ok
 
 from microsoft_emulator.testing import admin
 
@@ -15,16 +16,6 @@ P = 'microsoft-atp'
 
 def first(value):
     return value[0] if isinstance(value, list) else value
-
-
-def as_list(value):
-    return value if isinstance(value, list) else [value]
-
-
-def ok(result):
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result
 
 
 @pytest.fixture

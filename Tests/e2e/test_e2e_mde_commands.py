@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from auth_e2e import consent
+from e2e_runtime import ok
 
 from microsoft_emulator.testing import admin
 
@@ -18,20 +19,6 @@ FLOWS = ['client-secret', 'certificate', 'managed-identity', 'xsoar-app']
 def first(value):
     """A context value that holds one object or a list of them, as the first object."""
     return value[0] if isinstance(value, list) else value
-
-
-def ok(result):
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result
-
-
-@pytest.fixture
-def mde(e2e_emulator):
-    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
-    admin(url, 'POST', '/mde/reset', verify=ca)
-    admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 0.05})
-    return url, ca
 
 
 def machines(url, ca):

@@ -4,6 +4,7 @@ against the YAML."""
 from __future__ import annotations
 
 import pytest
+from e2e_runtime import as_list, ok
 
 from microsoft_emulator.testing import admin
 
@@ -11,24 +12,6 @@ pytestmark = pytest.mark.e2e
 
 INTEGRATION = 'MicrosoftDefenderAdvancedThreatProtection'
 P = 'microsoft-atp'
-
-
-def ok(result):
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result
-
-
-def as_list(value):
-    return value if isinstance(value, list) else [value]
-
-
-@pytest.fixture
-def mde(e2e_emulator):
-    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
-    admin(url, 'POST', '/mde/reset', verify=ca)
-    admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 0.05})
-    return url, ca
 
 
 def healthy_machine(url, ca):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from e2e_runtime import ok
 
 from microsoft_emulator.apis.mde_live_response import get_file_gzip, script_result
 from microsoft_emulator.testing import admin
@@ -15,12 +16,6 @@ pytestmark = pytest.mark.e2e
 INTEGRATION = 'MicrosoftDefenderAdvancedThreatProtection'
 P = 'microsoft-atp'
 PATH = r'C:\Users\alex\Downloads\invoice.docm'
-
-
-def ok(result):
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result
 
 
 def failed(result, *fragments):

@@ -4,6 +4,7 @@ commands, OData values with quotes, bad input and a missing permission."""
 from __future__ import annotations
 
 import pytest
+from e2e_runtime import as_list, ok
 
 from microsoft_emulator.testing import admin
 
@@ -11,16 +12,6 @@ pytestmark = pytest.mark.e2e
 
 INTEGRATION = 'MicrosoftDefenderAdvancedThreatProtection'
 P = 'microsoft-atp'
-
-
-def as_list(value):
-    return value if isinstance(value, list) else [value]
-
-
-def ok(result):
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result
 
 
 @pytest.fixture

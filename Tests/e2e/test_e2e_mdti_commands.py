@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from e2e_runtime import as_list, ok
 
 from microsoft_emulator.testing import CERT_APP_ID, SECRET_APP_ID, SYSTEM_MI_CLIENT_ID, XSOAR_MDTI_APP_ID
 
@@ -45,16 +46,6 @@ COMMANDS = [
     (f'{P}-host-pairs', {'host_id': 'fake-malicious.site', 'role': 'parent'}, 'HostPair', 1),
     (f'{P}-vulnerability-get', {'cve_id': 'CVE-2021-44228'}, 'Vulnerability', 1),
 ]
-
-
-def ok(result):
-    assert not result.has_error, result.errors
-    assert result.problems == [], result.problems
-    return result
-
-
-def as_list(value):
-    return value if isinstance(value, list) else [value]
 
 
 def instance_for(run, flow: str):
