@@ -49,3 +49,11 @@ def mde(e2e_emulator) -> tuple[str, str]:
     admin(url, 'POST', '/mde/reset', verify=ca)
     admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 0.05})
     return url, ca
+
+
+@pytest.fixture
+def seeded(e2e_emulator) -> tuple[str, str]:
+    """The Defender XDR store (incidents behind both M365D back ends) back to its seed: (emulator URL, CA)."""
+    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
+    admin(url, 'POST', '/xdr/reset', verify=ca)
+    return url, ca

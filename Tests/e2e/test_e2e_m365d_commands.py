@@ -28,13 +28,6 @@ def instance_for(run, flow: str, backend: str):
     return instance
 
 
-@pytest.fixture
-def seeded(e2e_emulator):
-    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
-    admin(url, 'POST', '/xdr/reset', verify=ca)
-    return url, ca
-
-
 @pytest.mark.parametrize('backend', [LEGACY, GRAPH])
 @pytest.mark.parametrize('flow', FLOWS)
 def test_every_command(local_run, seeded, flow, backend):

@@ -19,13 +19,6 @@ INTEGRATION = 'Microsoft365Defender'
 TYPE = 'Microsoft 365 Defender Incident'
 
 
-@pytest.fixture
-def seeded(e2e_emulator):
-    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
-    admin(url, 'POST', '/xdr/reset', verify=ca)
-    return url, ca
-
-
 def fetch_all(run, instance) -> list[dict]:
     results = run_fetch(run.integration, instance, 1, run.options)
     assert not results[0].has_error, results[0].errors

@@ -15,13 +15,6 @@ INTEGRATION = 'Microsoft365Defender'
 MARKER = 'Mirrored from Cortex XSOAR'
 
 
-@pytest.fixture
-def seeded(e2e_emulator):
-    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
-    admin(url, 'POST', '/xdr/reset', verify=ca)
-    return url, ca
-
-
 @pytest.mark.parametrize('backend', ['Defender XDR API (legacy)', 'Microsoft Graph security'])
 def test_mirroring_both_directions(local_run, seeded, backend):
     """Given a mirrored incident, When it changes in the portal and in XSOAR, Then incoming mirroring reports it with
