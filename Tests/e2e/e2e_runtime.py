@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from microsoft_emulator.server import EmulatorServer
+from xsoar_local.commandline import parse_command_line
 from xsoar_local.emulator import emulator_env
 from xsoar_local.instances import Instance, build_instance, read_instance_file
 from xsoar_local.integrations import find_integration, repo_root
@@ -30,7 +31,17 @@ class LocalRun:
 
     def run(self, instance: Instance, command: str, **args: str) -> RunResult:
         """Run to the end (following polling) and return the final round."""
-        return run_with_polling(self.integration, instance, command, args, self.options)[-1]
+        return self.run_rounds(instance, command, **args)[-1]
+
+    def run_rounds(self, instance: Instance, command: str, **args: str) -> list[RunResult]:
+        """Run to the end (following polling) and return every round, the final one last."""
+        return run_with_polling(self.integration, instance, command, args, self.options)
+
+    def run_line(self, instance: Instance, line: str) -> RunResult:
+        """Run a war-room line (``!cmd value name=value``) as the server reads it: a bare value binds to the
+        command's default argument."""
+        command, args = parse_command_line(line, self.integration)
+        return self.run(instance, command, **args)
 
     def store(self, instance: Instance) -> InstanceStore:
         return InstanceStore(instance.name, self.home)

@@ -1,6 +1,6 @@
 """``xsoar-local``: run integration commands locally the way the Cortex XSOAR server runs them.
 
-    xsoar-local run <Integration> <command> [name=value ...] [--instance FILE] [--json] [--source] [--strict]
+    xsoar-local run <Integration> <command> [value] [name=value ...] [--instance FILE] [--json] [--source] [--strict]
     xsoar-local fetch <Integration> [--instance FILE] [--cycles N] [--json]
     xsoar-local incidents|mirror|set|note <Integration> ...   (see cli_incidents.py)
     xsoar-local build [--all | <Integration> ...] [--zip]
@@ -23,6 +23,7 @@ from rich.console import Console
 from . import build, emulator
 from .cli_incidents import add_commands as add_incident_commands
 from .cli_incidents import render_mapped
+from .commandline import bind_arguments
 from .instances import (
     EMULATOR_VARIABLES,
     InstanceError,
@@ -41,14 +42,9 @@ EXIT_UNDECLARED = 2
 EXIT_USAGE = 64
 
 
-def _parse_command_args(pairs: list[str]) -> dict[str, str]:
-    args = {}
-    for pair in pairs:
-        name, sep, value = pair.partition('=')
-        if not sep or not name:
-            raise ValueError(f'Arguments are written name=value; got "{pair}".')
-        args[name] = value
-    return args
+def _parse_command_args(integration: Integration, command: str, words: list[str]) -> dict[str, str]:
+    """name=value words, and at most one bare value for the command's default argument (as in the war room)."""
+    return bind_arguments(command, words, integration.command(command))
 
 
 def _resolve_instance(integration: Integration, instance_file: str | None):
@@ -75,7 +71,7 @@ def _exit_code(results: list[RunResult], strict: bool) -> int:
 def cmd_run(ns: argparse.Namespace, console: Console) -> int:
     integration = find_integration(ns.integration)
     instance, env = _resolve_instance(integration, ns.instance)
-    args = _parse_command_args(ns.args)
+    args = _parse_command_args(integration, ns.command, ns.args)
 
     def progress(result: RunResult, wait: float) -> None:
         if not ns.json:
@@ -183,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser('run', help='run one command (following polling until it is done)')
     common(run)
     run.add_argument('command', help='command name, e.g. test-module')
-    run.add_argument('args', nargs='*', help='arguments as name=value')
+    run.add_argument('args', nargs='*', help='arguments as name=value; one bare value binds to the default argument')
     run.add_argument('--strict', action='store_true', help='fail when the context has paths the YAML does not declare')
     run.set_defaults(handler=cmd_run)
 

@@ -104,7 +104,7 @@ def _command_runner(integration: Integration, instance: Instance, options: RunOp
     """Runs example lines; ``*-generate-login-url`` exists only for the authorization code flow, so it runs on that
     flow's instance when the integration has one."""
     def run(line: str) -> tuple[list[dict], dict]:
-        command, args = parse_command_line(line)
+        command, args = parse_command_line(line, integration)
         chosen = login_instance if login_instance and command.endswith('-generate-login-url') else instance
         result = run_with_polling(integration, chosen, command, args, options)[-1]
         return result.entries, result.context

@@ -38,6 +38,7 @@ class Argument:
     predefined: tuple[str, ...] = ()
     is_array: bool = False
     secret: bool = False
+    default: bool = False           # the YAML default-argument flag: a bare value on the command line binds to it
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class Command:
 
     def argument(self, name: str) -> Argument | None:
         return next((a for a in self.arguments if a.name == name), None)
+
+    @property
+    def default_argument(self) -> str | None:
+        """The argument a bare value binds to (``!cmd value``), or None when the command has none."""
+        return next((a.name for a in self.arguments if a.default), None)
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,7 @@ def _command(raw: dict) -> Command:
             predefined=tuple(str(v) for v in a.get('predefined') or ()),
             is_array=bool(a.get('isArray')),
             secret=bool(a.get('secret')),
+            default=bool(a.get('default')),
         )
         for a in raw.get('arguments') or []
     )
