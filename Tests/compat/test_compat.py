@@ -63,11 +63,66 @@ DROPPED: dict[tuple[str, str, str], str] = {
        'never in the official context: its code builds the network interfaces for the war-room table only and writes '
        "the API's ipAddresses as IPAddresses, which we write too" for field in ('MACAddress', 'IPAddresses', 'Type', 'Status')},
     (MDE, 'microsoft-atp-live-response-result', 'MicrosoftATP.LiveResponseAction'):
-        'deliberately not written: for files the official stores the download link, a bearer credential that opens the '
-        'result without signing in; ours returns the result itself and writes MicrosoftATP.LiveResponseResult (README)',
+        'official YAML slip, never written by its code (read at 0115b0b0eecae3339ba373b57aa38eab1f189052, the newest '
+        'stored): the command writes MicrosoftATP.LiveResponseResult, the script result fields (which we write too) or, '
+        'for a file, {value: download link}, a bearer SAS link we never write (we attach the file; README)',
+    (MDE, 'microsoft-atp-get-alert-related-ips', 'MicrosoftATP.AlertIP.IPs.IpAddress'):
+        'never written by the official code: IPs is a list of address strings (the API items\' id), which we write too',
+    (MDE, 'microsoft-atp-get-alert-related-domains', 'MicrosoftATP.AlertDomain.Domains.Domain'):
+        'never written by the official code: Domains is a list of host name strings (the API items\' host), as ours',
+    (MDE, 'microsoft-atp-indicator-create-network', 'File.Name'):
+        'never written by the official code: a network indicator gives a Domain, IP or URL standard output, no File',
     **{(MDE, 'microsoft-atp-offboard-machine', f'MicrosoftATP.OffboardMachine.{field}'):
        'never written by the official code: it writes the PascalCase action fields only, and these have none'
        for field in ('cancellationDateTimeUtc', 'troubleshootInfo')},
+}
+
+# Output paths both integrations declare that hold a value only in a state the runtime coverage runs
+# (Tests/e2e/test_e2e_output_coverage.py) do not create: the official code writes them from Microsoft's record, where
+# Microsoft fills them only then, and ours writes them the same way. Keyed like DROPPED; each reason names the state.
+# The coverage test fails on an entry whose path its runs do write (the entry is then stale).
+ACTION_COMMANDS = tuple(f'microsoft-atp-{name}' for name in (
+    'run-antivirus-scan', 'restrict-app-execution', 'remove-app-restriction', 'isolate-machine', 'unisolate-machine',
+    'collect-investigation-package'))
+NO_FILE = "Microsoft fills an action's relatedFileInfo only for an action on a file (stop-and-quarantine writes it)"
+NO_SCOPE = 'Microsoft sets scope only for isolation (Full or Selective) and antivirus scans (Quick or Full)'
+LIVE_RESPONSE_NULLS = {
+    'cancellationRequestor': 'a cancelled action', 'cancellationComment': 'a cancelled action',
+    'cancellationDateTimeUtc': 'a cancelled action', 'commands.errors': 'a failed command',
+    'troubleshootInfo': 'a failed action', 'scope': 'an isolation or a scan', 'relatedFileInfo': 'an action on a file',
+    'externalId': 'an action whose requester gave an external ID (the official commands send none)'}
+WRITTEN_WHEN: dict[tuple[str, str, str], str] = {
+    **{(MDE, command, f'MicrosoftATP.MachineAction.RelatedFileInfo.{field}'): NO_FILE
+       for command in ACTION_COMMANDS for field in ('FileIdentifier', 'FileIdentifierType')},
+    **{(MDE, f'microsoft-atp-{name}', 'MicrosoftATP.MachineAction.Scope'): NO_SCOPE
+       for name in ('restrict-app-execution', 'remove-app-restriction', 'unisolate-machine', 'stop-and-quarantine-file',
+                    'collect-investigation-package')},
+    (MDE, 'microsoft-atp-offboard-machine', 'MicrosoftATP.OffboardMachine.Scope'): NO_SCOPE,
+    (MDE, 'microsoft-atp-offboard-machine', 'MicrosoftATP.OffboardMachine.RelatedFileInfo'): NO_FILE,
+    **{(MDE, 'microsoft-atp-start-investigation', f'MicrosoftATP.Investigation.{field}'):
+       'an investigation that has just started has not ended, was not cancelled and was not triggered by an alert '
+       '(list-investigations writes these for the seeded ones)' for field in ('EndTime', 'CancelledBy', 'TriggeringAlertID')},
+    (MDE, 'microsoft-atp-get-alert-by-id', 'MicrosoftATP.Alert.Evidence'):
+        "Microsoft sends an alert's evidence when the request expands it; list-alerts does, as the official, a single "
+        'alert read does not',
+    **{(MDE, 'microsoft-atp-create-alert', f'MicrosoftATP.Alert.{field}'):
+       'a newly created alert has no incident, investigation, assignee, classification, determination, threat family, '
+       'resolution or comment yet' for field in ('IncidentID', 'InvestigationID', 'AssignedTo', 'Classification',
+                                                   'Determination', 'ThreatFamilyName', 'ResolvedTime', 'Comments.Comment',
+                                                   'Comments.CreatedBy', 'Comments.CreatedTime')},
+    **{(MDE, 'microsoft-atp-list-software', f'MicrosoftATP.Software.{field}'):
+       "not in Microsoft's documented software resource; the official writes the record as sent and so do we, so a "
+       'value appears when the service sends one' for field in ('installedMachines', 'isNormalized', 'category',
+                                                                  'distributions')},
+    **{(MDE, command, f'MicrosoftATP.LiveResponseAction.{field}'): f'Microsoft fills it only for {state}'
+       for command in ('microsoft-atp-live-response-get-file', 'microsoft-atp-live-response-put-file')
+       for field, state in LIVE_RESPONSE_NULLS.items()},
+    (MDE, 'microsoft-atp-live-response-run-script', 'MicrosoftATP.LiveResponseAction.script_errors'):
+        'empty unless the script writes to its error output',
+    **{(M365D, command, 'Microsoft365Defender.Incident.redirectIncidentId'):
+       'set only on an incident Microsoft merged into another' for command in (
+           'microsoft-365-defender-incidents-list', 'microsoft-365-defender-incident-get',
+           'microsoft-365-defender-incident-update')},
 }
 
 # Output paths the official declares and our code does not write yet: the value needs runtime work. Empty: the runtime
@@ -230,9 +285,15 @@ def test_recorded_source(integration):
 
 
 def test_allow_lists_are_current():
-    """Given the allow-lists, Then every entry names an official output that we still do not declare (stale entries
-    hide nothing and must go), and each has a reason."""
+    """Given the allow-lists, Then every DROPPED or pending entry names an official output that we still do not
+    declare, every WRITTEN_WHEN entry one that we declare (stale entries hide nothing and must go), and each has a
+    reason."""
     stale = []
+    for (integration, command, path), reason in WRITTEN_WHEN.items():
+        assert reason.strip(), (integration, command, path)
+        if path not in load_official(integration)['commands'][command]['outputs'] or \
+                path not in load_ours(integration)[command]['outputs']:
+            stale.append((integration, command, path))          # not an official path we declare: DROPPED's case
     for table in (DROPPED, PENDING_RUNTIME_PARITY):
         for (integration, command, path), reason in table.items():
             official = load_official(integration)['commands']

@@ -474,8 +474,10 @@ ACTION_HEADERS = ['ID', 'Type', 'Requestor', 'RequestorComment', 'Status', 'Mach
 def investigation_context(item: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
         'ID': item.get('id'), 'StartTime': item.get('startTime'), 'EndTime': item.get('endTime'),
-        # InvestigationState is the official key; State (declared by the official YAML) holds the same value.
-        'InvestigationState': item.get('state'), 'State': item.get('state'), 'CancelledBy': item.get('cancelledBy'),
+        # InvestigationState is the official key; State (declared by the official YAML) holds the same value. Both come
+        # from Microsoft's investigationState (the official code reads 'state', which the service does not send).
+        'InvestigationState': item.get('investigationState'), 'State': item.get('investigationState'),
+        'CancelledBy': item.get('cancelledBy'),
         'StatusDetails': item.get('statusDetails'),
         'MachineID': item.get('machineId'), 'ComputerDNSName': item.get('computerDnsName'),
         'TriggeringAlertID': item.get('triggeringAlertId'),
@@ -1263,8 +1265,10 @@ FILE_SCORES = {'malware': Common.DBotScore.BAD, 'potentiallyunwantedapp': Common
 
 
 def file_info_context(body: Dict[str, Any]) -> Dict[str, Any]:
+    """A file as the official MicrosoftATP.File / AlertFile.Files: its code writes the MD5 hash as Md5, its YAML
+    declares MicrosoftATP.File.MD5, so both keys hold it."""
     return remove_empty_elements({
-        'Sha1': body.get('sha1'), 'Sha256': body.get('sha256'), 'MD5': body.get('md5'),
+        'Sha1': body.get('sha1'), 'Sha256': body.get('sha256'), 'MD5': body.get('md5'), 'Md5': body.get('md5'),
         'GlobalPrevalence': body.get('globalPrevalence'),      # as sent, like the official integration
         'GlobalFirstObserved': body.get('globalFirstObserved'), 'GlobalLastObserved': body.get('globalLastObserved'),
         'Size': body.get('size'), 'SizeInBytes': body.get('size'),
@@ -1754,7 +1758,7 @@ def list_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
         ODataFilter.eq('status', choice_arg(args, 'status', ALERT_STATUSES)) if args.get('status') else None,
         ODataFilter.eq('category', category) if category else None,
         ODataFilter.ge('alertCreationTime', since) if since else None)
-    alerts = client.list_alerts(filter_, limit, False)
+    alerts = client.list_alerts(filter_, limit, True)        # with their evidence, as the official lists them
     rows = [alert_context(a) for a in alerts]
     return CommandResults(outputs_prefix='MicrosoftATP.Alert', outputs_key_field='ID', outputs=rows,
                           raw_response=alerts, readable_output=alerts_table('Alerts', rows))

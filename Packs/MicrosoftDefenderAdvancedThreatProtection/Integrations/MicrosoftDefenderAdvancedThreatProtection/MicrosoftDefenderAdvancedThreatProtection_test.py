@@ -459,7 +459,7 @@ def test_request_and_download_investigation_package(client, requests_mock, mocke
 # ---------------------------------------------------------------------------------------------------------------
 
 def test_investigations(client, requests_mock):
-    item = {'id': '63017', 'startTime': '2020-01-06T14:11:34Z', 'endTime': None, 'state': 'Running',
+    item = {'id': '63017', 'startTime': '2020-01-06T14:11:34Z', 'endTime': None, 'investigationState': 'Running',
             'machineId': MACHINE_ID, 'computerDnsName': 'mymachine1.contoso.com', 'triggeringAlertId': 'da1'}
     route = requests_mock.get(f'{API}/investigations', json={'value': [item]})
     listed = m.list_investigations_command(client, {'limit': '10', 'offset': '5'})
@@ -1647,7 +1647,7 @@ def test_list_machine_actions_id_wins_over_filters(client, requests_mock):
 
 def test_start_investigation_timeout_bounds_the_request(client, mocker):
     """Given timeout, When an investigation starts, Then the request is made with that timeout (default 50 s)."""
-    request = mocker.patch.object(client.http, 'http_request', return_value={'id': '1', 'state': 'Running'})
+    request = mocker.patch.object(client.http, 'http_request', return_value={'id': '1', 'investigationState': 'Running'})
     m.start_investigation_command(client, {'machine_id': MACHINE_ID, 'comment': 'go', 'timeout': '5'})
     assert request.call_args.kwargs['timeout'] == 5
     m.start_investigation_command(client, {'machine_id': MACHINE_ID, 'comment': 'go'})

@@ -1,0 +1,362 @@
+"""Every official output path is written at run time: each command of the three integrations runs through xsoar-local
+against the seeded emulator with arguments that make it write its full outputs, and every context path the official
+YAML declares for it (Tests/compat/official, less the reasoned DROPPED list of Tests/compat/test_compat.py) must be
+written by some run of that command with a meaningful value: present, not empty, and of the official type where the
+official declares String, Number or Boolean.
+
+Each scenario runs its commands and checks its own commands, so the module is deterministic and safe under
+pytest-xdist (no collection across tests or workers). A meta-test fails when an official command with outputs has no
+scenario, so a newly recorded official command cannot go unchecked.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_runtime import LocalRun, as_list, ok
+
+from microsoft_emulator.apis.mde_seed import file_hashes
+from microsoft_emulator.testing import admin
+from xsoar_local.context import written_paths
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'compat'))
+from test_compat import DROPPED, M365D, MDE, WRITTEN_WHEN, load_official  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+MDTI = 'MicrosoftDefenderThreatIntelligence'
+P = 'microsoft-atp'
+T = 'msg-defender-threat-intel'
+LEGACY = 'Defender XDR API (legacy)'
+GRAPH = 'Microsoft Graph security'
+CONTAINER = object()            # the value recorded for a path that holds written children
+LR_PATH = r'C:\Users\alex\Downloads\invoice.docm'
+
+def meaningful(value: Any, official_type: str) -> bool:
+    """A value a playbook can use at a path the official declares with ``official_type``: not missing and not empty
+    (0 and false are values). A value's type is the one our YAML declares, which every run checks (``ok``); the
+    official types are not used for that because the official YAML declares some loosely (String for the API's numbers
+    and objects, Number for its booleans) while its code writes the API's values as they come, as ours does."""
+    if value is CONTAINER:
+        return True                     # the official writes Microsoft's objects as they come, whatever it declares
+    return value is not None and value != '' and value != [] and value != {}
+
+
+@dataclass
+class Recorder:
+    """Runs commands of one integration and records, per command, every context path its runs wrote with the values."""
+
+    run_: LocalRun
+    instance: Any
+    url: str
+    ca: str
+    written: dict[str, dict[str, list]] = field(default_factory=dict)
+
+    def __call__(self, command: str, **args: str):
+        """Run ``command`` to the end (every polling round recorded) and return its final round, which must succeed."""
+        rounds = self.run_.run_rounds(self.instance, command, **args)
+        for result in rounds:
+            for entry in result.entries:
+                self._record(command, entry.get('EntryContext'))
+        return ok(rounds[-1])
+
+    def _record(self, command: str, entry_context: Any) -> None:
+        if not isinstance(entry_context, dict):
+            return
+        paths = self.written.setdefault(command, {})
+        for path, value in written_paths(entry_context):
+            parts = path.split('.')
+            for cut in range(1, len(parts)):
+                paths.setdefault('.'.join(parts[:cut]), []).append(CONTAINER)
+            paths.setdefault(path, []).append(value)
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        return admin(self.url, method, path, verify=self.ca, **kwargs)
+
+
+def missing_outputs(integration: str, command: str, written: dict[str, list]) -> list[str]:
+    """The official output paths of ``command`` (less DROPPED) that no run wrote with a meaningful value, and the
+    WRITTEN_WHEN entries whose path a run did write (stale)."""
+    missing = []
+    for path, official_type in load_official(integration)['commands'][command]['outputs'].items():
+        key = (integration, command, path)
+        if key in DROPPED:
+            continue
+        values = written.get(path, [])
+        found = any(meaningful(v, official_type) for v in values)
+        if key in WRITTEN_WHEN:
+            if found:
+                missing.append(f'{path}: written, so its WRITTEN_WHEN entry is stale')
+            continue
+        if not found:
+            shown = [v for v in values if v is not CONTAINER][:2]
+            missing.append(f'{path} ({official_type or "no type"}): ' + (f'only {shown!r}' if values else 'never written'))
+    return missing
+
+
+# ---- Defender for Endpoint scenarios ----------------------------------------------------------------------------
+
+def healthy(rec: Recorder) -> list[dict]:
+    return [m for m in rec.admin('GET', '/mde/machines') if not m.get('broken')]
+
+
+def mde_machines(rec: Recorder) -> None:
+    target = healthy(rec)[0]
+    machine_id = target['id']
+    rec(f'{P}-get-machines', hostname=target['computerDnsName'])
+    rec(f'{P}-get-machines', page_size='5')
+    rec(f'{P}-get-machine-details', machine_id=machine_id)
+    rec(f'{P}-get-machine-by-ip', ip=target['lastIpAddress'], timestamp='2 hours ago', all_results='true')
+    rec('endpoint', id=machine_id)
+    rec('endpoint', ip=target['lastIpAddress'])
+    rec('endpoint', hostname=target['computerDnsName'])
+    users = rec(f'{P}-get-machine-users', machine_id=machine_id).context['MicrosoftATP']['MachineUser']
+    rec(f'{P}-add-remove-machine-tag', machine_id=machine_id, action='Add', tag='coverage')
+    rec(f'{P}-get-domain-machines', domain='contoso.com')
+    rec(f'{P}-get-user-machines', username=as_list(users)[0]['AccountName'])
+
+
+def mde_files(rec: Recorder) -> None:
+    malicious, clean = file_hashes(0), file_hashes(1)       # the seed signs the clean files only
+    rec(f'{P}-get-file-statistics', file_hash=malicious[0])
+    rec(f'{P}-get-file-info', hash=f'{malicious[0]},{clean[0]}')
+    rec(f'{P}-get-file-info', hash=clean[1])
+    rec(f'{P}-get-file-related-machines', file_hash=malicious[0])
+    rec(f'{P}-get-domain-statistics', domain='contoso.com')
+    rec(f'{P}-get-ip-statistics', ip='198.51.100.23')
+
+
+def mde_actions(rec: Recorder) -> None:
+    machine_id = healthy(rec)[0]['id']
+    sha1 = file_hashes(0)[0]
+    for command, args in [('run-antivirus-scan', {'scan_type': 'Quick'}), ('restrict-app-execution', {}),
+                          ('remove-app-restriction', {}), ('isolate-machine', {'isolation_type': 'Selective'}),
+                          ('unisolate-machine', {}), ('stop-and-quarantine-file', {'file_hash': sha1})]:
+        rec(f'{P}-{command}', machine_id=machine_id, comment='coverage', polling='true', **args)
+    collected = rec(f'{P}-collect-investigation-package', machine_id=machine_id, comment='coverage', polling='true')
+    action_id = as_list(collected.context['MicrosoftATP']['MachineAction'])[0]['ID']
+    rec(f'{P}-get-investigation-package-sas-uri', action_id=action_id)
+    rec(f'{P}-request-and-download-investigation-package', machine_id=machine_id, comment='coverage')
+    rec(f'{P}-list-machine-actions-details', machine_id=machine_id, limit='50')
+    rec(f'{P}-list-machine-actions-details', id=action_id)
+    started = rec(f'{P}-start-investigation', machine_id=machine_id, comment='coverage')
+    rec(f'{P}-list-investigations', limit='50')
+    rec(f'{P}-list-investigations', id=started.context['MicrosoftATP']['Investigation']['ID'])
+    rec(f'{P}-offboard-machine', machine_id=healthy(rec)[1]['id'], comment='coverage', polling='true')
+
+
+def mde_alerts(rec: Recorder) -> None:
+    """The seeded alerts cover the states (with an incident, an investigation, a threat family, MITRE techniques);
+    one is resolved with a classification and a comment first, so the related-entity lookups find a resolved one."""
+    alerts = as_list(rec(f'{P}-list-alerts', limit='100').context['MicrosoftATP']['Alert'])
+    target = next(a for a in alerts if a.get('IncidentID') and a.get('InvestigationID') and a.get('ThreatFamilyName'))
+    alert_id, machine_id = target['ID'], target['MachineID']
+    rec(f'{P}-update-alert', alert_id=alert_id, status='Resolved', assigned_to='analyst@contoso.onmicrosoft.com',
+        classification='TruePositive', determination='Malware', comment='handled')
+    fields = ('MitreTechniques', 'RelatedUser', 'ThreatFamilyName', 'InvestigationID')
+    others = [next((a['ID'] for a in alerts if a.get(f)), None) for f in fields]
+    rec(f'{P}-get-alert-by-id', alert_ids=','.join(dict.fromkeys([alert_id, *filter(None, others)])))
+    user = rec(f'{P}-get-alert-related-user', id=alert_id).context['MicrosoftATP']['AlertUser']
+    files = rec(f'{P}-get-alert-related-files', id=alert_id).context['MicrosoftATP']['AlertFile']
+    for other in [a['ID'] for a in alerts[:10]]:
+        rec(f'{P}-get-alert-related-files', id=other)
+    ips = rec(f'{P}-get-alert-related-ips', id=alert_id).context['MicrosoftATP']['AlertIP']
+    domains: list = []
+    for candidate in [alert_id, *(a['ID'] for a in alerts)]:            # the first alert with a related domain
+        domains = as_list(rec(f'{P}-get-alert-related-domains', id=candidate).context['MicrosoftATP']['AlertDomain']
+                          .get('Domains') or [])
+        if domains:
+            break
+    rec(f'{P}-get-file-alerts', file_hash=as_list(files['Files'])[0]['Sha1'])
+    rec(f'{P}-get-ip-alerts', ip=as_list(ips['IPs'])[0])
+    rec(f'{P}-get-domain-alerts', domain=domains[0])
+    rec(f'{P}-get-user-alerts', username=user['User']['AccountName'])
+    rec(f'{P}-get-machine-alerts', machine_id=machine_id)
+    rec(f'{P}-create-alert', machine_id=machine_id, severity='High', title='coverage', description='raised for coverage',
+        recommended_action='look', event_time='2 hours ago', report_id='4711', category='Malware')
+
+
+def mde_graph_indicators(rec: Recorder) -> None:
+    made = rec(f'{P}-indicator-create-file', action='block', description='coverage file', threat_type='Malware',
+               file_hash_type='sha256', file_hash_value='ab' * 32, file_name='bad.exe', severity='High',
+               file_size='1024', file_path=r'C:\bad.exe', expiration_time='30 days')
+    file_id = as_list(made.context['MicrosoftATP']['Indicators'])[0]['id']
+    for args in ({'network_destination_ipv4': '198.51.100.10'}, {'domain_name': 'bad.example'},
+                 {'url': 'https://bad.example/x'}):
+        rec(f'{P}-indicator-create-network', action='alert', description='coverage net', threat_type='C2',
+            tlp_level='amber', expiration_time='30 days', **args)
+    rec(f'{P}-indicator-list', limit='50')
+    rec(f'{P}-indicator-get-by-id', indicator_id=file_id)
+    rec(f'{P}-indicator-update', indicator_id=file_id, expiration_time='30 days', severity='Low', description='updated')
+    rec(f'{P}-indicator-delete', indicator_id=file_id)
+
+
+def mde_sc_indicators(rec: Recorder) -> None:
+    created = rec(f'{P}-sc-indicator-create', indicator_value='evil.example', indicator_type='DomainName',
+                  action='Block', indicator_description='coverage', indicator_title='coverage domain', severity='High',
+                  expiration_time='30 days', indicator_application='app', recommended_actions='look',
+                  rbac_group_names='all')
+    indicator_id = str(as_list(created.context['MicrosoftATP']['Indicators'])[0]['id'])
+    rec(f'{P}-sc-indicator-update', indicator_value='evil.example', indicator_type='DomainName', action='Audit',
+        indicator_description='coverage 2', indicator_title='coverage domain', severity='Low', expiration_time='30 days')
+    rec(f'{P}-sc-indicator-list', indicator_type='DomainName')
+    rec(f'{P}-sc-indicator-get-by-id', indicator_id=indicator_id)
+    rec(f'{P}-indicator-batch-update', indicator_batch='[{"indicatorValue": "1.2.3.4", "indicatorType": "IpAddress", '
+        '"action": "Audit", "title": "t", "description": "d"}]')
+    rec(f'{P}-sc-indicator-delete', indicator_id=indicator_id)
+
+
+def mde_tvm(rec: Recorder) -> None:
+    rec(f'{P}-list-software', limit='50')
+    rec(f'{P}-list-machines-by-software', id='google-_-chrome')
+    rec(f'{P}-list-software-version-distribution', id='google-_-chrome')
+    rec(f'{P}-list-missing-kb-by-software', id='microsoft-_-windows_11')
+    rec(f'{P}-list-vulnerabilities-by-software', id='google-_-chrome')
+    listed = rec(f'{P}-list-vulnerabilities', limit='50')
+    cve = as_list(listed.context['MicrosoftATP']['Vulnerability'])[0]['id']
+    rec(f'{P}-list-machines-by-vulnerability', cve_id=cve)
+    rec(f'{P}-list-vulnerabilities-by-machine', limit='100')
+
+
+def mde_hunting(rec: Recorder) -> None:
+    host = healthy(rec)[0]['computerDnsName']
+    rec(f'{P}-advanced-hunting', query='DeviceInfo | take 3')
+    for kind, purposes in [
+        ('lateral-movement-evidence', ('network_connections', 'smb_connections', 'credential_dumping',
+                                       'management_connection')),
+        ('persistence-evidence', ('scheduled_job', 'registry_entry', 'startup_folder_changes', 'new_service_created',
+                                  'service_updated', 'file_replaced', 'new_user', 'new_group', 'group_user_change',
+                                  'local_firewall_change', 'host_file_change')),
+        ('file-origin', (None,)),
+        ('process-details', ('parent_process', 'grandparent_process', 'process_details', 'beaconing_evidence',
+                             'powershell_execution_unsigned_files', 'process_excecution_powershell')),
+        ('network-connections', ('external_addresses', 'dns_query', 'encoded_commands')),
+        ('privilege-escalation', (None,)), ('tampering', (None,)),
+        ('cover-up', ('file_deleted', 'event_log_cleared', 'compromised_information', 'connected_devices',
+                      'action_types', 'common_files')),
+    ]:
+        for purpose in purposes:
+            args = {'device_name': host}
+            if purpose:
+                args['query_purpose'] = purpose
+            rec(f'{P}-advanced-hunting-{kind}', **args)
+
+
+def mde_live_response(rec: Recorder) -> None:
+    machine_id = healthy(rec)[0]['id']
+    got = rec(f'{P}-live-response-get-file', machine_id=machine_id, comment='coverage', path=LR_PATH)
+    rec(f'{P}-live-response-result', machine_action_id=got.context['MicrosoftATP']['LiveResponseAction']['id'],
+        command_index='0')
+    rec(f'{P}-live-response-run-script', machine_id=machine_id, comment='coverage', scriptName='minidump.ps1',
+        arguments='OfficeClickToRun')
+    rec(f'{P}-live-response-put-file', machine_id=machine_id, comment='coverage', file_name='tools.zip')
+
+
+# ---- Microsoft 365 Defender and Defender Threat Intelligence scenarios --------------------------------------------
+
+def m365d_incidents(rec: Recorder) -> None:
+    listed = rec('microsoft-365-defender-incidents-list', limit='50')
+    incident_id = str(as_list(listed.context['Microsoft365Defender']['Incident'])[0]['incidentId'])
+    rec('microsoft-365-defender-incident-update', id=incident_id, status='InProgress', classification='TruePositive',
+        determination='Malware', tags='coverage', comment='coverage', assigned_to='analyst@contoso.onmicrosoft.com')
+    rec('microsoft-365-defender-incident-get', id=incident_id)          # now assigned and commented
+    rec('microsoft-365-defender-advanced-hunting', query='AlertInfo | take 100', limit='3')
+
+
+def mdti_commands(rec: Recorder) -> None:
+    rec(f'{T}-article-list', limit='3')
+    rec(f'{T}-article-indicators-list', article_id='a3f1c2d4', limit='5')
+    rec(f'{T}-profile-list', limit='10')
+    rec(f'{T}-profile-indicators-list', intel_profile_id='example-blizzard')
+    rec(f'{T}-host', host_id='fake-malicious.site')
+    rec(f'{T}-host-whois', host_id='contoso.com')
+    rec(f'{T}-host-whois-history', host_id='fake-malicious.site')
+    rec(f'{T}-host-reputation', host_id='fake-malicious.site')
+
+
+@dataclass(frozen=True)
+class Scenario:
+    integration: str
+    run: Callable[[Recorder], None]
+    commands: tuple[str, ...]              # the commands whose official outputs this scenario must write
+    instance: dict[str, Any] = field(default_factory=dict)
+    reset: str | None = None               # the emulator admin reset to run first
+
+
+def _mde(run: Callable[[Recorder], None], *commands: str) -> Scenario:
+    return Scenario(MDE, run, commands, reset='/mde/reset')
+
+
+SCENARIOS: dict[str, Scenario] = {
+    'mde-machines': _mde(mde_machines, f'{P}-get-machines', f'{P}-get-machine-details', f'{P}-get-machine-by-ip',
+                         'endpoint', f'{P}-get-machine-users', f'{P}-add-remove-machine-tag',
+                         f'{P}-get-domain-machines', f'{P}-get-user-machines'),
+    'mde-files': _mde(mde_files, f'{P}-get-file-statistics', f'{P}-get-file-info', f'{P}-get-file-related-machines',
+                      f'{P}-get-domain-statistics', f'{P}-get-ip-statistics'),
+    'mde-actions': _mde(mde_actions, f'{P}-run-antivirus-scan', f'{P}-restrict-app-execution',
+                        f'{P}-remove-app-restriction', f'{P}-isolate-machine', f'{P}-unisolate-machine',
+                        f'{P}-stop-and-quarantine-file', f'{P}-collect-investigation-package',
+                        f'{P}-get-investigation-package-sas-uri', f'{P}-request-and-download-investigation-package',
+                        f'{P}-list-machine-actions-details', f'{P}-start-investigation', f'{P}-list-investigations',
+                        f'{P}-offboard-machine'),
+    'mde-alerts': _mde(mde_alerts, f'{P}-list-alerts', f'{P}-get-alert-by-id', f'{P}-get-alert-related-user',
+                       f'{P}-get-alert-related-files', f'{P}-get-alert-related-ips', f'{P}-get-alert-related-domains',
+                       f'{P}-get-file-alerts', f'{P}-get-ip-alerts', f'{P}-get-domain-alerts', f'{P}-get-user-alerts',
+                       f'{P}-get-machine-alerts', f'{P}-create-alert', f'{P}-update-alert'),
+    'mde-graph-indicators': _mde(mde_graph_indicators, f'{P}-indicator-create-file', f'{P}-indicator-create-network',
+                                 f'{P}-indicator-list', f'{P}-indicator-get-by-id', f'{P}-indicator-update'),
+    'mde-sc-indicators': _mde(mde_sc_indicators, f'{P}-sc-indicator-create', f'{P}-sc-indicator-update',
+                              f'{P}-sc-indicator-list', f'{P}-sc-indicator-get-by-id', f'{P}-indicator-batch-update'),
+    'mde-tvm': _mde(mde_tvm, f'{P}-list-software', f'{P}-list-machines-by-software',
+                    f'{P}-list-software-version-distribution', f'{P}-list-missing-kb-by-software',
+                    f'{P}-list-vulnerabilities-by-software', f'{P}-list-vulnerabilities',
+                    f'{P}-list-machines-by-vulnerability', f'{P}-list-vulnerabilities-by-machine'),
+    'mde-hunting': _mde(mde_hunting, f'{P}-advanced-hunting', *(f'{P}-advanced-hunting-{kind}' for kind in (
+        'lateral-movement-evidence', 'persistence-evidence', 'file-origin', 'process-details', 'network-connections',
+        'privilege-escalation', 'tampering', 'cover-up'))),
+    'mde-live-response': _mde(mde_live_response, f'{P}-live-response-get-file', f'{P}-live-response-result',
+                              f'{P}-live-response-run-script', f'{P}-live-response-put-file'),
+    **{f'm365d-{name}': Scenario(M365D, m365d_incidents, (
+        'microsoft-365-defender-incidents-list', 'microsoft-365-defender-incident-get',
+        'microsoft-365-defender-incident-update', 'microsoft-365-defender-advanced-hunting'),
+        instance={'api_backend': backend}, reset='/xdr/reset') for name, backend in (('graph', GRAPH), ('legacy', LEGACY))},
+    'mdti': Scenario(MDTI, mdti_commands, tuple(f'{T}-{name}' for name in (
+        'article-list', 'article-indicators-list', 'profile-list', 'profile-indicators-list', 'host', 'host-whois',
+        'host-whois-history', 'host-reputation'))),
+}
+
+
+def test_every_official_command_with_outputs_has_a_scenario():
+    """Given the recorded official interfaces, Then each command that declares an output path not on the DROPPED or
+    WRITTEN_WHEN lists is checked by a scenario (a newly recorded command cannot go unchecked)."""
+    checked = {(s.integration, c) for s in SCENARIOS.values() for c in s.commands}
+    unchecked = []
+    for integration in (MDE, M365D, MDTI):
+        for command, spec in load_official(integration)['commands'].items():
+            paths = [p for p in spec['outputs'] if (integration, command, p) not in DROPPED.keys() | WRITTEN_WHEN.keys()]
+            if paths and (integration, command) not in checked:
+                unchecked.append((integration, command))
+    assert not unchecked
+
+
+@pytest.mark.parametrize('name', list(SCENARIOS))
+def test_official_outputs_are_written(local_run, e2e_emulator, monkeypatch, name):
+    """Given the seeded emulator, When the scenario's commands run through xsoar-local, Then each command wrote every
+    official output path (less DROPPED) with a meaningful value."""
+    scenario = SCENARIOS[name]
+    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
+    if scenario.reset:
+        admin(url, 'POST', scenario.reset, verify=ca)
+    if scenario.integration == MDE:
+        admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 0.05})
+    run = local_run(scenario.integration)
+    rec = Recorder(run, run.instance('client-secret', **scenario.instance), url, ca)
+    scenario.run(rec)
+    missing = {command: missing_outputs(scenario.integration, command, rec.written.get(command, {}))
+               for command in scenario.commands}
+    missing = {command: paths for command, paths in missing.items() if paths}
+    assert not missing, '\n'.join(f'{command}:\n  ' + '\n  '.join(paths) for command, paths in missing.items())
