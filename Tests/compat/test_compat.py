@@ -91,6 +91,14 @@ LIVE_RESPONSE_NULLS = {
     'cancellationDateTimeUtc': 'a cancelled action', 'commands.errors': 'a failed command',
     'troubleshootInfo': 'a failed action', 'scope': 'an isolation or a scan', 'relatedFileInfo': 'an action on a file',
     'externalId': 'an action whose requester gave an external ID (the official commands send none)'}
+GRAPH_INDICATOR_COMMANDS = ('microsoft-atp-indicator-create-file', 'microsoft-atp-indicator-create-network',
+                            'microsoft-atp-indicator-list', 'microsoft-atp-indicator-get-by-id',
+                            'microsoft-atp-indicator-update')
+GRAPH_NETWORK_FIELDS = ('domainName', 'url', 'userAgent', 'networkCidrBlock', 'networkIPv4', 'networkIPv6', 'networkPort',
+                        'networkProtocol', *(f'network{side}{field}' for side in ('Source', 'Destination')
+                                             for field in ('Asn', 'CidrBlock', 'IPv4', 'IPv6', 'Port')))
+GRAPH_FILE_FIELDS = tuple(f'file{field}' for field in ('CompileDateTime', 'CreatedDateTime', 'HashType', 'HashValue',
+                                                        'MutexName', 'Name', 'Packer', 'Path', 'Size', 'Type'))
 WRITTEN_WHEN: dict[tuple[str, str, str], str] = {
     **{(MDE, command, f'MicrosoftATP.MachineAction.RelatedFileInfo.{field}'): NO_FILE
        for command in ACTION_COMMANDS for field in ('FileIdentifier', 'FileIdentifierType')},
@@ -119,6 +127,19 @@ WRITTEN_WHEN: dict[tuple[str, str, str], str] = {
        for field, state in LIVE_RESPONSE_NULLS.items()},
     (MDE, 'microsoft-atp-live-response-run-script', 'MicrosoftATP.LiveResponseAction.script_errors'):
         'empty unless the script writes to its error output',
+    **{(MDE, command, f'MicrosoftATP.Indicators.{field}'):
+       'set only by other Microsoft Graph clients: no official command argument sends it'
+       for command in GRAPH_INDICATOR_COMMANDS
+       for field in ('additionalInformation', 'externalId', 'knownFalsePositives', 'vendorInformation')},
+    **{(MDE, 'microsoft-atp-indicator-create-file', f'MicrosoftATP.Indicators.{field}'):
+       'a file indicator has no network observable (create-network writes these)' for field in GRAPH_NETWORK_FIELDS},
+    **{(MDE, 'microsoft-atp-indicator-create-network', f'MicrosoftATP.Indicators.{field}'):
+       'a network indicator has no file observable (create-file writes these)' for field in GRAPH_FILE_FIELDS},
+    **{(MDE, command, f'MicrosoftATP.Indicators.{field}'):
+       'set in the Microsoft Defender portal: no official command argument sends it'
+       for command in ('microsoft-atp-sc-indicator-create', 'microsoft-atp-sc-indicator-update',
+                       'microsoft-atp-sc-indicator-list', 'microsoft-atp-sc-indicator-get-by-id')
+       for field in ('mitreTechniques', 'historicalDetection')},
     **{(M365D, command, 'Microsoft365Defender.Incident.redirectIncidentId'):
        'set only on an incident Microsoft merged into another' for command in (
            'microsoft-365-defender-incidents-list', 'microsoft-365-defender-incident-get',

@@ -180,34 +180,61 @@ def mde_alerts(rec: Recorder) -> None:
         recommended_action='look', event_time='2 hours ago', report_id='4711', category='Malware')
 
 
+GRAPH_COMMON = {'action': 'block', 'description': 'coverage', 'threat_type': 'Malware', 'expiration_time': '30 days',
+                'severity': 'High', 'confidence': '80', 'tags': 'coverage', 'tlp_level': 'amber'}
+GRAPH_FILE = {'file_compile_date_time': '2024-01-01T00:00:00Z', 'file_created_date_time': '2024-01-02T00:00:00Z',
+              'file_mutex_name': 'Global\\coverage', 'file_name': 'bad.exe', 'file_packer': 'UPX',
+              'file_path': r'C:\bad.exe', 'file_size': '1024', 'file_type': 'PortableExecutable'}
+GRAPH_NETWORK = {'domain_name': 'bad.example', 'network_cidr_block': '203.0.113.0/24', 'network_destination_asn': '64500',
+                 'network_destination_cidr_block': '198.51.100.0/24', 'network_destination_ipv4': '198.51.100.10',
+                 'network_destination_ipv6': '2001:db8::10', 'network_destination_port': '443',
+                 'network_ipv4': '203.0.113.7', 'network_ipv6': '2001:db8::7', 'network_port': '8443',
+                 'network_protocol': '6', 'network_source_asn': '64501', 'network_source_cidr_block': '192.0.2.0/24',
+                 'network_source_ipv4': '192.0.2.7', 'network_source_ipv6': '2001:db8::1', 'network_source_port': '50000',
+                 'url': 'https://bad.example/x', 'user_agent': 'coverage-agent'}
+
+
 def mde_graph_indicators(rec: Recorder) -> None:
-    made = rec(f'{P}-indicator-create-file', action='block', description='coverage file', threat_type='Malware',
-               file_hash_type='sha256', file_hash_value='ab' * 32, file_name='bad.exe', severity='High',
-               file_size='1024', file_path=r'C:\bad.exe', expiration_time='30 days')
-    file_id = as_list(made.context['MicrosoftATP']['Indicators'])[0]['id']
-    for args in ({'network_destination_ipv4': '198.51.100.10'}, {'domain_name': 'bad.example'},
-                 {'url': 'https://bad.example/x'}):
-        rec(f'{P}-indicator-create-network', action='alert', description='coverage net', threat_type='C2',
-            tlp_level='amber', expiration_time='30 days', **args)
+    """A file indicator per hash type with every file property, and one network indicator with every network
+    property; each is read, listed and updated."""
+    made = []
+    for hash_type, value in (('sha256', 'ab' * 32), ('sha1', 'cd' * 20), ('md5', 'ef' * 16)):
+        created = rec(f'{P}-indicator-create-file', file_hash_type=hash_type, file_hash_value=value, **GRAPH_COMMON,
+                      **GRAPH_FILE)
+        made.append(as_list(created.context['MicrosoftATP']['Indicators'])[0]['id'])
+    for observables in (GRAPH_NETWORK, {'network_ipv4': '203.0.113.8'}, {'url': 'https://bad.example/y'}):
+        network = rec(f'{P}-indicator-create-network', **{**GRAPH_COMMON, 'threat_type': 'C2'}, **observables)
+        made.append(as_list(network.context['MicrosoftATP']['Indicators'])[0]['id'])
     rec(f'{P}-indicator-list', limit='50')
-    rec(f'{P}-indicator-get-by-id', indicator_id=file_id)
-    rec(f'{P}-indicator-update', indicator_id=file_id, expiration_time='30 days', severity='Low', description='updated')
-    rec(f'{P}-indicator-delete', indicator_id=file_id)
+    for indicator_id in made:
+        rec(f'{P}-indicator-get-by-id', indicator_id=indicator_id)
+        rec(f'{P}-indicator-update', indicator_id=indicator_id, expiration_time='30 days', severity='Low',
+            description='updated')
+    rec(f'{P}-indicator-delete', indicator_id=made[0])
+
+
+SC_VALUES = {'FileSha1': file_hashes(0)[0], 'FileSha256': file_hashes(0)[1], 'FileMd5': file_hashes(0)[2],
+             'IpAddress': '198.51.100.77', 'Url': 'https://bad.example/payload', 'DomainName': 'evil.example'}
+SC_COMMON = {'action': 'Block', 'indicator_description': 'coverage', 'indicator_title': 'coverage', 'severity': 'High',
+             'expiration_time': '30 days', 'indicator_application': 'app', 'recommended_actions': 'look',
+             'rbac_group_names': 'all', 'generate_alert': 'true'}
 
 
 def mde_sc_indicators(rec: Recorder) -> None:
-    created = rec(f'{P}-sc-indicator-create', indicator_value='evil.example', indicator_type='DomainName',
-                  action='Block', indicator_description='coverage', indicator_title='coverage domain', severity='High',
-                  expiration_time='30 days', indicator_application='app', recommended_actions='look',
-                  rbac_group_names='all')
-    indicator_id = str(as_list(created.context['MicrosoftATP']['Indicators'])[0]['id'])
-    rec(f'{P}-sc-indicator-update', indicator_value='evil.example', indicator_type='DomainName', action='Audit',
-        indicator_description='coverage 2', indicator_title='coverage domain', severity='Low', expiration_time='30 days')
-    rec(f'{P}-sc-indicator-list', indicator_type='DomainName')
-    rec(f'{P}-sc-indicator-get-by-id', indicator_id=indicator_id)
+    """One indicator of each type, created, updated, read and listed; a batch with an item Microsoft refuses."""
+    ids = []
+    for indicator_type, value in SC_VALUES.items():
+        created = rec(f'{P}-sc-indicator-create', indicator_value=value, indicator_type=indicator_type, **SC_COMMON)
+        ids.append(str(as_list(created.context['MicrosoftATP']['Indicators'])[0]['id']))
+        rec(f'{P}-sc-indicator-update', indicator_value=value, indicator_type=indicator_type,
+            **{**SC_COMMON, 'action': 'Audit', 'severity': 'Low'})
+    rec(f'{P}-sc-indicator-list', limit='50')
+    for indicator_id in ids:
+        rec(f'{P}-sc-indicator-get-by-id', indicator_id=indicator_id)
     rec(f'{P}-indicator-batch-update', indicator_batch='[{"indicatorValue": "1.2.3.4", "indicatorType": "IpAddress", '
-        '"action": "Audit", "title": "t", "description": "d"}]')
-    rec(f'{P}-sc-indicator-delete', indicator_id=indicator_id)
+        '"action": "Audit", "title": "t", "description": "d"}, {"indicatorValue": "not an address", '
+        '"indicatorType": "IpAddress", "action": "Audit", "title": "t", "description": "d"}]')
+    rec(f'{P}-sc-indicator-delete', indicator_id=ids[0])
 
 
 def mde_tvm(rec: Recorder) -> None:

@@ -2062,11 +2062,12 @@ def ti_standard_indicator(item: Dict[str, Any]) -> Any:
     if value and kind in ('sha1', 'sha256', 'md5'):
         return Common.File(dbot(value, DBotScoreType.FILE, score), name=item.get('fileName'), size=item.get('fileSize'),
                            path=item.get('filePath'), **{kind: value})
+    # One standard object per indicator, in the official order: the domain, else an IP address, else the URL.
+    if item.get('domainName'):
+        return Common.Domain(item['domainName'], dbot(item['domainName'], DBotScoreType.DOMAIN, score))
     ip = next((item.get(f) for f in NETWORK_IP_ARGS.values() if item.get(f)), None)
     if ip:
         return Common.IP(ip, dbot(ip, DBotScoreType.IP, score))
-    if item.get('domainName'):
-        return Common.Domain(item['domainName'], dbot(item['domainName'], DBotScoreType.DOMAIN, score))
     if item.get('url'):
         return Common.URL(item['url'], dbot(item['url'], DBotScoreType.URL, score))
     return None
