@@ -249,27 +249,78 @@ def mde_tvm(rec: Recorder) -> None:
     rec(f'{P}-list-vulnerabilities-by-machine', limit='100')
 
 
+def hunting_evidence(host: str, user: str) -> dict[str, list[dict[str, Any]]]:
+    """Telemetry on ``host`` that each templated hunting query finds: one kind of evidence per query purpose."""
+    def rows(*items: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{'DeviceName': host, **item} for item in items]
+    return {
+        'DeviceNetworkEvents': rows(
+            {'RemoteIP': '203.0.113.50', 'RemotePort': 445, 'RemoteIPType': 'Public', 'ActionType': 'ConnectionSuccess',
+             'InitiatingProcessFileName': 'svchost.exe'},
+            {'RemoteIP': '203.0.113.51', 'RemotePort': 3389, 'RemoteIPType': 'Public', 'ActionType': 'ConnectionSuccess',
+             'InitiatingProcessFileName': 'mstsc.exe'}),
+        'DeviceProcessEvents': rows(
+            {'FileName': 'procdump.exe', 'ProcessCommandLine': 'procdump.exe -ma lsass.exe lsass.dmp',
+             'InitiatingProcessFileName': 'powershell.exe', 'InitiatingProcessParentFileName': 'explorer.exe'},
+            {'FileName': 'schtasks.exe', 'ProcessCommandLine': 'schtasks.exe /create /tn updater /tr evil.exe',
+             'InitiatingProcessFileName': 'cmd.exe', 'InitiatingProcessParentFileName': 'explorer.exe'},
+            {'FileName': 'powershell.exe', 'ProcessCommandLine': 'powershell.exe -enc SQBFAFgA',
+             'InitiatingProcessFileName': 'cmd.exe', 'InitiatingProcessParentFileName': 'winword.exe'},
+            {'FileName': 'wevtutil.exe', 'ProcessCommandLine': 'wevtutil.exe cl Security',
+             'InitiatingProcessFileName': 'cmd.exe', 'InitiatingProcessParentFileName': 'explorer.exe'}),
+        'DeviceRegistryEvents': rows(
+            {'ActionType': 'RegistryValueSet', 'RegistryKey': r'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run',
+             'RegistryValueName': 'Updater', 'InitiatingProcessFileName': 'reg.exe',
+             'InitiatingProcessCommandLine': r'reg.exe add HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run'},
+            {'ActionType': 'RegistryValueSet', 'RegistryKey': r'HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\EvilSvc',
+             'RegistryValueName': 'ImagePath', 'InitiatingProcessFileName': 'sc.exe'}),
+        'DeviceFileEvents': rows(
+            {'ActionType': 'FileCreated', 'FileName': 'run.lnk',
+             'FolderPath': r'C:\Users\alex\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup'},
+            {'ActionType': 'FileModified', 'FileName': 'sethc.exe', 'FolderPath': r'C:\Windows\System32'},
+            {'ActionType': 'FileModified', 'FileName': 'hosts', 'FolderPath': r'C:\Windows\System32\drivers\etc'},
+            {'ActionType': 'FileDeleted', 'FileName': 'evidence.log', 'FolderPath': r'C:\Temp'}),
+        'DeviceEvents': rows(*({'ActionType': action, 'InitiatingProcessCommandLine': 'net.exe', 'AdditionalFields':
+                                '{"GroupName": "Administrators"}'} for action in (
+            'ServiceInstalled', 'UserAccountCreated', 'SecurityGroupCreated', 'UserAccountAddedToLocalGroup',
+            'FirewallPolicyChanged', 'DnsQueryResponse', 'TamperingAttempt'))),
+        'DeviceImageLoadEvents': rows({'ActionType': 'ImageLoaded', 'FileName': 'unsigned.dll',
+                                       'FolderPath': r'C:\Temp', 'InitiatingProcessFileName': 'powershell.exe'}),
+        'DeviceLogonEvents': rows({'ActionType': 'LogonSuccess', 'AccountName': user, 'LogonType': 'Network'}),
+    }
+
+
+HUNTING_PURPOSES = {
+    'lateral-movement-evidence': ('network_connections', 'smb_connections', 'credential_dumping', 'management_connection'),
+    'persistence-evidence': ('scheduled_job', 'registry_entry', 'startup_folder_changes', 'new_service_created',
+                             'service_updated', 'file_replaced', 'new_user', 'new_group', 'group_user_change',
+                             'local_firewall_change', 'host_file_change'),
+    'file-origin': (None,),
+    'process-details': ('parent_process', 'grandparent_process', 'process_details', 'beaconing_evidence',
+                        'powershell_execution_unsigned_files', 'process_excecution_powershell'),
+    'network-connections': ('external_addresses', 'dns_query', 'encoded_commands'),
+    'privilege-escalation': (None,), 'tampering': (None,),
+    'cover-up': ('file_deleted', 'event_log_cleared', 'compromised_information', 'connected_devices', 'action_types',
+                 'common_files'),
+}
+
+
 def mde_hunting(rec: Recorder) -> None:
+    """Every query purpose of every templated hunting command, over telemetry holding its kind of evidence."""
     host = healthy(rec)[0]['computerDnsName']
+    user = 'mallory'
+    for table, rows in hunting_evidence(host, user).items():
+        rec.admin('POST', '/mde/hunting-rows', json={'table': table, 'rows': rows})
     rec(f'{P}-advanced-hunting', query='DeviceInfo | take 3')
-    for kind, purposes in [
-        ('lateral-movement-evidence', ('network_connections', 'smb_connections', 'credential_dumping',
-                                       'management_connection')),
-        ('persistence-evidence', ('scheduled_job', 'registry_entry', 'startup_folder_changes', 'new_service_created',
-                                  'service_updated', 'file_replaced', 'new_user', 'new_group', 'group_user_change',
-                                  'local_firewall_change', 'host_file_change')),
-        ('file-origin', (None,)),
-        ('process-details', ('parent_process', 'grandparent_process', 'process_details', 'beaconing_evidence',
-                             'powershell_execution_unsigned_files', 'process_excecution_powershell')),
-        ('network-connections', ('external_addresses', 'dns_query', 'encoded_commands')),
-        ('privilege-escalation', (None,)), ('tampering', (None,)),
-        ('cover-up', ('file_deleted', 'event_log_cleared', 'compromised_information', 'connected_devices',
-                      'action_types', 'common_files')),
-    ]:
+    for kind, purposes in HUNTING_PURPOSES.items():
         for purpose in purposes:
             args = {'device_name': host}
             if purpose:
                 args['query_purpose'] = purpose
+            if purpose == 'registry_entry':
+                args['process_cmd'] = 'reg.exe'
+            if purpose in ('compromised_information', 'connected_devices'):
+                args['username'] = user
             rec(f'{P}-advanced-hunting-{kind}', **args)
 
 
@@ -342,9 +393,8 @@ SCENARIOS: dict[str, Scenario] = {
                     f'{P}-list-software-version-distribution', f'{P}-list-missing-kb-by-software',
                     f'{P}-list-vulnerabilities-by-software', f'{P}-list-vulnerabilities',
                     f'{P}-list-machines-by-vulnerability', f'{P}-list-vulnerabilities-by-machine'),
-    'mde-hunting': _mde(mde_hunting, f'{P}-advanced-hunting', *(f'{P}-advanced-hunting-{kind}' for kind in (
-        'lateral-movement-evidence', 'persistence-evidence', 'file-origin', 'process-details', 'network-connections',
-        'privilege-escalation', 'tampering', 'cover-up'))),
+    'mde-hunting': _mde(mde_hunting, f'{P}-advanced-hunting',
+                        *(f'{P}-advanced-hunting-{kind}' for kind in HUNTING_PURPOSES)),
     'mde-live-response': _mde(mde_live_response, f'{P}-live-response-get-file', f'{P}-live-response-result',
                               f'{P}-live-response-run-script', f'{P}-live-response-put-file'),
     **{f'm365d-{name}': Scenario(M365D, m365d_incidents, (

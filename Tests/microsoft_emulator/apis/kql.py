@@ -12,6 +12,7 @@ incident store). Supported query language::
     project c1, c2, New = c3    project-away c1, c2
     take N | limit N            order by c [asc|desc], ...  (also sort by; descending by default, as in KQL)
     top N by c [asc|desc]       count                          distinct c1, c2
+    summarize [Name =] count() | dcount(c), ... [by c1, c2]   (groups in first-seen order, the by columns first)
 
 Literals: strings ("..." or '...' with backslash escapes, @"..." verbatim, h"..." obfuscated), integers, reals,
 true/false, datetime(2026-01-01T10:00:00Z), ago(1d), now(), timespans (1d, 2h, 30m, 10s, 100ms). ``//`` comments.
@@ -47,7 +48,7 @@ DEFAULT_WINDOW = 30 * 86400 * TICKS_PER_SECOND
 
 # Real KQL tabular operators this engine does not implement: refused with a pointer to the emulator's subset.
 KNOWN_UNSUPPORTED = frozenset({
-    'summarize', 'extend', 'join', 'union', 'mv-expand', 'mvexpand', 'parse', 'evaluate', 'render', 'make-series',
+    'extend', 'join', 'union', 'mv-expand', 'mvexpand', 'parse', 'evaluate', 'render', 'make-series',
     'lookup', 'project-rename', 'project-reorder', 'serialize', 'search', 'sample', 'sample-distinct', 'top-nested',
     'as', 'invoke', 'facet', 'fork', 'getschema', 'reduce', 'scan', 'partition', 'parse-where', 'mv-apply',
     'top-hitters', 'find', 'extend-keep',
@@ -245,6 +246,7 @@ class Operator:
     columns: list[tuple[str, Column]] = field(default_factory=list)   # (output name, source column)
     count: int = 0
     keys: list[tuple[Column, bool]] = field(default_factory=list)      # (column, descending)
+    aggregates: list[tuple[str, str, Column | None]] = field(default_factory=list)   # summarize: (name, fn, column)
 
 
 @dataclass
@@ -331,10 +333,37 @@ class Parser:
             return Operator('top', token, count=count, keys=self.sort_keys(single=True))
         if name == 'count':
             return Operator('count', token)
+        if name == 'summarize':
+            aggregates = self.aggregates()
+            by = self.projection(allow_rename=False) if self.word('by') else []
+            return Operator('summarize', token, aggregates=aggregates, columns=by)
         if name in KNOWN_UNSUPPORTED:
             raise KqlError(f"Query could not be parsed at '{token.text}' on line [{token.line},{token.col}] "
                            f"(the Microsoft emulator does not implement the '{name}' operator)")
         raise self.error(token)
+
+    def aggregates(self) -> list[tuple[str, str, Column | None]]:
+        """``[Name =] count() | dcount(Column)``, comma-separated; KQL names an unnamed one count_ / dcount_<Column>."""
+        found: list[tuple[str, str, Column | None]] = []
+        while True:
+            name = None
+            if self.peek().kind == 'ident' and self.peek(1).kind == 'op' and self.peek(1).value == '=':
+                name = self.next().value
+                self.next()
+            function = self.next()
+            if function.kind != 'ident' or function.value.lower() not in ('count', 'dcount'):
+                raise self.error(function)
+            self.expect_op('(')
+            column = None
+            if function.value.lower() == 'dcount':
+                column = self.column()
+            self.expect_op(')')
+            fn = function.value.lower()
+            found.append((name or (f'dcount_{column.name}' if column else 'count_'), fn, column))
+            if self.peek().kind == 'op' and self.peek().value == ',':
+                self.next()
+                continue
+            return found
 
     def integer(self) -> int:
         token = self.next()
@@ -574,6 +603,8 @@ def _type_name(kql_type: str) -> str:
 
 
 def _has_term(haystack: str, needle: str) -> bool:
+    """KQL ``has``: the needle's terms are whole terms of the haystack. A needle that starts or ends with a
+    separator (``@"\\Startup"``, ``" cl "``) carries its own boundary on that side."""
     if not needle:
         return True
     start = 0
@@ -581,9 +612,9 @@ def _has_term(haystack: str, needle: str) -> bool:
         index = haystack.find(needle, start)
         if index < 0:
             return False
-        before = haystack[index - 1] if index else ' '
+        before = haystack[index - 1] if index and needle[0].isalnum() else ' '
         after_index = index + len(needle)
-        after = haystack[after_index] if after_index < len(haystack) else ' '
+        after = haystack[after_index] if after_index < len(haystack) and needle[-1].isalnum() else ' '
         if not before.isalnum() and not after.isalnum():
             return True
         start = index + 1
@@ -705,6 +736,25 @@ class Executor:
         raise KqlError(f"'{operator}' operator: Failed to resolve column or scalar expression named "
                        f"'{column.name}'. Fix semantic errors in your query.", 'semantic')
 
+    def summarize(self, op: Operator, schema: dict[str, str], rows: list[Row]) -> tuple[list[tuple[str, str]], list[Row]]:
+        """One row per distinct value of the by columns (one row in all without them): the by columns, then each
+        aggregate (count() rows, dcount(c) distinct non-null values of c)."""
+        by = [self.resolve(src, schema, 'summarize') for _, src in op.columns]
+        measured = [(name, fn, self.resolve(column, schema, 'summarize') if column else None)
+                    for name, fn, column in op.aggregates]
+        groups: dict[tuple[Any, ...], list[Row]] = {}
+        for r in rows:
+            groups.setdefault(tuple(r.get(n) for n in by), []).append(r)
+        if not by and not groups:
+            groups[()] = []
+        out = []
+        for key, members in groups.items():
+            row: Row = dict(zip(by, key))
+            for name, fn, column in measured:
+                row[name] = len(members) if fn == 'count' else len({m.get(column) for m in members} - {None})
+            out.append(row)
+        return [(n, schema[n]) for n in by] + [(name, 'Int64') for name, _, _ in measured], out
+
     def run(self, query_text: str, window: tuple[int, int] | None) -> tuple[list[tuple[str, str]], list[Row]]:
         query = Parser(query_text).parse()
         table = query.table.value
@@ -757,6 +807,8 @@ class Executor:
             elif op.name == 'count':
                 columns = [('Count', 'Int64')]
                 rows = [{'Count': len(rows)}]
+            elif op.name == 'summarize':
+                columns, rows = self.summarize(op, schema, rows)
         return columns, rows[:MAX_RESULT_ROWS]
 
 

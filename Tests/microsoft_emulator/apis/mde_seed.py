@@ -336,9 +336,14 @@ EXTRA_SCHEMAS: dict[str, list[tuple[str, str]]] = {
     'DeviceRegistryEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                              ('ActionType', 'String'), ('RegistryKey', 'String'), ('RegistryValueType', 'String'),
                              ('RegistryValueName', 'String'), ('RegistryValueData', 'String'),
-                             ('InitiatingProcessFileName', 'String'), ('InitiatingProcessSHA1', 'String'),
-                             ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'),
-                             ('ReportId', 'Int64')],
+                             ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
+                             ('InitiatingProcessSHA1', 'String'), ('InitiatingProcessSHA256', 'String'),
+                             ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
+    'DeviceImageLoadEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                              ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
+                              ('SHA1', 'String'), ('SHA256', 'String'), ('MD5', 'String'),
+                              ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
+                              ('ReportId', 'Int64')],
     'DeviceLogonEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                           ('ActionType', 'String'), ('LogonType', 'String'), ('AccountDomain', 'String'),
                           ('AccountName', 'String'), ('AccountSid', 'String'), ('RemoteIP', 'String'),
@@ -347,7 +352,7 @@ EXTRA_SCHEMAS: dict[str, list[tuple[str, str]]] = {
                           ('ReportId', 'Int64')],
 }
 HUNTING_TABLES = ('DeviceInfo', 'DeviceProcessEvents', 'DeviceNetworkEvents', 'DeviceFileEvents',
-                  'DeviceRegistryEvents', 'DeviceLogonEvents', 'DeviceEvents', 'AlertInfo')
+                  'DeviceRegistryEvents', 'DeviceImageLoadEvents', 'DeviceLogonEvents', 'DeviceEvents', 'AlertInfo')
 _PROCESSES = [('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0', 'powershell.exe -nop -w hidden -c IEX'),
               ('cmd.exe', 'C:\\Windows\\System32', 'cmd.exe /c whoami /all'),
               ('rundll32.exe', 'C:\\Windows\\System32', 'rundll32.exe payload.dll,Start'),

@@ -257,7 +257,7 @@ def test_hunting_tables(api, emulator):
 
 
 def test_hunting_errors_and_added_rows(api, emulator):
-    bad = hunt(api, 'DeviceInfo | summarize count() by DeviceName')
+    bad = hunt(api, 'DeviceInfo | extend Name = DeviceName')
     assert bad.status_code == 400 and bad.json()['error']['code'] == 'BadRequest'
     assert hunt(api, 'NoSuchTable | take 1').status_code == 400
     assert api('POST', '/api/advancedqueries/run', json={}).status_code == 400

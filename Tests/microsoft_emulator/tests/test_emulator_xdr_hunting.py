@@ -174,6 +174,37 @@ def test_project_take_order_top_count_distinct(hunt):
     assert len(commented) == 2
 
 
+def test_has_with_a_separator_at_an_edge(hunt, emulator):
+    """Given a needle that starts or ends with a separator, Then it carries its own boundary there (as in KQL): a
+    path fragment or a spaced word matches, a part of a term still does not."""
+    add_rows(emulator, 'DeviceProcessEvents', {'DeviceName': 'edge-host',
+                                               'ProcessCommandLine': r'C:\Users\alex\Startup\run.exe cl Security'})
+    def found(needle):
+        return rows(hunt, f'DeviceProcessEvents | where DeviceName == "edge-host" and ProcessCommandLine has '
+                          f'{needle} | project DeviceName')
+    assert found(r'@"\Startup"') == found('" cl "') == found(r'@"alex\Startup\"') == [{'DeviceName': 'edge-host'}]
+    assert found('"tartup"') == found(r'@"\Start"') == []
+
+
+def test_summarize_count_and_dcount(hunt):
+    """Given events, When summarized by columns, Then one row per group with the by columns first and each count;
+    unnamed aggregates take KQL's names, and without by there is one row."""
+    events = rows(hunt, 'DeviceNetworkEvents | project DeviceName, RemotePort, RemoteIP')
+    status, body = hunt('DeviceNetworkEvents | summarize Connections = count(), dcount(RemoteIP) by DeviceName')
+    assert status == 200 and body['Schema'] == [{'Name': 'DeviceName', 'Type': 'String'},
+                                                {'Name': 'Connections', 'Type': 'Int64'},
+                                                {'Name': 'dcount_RemoteIP', 'Type': 'Int64'}]
+    by_device = {r['DeviceName']: r for r in body['Results']}
+    assert set(by_device) == {e['DeviceName'] for e in events}
+    for name, row in by_device.items():
+        mine = [e for e in events if e['DeviceName'] == name]
+        assert row['Connections'] == len(mine) and row['dcount_RemoteIP'] == len({e['RemoteIP'] for e in mine})
+    assert rows(hunt, 'DeviceNetworkEvents | summarize count()') == [{'count_': len(events)}]
+    assert rows(hunt, 'DeviceNetworkEvents | where RemotePort == -1 | summarize count()') == [{'count_': 0}]
+    top = rows(hunt, 'DeviceNetworkEvents | summarize N = count() by RemotePort | where N > 0 | top 1 by N')
+    assert len(top) == 1 and set(top[0]) == {'RemotePort', 'N'}
+
+
 def test_datetime_and_number_comparisons(hunt, emulator):
     add_rows(emulator, 'DeviceEvents',
              {'DeviceName': 'old', 'Timestamp': format_time(now_ticks() - 10 * DAY), 'ReportId': 1},
@@ -197,9 +228,12 @@ def test_datetime_and_number_comparisons(hunt, emulator):
     ('DeviceInfo | take', "Query could not be parsed at '<end of query>' on line [1,17]"),
     ('DeviceInfo | project', "Query could not be parsed at '<end of query>' on line [1,20]"),
     ('DeviceInfo | where DeviceName == "a\\qb"', "Query could not be parsed at '\\q' on line [1,35]"),
-    ('DeviceInfo | summarize count() by OSPlatform',
-     "Query could not be parsed at 'summarize' on line [1,13] (the Microsoft emulator does not implement the "
-     "'summarize' operator)"),
+    ('DeviceInfo | extend Os = OSPlatform',
+     "Query could not be parsed at 'extend' on line [1,13] (the Microsoft emulator does not implement the "
+     "'extend' operator)"),
+    ('DeviceInfo | summarize avg(OSBuild)', "Query could not be parsed at 'avg' on line [1,23]"),
+    ('DeviceInfo | summarize dcount(Colour)', "'summarize' operator: Failed to resolve column or scalar expression "
+                                              "named 'Colour'."),
     ('NoSuchTable | take 1', "'take' operator: Failed to resolve table or column expression named 'NoSuchTable'. "
                              "Fix semantic errors in your query."),
     ('NoSuchTable', "Failed to resolve table or column expression named 'NoSuchTable'. Fix semantic errors in your "
