@@ -749,7 +749,7 @@ class Executor:
             groups[()] = []
         out = []
         for key, members in groups.items():
-            row: Row = dict(zip(by, key))
+            row: Row = dict(zip(by, key, strict=True))
             for name, fn, column in measured:
                 row[name] = len(members) if fn == 'count' else len({m.get(column) for m in members} - {None})
             out.append(row)
