@@ -459,6 +459,8 @@ def test_request_and_download_investigation_package(client, requests_mock, mocke
 # ---------------------------------------------------------------------------------------------------------------
 
 def test_investigations(client, requests_mock):
+    """Given Microsoft's investigation (its state in investigationState), When listed or started, Then the state is
+    in InvestigationState and State."""
     item = {'id': '63017', 'startTime': '2020-01-06T14:11:34Z', 'endTime': None, 'investigationState': 'Running',
             'machineId': MACHINE_ID, 'computerDnsName': 'mymachine1.contoso.com', 'triggeringAlertId': 'da1'}
     route = requests_mock.get(f'{API}/investigations', json={'value': [item]})
@@ -1309,7 +1311,7 @@ def test_list_alerts_builds_filter(client, requests_mock):
     result = m.list_alerts_command(client, {'severity': 'high', 'status': 'New', 'category': "O'Brien",
                                             'creation_time': '2 days', 'limit': '5'})
     query = query_of(route.last_request)
-    assert query['$top'] == '5'
+    assert query['$top'] == '5' and query['$expand'] == 'evidence'          # the official lists them with evidence
     assert query['$filter'].startswith("severity eq 'High' and status eq 'New' and category eq 'O''Brien' and "
                                        'alertCreationTime ge ')
     assert context_value(result, 'MicrosoftATP.Alert')['ID'] == ALERT_ID
@@ -1849,3 +1851,18 @@ def test_list_argument_with_json_objects_names_the_argument(client):
     """Given an argument that argToList reads as JSON objects, When endpoint runs, Then the error names the argument."""
     with pytest.raises(ValueError, match='"ip" takes a comma-separated list'):
         m.endpoint_command(client, {'ip': '[{"indicatorValue": null}]'})
+
+
+@pytest.mark.parametrize('item,path,value', [
+    ({'domainName': 'bad.example', 'networkIPv4': '203.0.113.7', 'url': 'https://bad.example/x'}, 'Domain', 'bad.example'),
+    ({'networkIPv4': '203.0.113.7', 'url': 'https://bad.example/x'}, 'IP', '203.0.113.7'),
+    ({'networkDestinationIPv4': '198.51.100.10'}, 'IP', '198.51.100.10'),
+    ({'url': 'https://bad.example/x'}, 'URL', 'https://bad.example/x'),
+])
+def test_graph_indicator_standard_output_order(item, path, value):
+    """Given a network indicator with several observables, When its standard output is built, Then it is one object in
+    the official order: the domain, else an IP address, else the URL."""
+    indicator = m.ti_standard_indicator(item)
+    context = indicator.to_context()
+    key = next(k for k in context if k.startswith(f'{path}('))
+    assert list(context[key].values())[0] == value
