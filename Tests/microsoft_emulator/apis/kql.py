@@ -750,8 +750,8 @@ class Executor:
         out = []
         for key, members in groups.items():
             row: Row = dict(zip(by, key, strict=True))
-            for name, fn, column in measured:
-                row[name] = len(members) if fn == 'count' else len({m.get(column) for m in members} - {None})
+            for name, _, column in measured:                   # count() has no column, dcount(c) has one
+                row[name] = len(members) if column is None else len({m.get(column) for m in members} - {None})
             out.append(row)
         return [(n, schema[n]) for n in by] + [(name, 'Int64') for name, _, _ in measured], out
 
