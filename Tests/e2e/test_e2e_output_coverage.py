@@ -1,8 +1,11 @@
 """Every official output path is written at run time: each command of the three integrations runs through xsoar-local
 against the seeded emulator with arguments that make it write its full outputs, and every context path the official
 YAML declares for it (Tests/compat/official, less the reasoned DROPPED list of Tests/compat/test_compat.py) must be
-written by some run of that command with a meaningful value: present, not empty, and of the official type where the
-official declares String, Number or Boolean.
+written by some run of that command with a meaningful value: present and not empty, and every value written there of
+the type the official declares (read as loosely as the server reads types; OFFICIAL_TYPE_SLIPS lists the few paths
+whose declared type the official code itself does not write). Our own declared types are checked on every run by
+``ok``. Paths Microsoft fills only in a state the runs do not create are listed, each with that state, in
+WRITTEN_WHEN of Tests/compat/test_compat.py; an entry whose path a run does write fails as stale.
 
 Each scenario runs its commands and checks its own commands, so the module is deterministic and safe under
 pytest-xdist (no collection across tests or workers). A meta-test fails when an official command with outputs has no
@@ -36,14 +39,50 @@ GRAPH = 'Microsoft Graph security'
 CONTAINER = object()            # the value recorded for a path that holds written children
 LR_PATH = r'C:\Users\alex\Downloads\invoice.docm'
 
-def meaningful(value: Any, official_type: str) -> bool:
-    """A value a playbook can use at a path the official declares with ``official_type``: not missing and not empty
-    (0 and false are values). A value's type is the one our YAML declares, which every run checks (``ok``); the
-    official types are not used for that because the official YAML declares some loosely (String for the API's numbers
-    and objects, Number for its booleans) while its code writes the API's values as they come, as ours does."""
+
+def _number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+OFFICIAL_TYPE_HOLDS: dict[str, Callable[[Any], bool]] = {
+    'number': _number,
+    'boolean': lambda v: isinstance(v, bool) or str(v).lower() in ('true', 'false'),
+    'date': lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
+    'string': lambda v: v is CONTAINER or isinstance(v, str | int | float | bool),
+}
+
+
+# Official paths whose declared type the official code itself does not write: the value the official writes is
+# the reference (and ours writes the same), so the declared type is not checked there. Keyed by (integration, path).
+API_BOOLEAN = 'Microsoft sends a boolean, which the official code writes as it comes; its YAML declares Number'
+OFFICIAL_TYPE_SLIPS: dict[tuple[str, str], str] = {
+    **{(MDE, f'MicrosoftATP.AlertFile.Files.{field}'): API_BOOLEAN for field in ('IsPeFile', 'IsValidCertificate')},
+    **{(MDE, f'MicrosoftATP.AlertUser.User.{field}'): API_BOOLEAN for field in ('DomainAdmin', 'NetworkUser')},
+    (MDE, 'MicrosoftATP.Indicators.severity'): 'the legacy indicator commands of the official code write the severity '
+                                               'by name (Informational to High); its YAML declares Number',
+}
+
+
+def type_holds(value: Any, official_type: str) -> bool:
+    """The value has the official declared type, read as loosely as the server reads it: numbers and booleans may
+    come as their text, a String may hold any scalar, and only Number, Boolean and Date exclude an object."""
     if value is CONTAINER:
-        return True                     # the official writes Microsoft's objects as they come, whatever it declares
-    return value is not None and value != '' and value != [] and value != {}
+        return official_type.lower() not in ('number', 'boolean', 'date')
+    check = OFFICIAL_TYPE_HOLDS.get(official_type.lower())
+    return check(value) if check else True
+
+
+def meaningful(value: Any) -> bool:
+    """A value a playbook can use: not missing and not empty (0 and false are values)."""
+    return value is CONTAINER or (value is not None and value != '' and value != [] and value != {})
 
 
 @dataclass
@@ -79,15 +118,20 @@ class Recorder:
 
 
 def missing_outputs(integration: str, command: str, written: dict[str, list]) -> list[str]:
-    """The official output paths of ``command`` (less DROPPED) that no run wrote with a meaningful value, and the
-    WRITTEN_WHEN entries whose path a run did write (stale)."""
+    """The official output paths of ``command`` (less DROPPED) that no run wrote with a meaningful value, values not
+    of the official declared type, and the WRITTEN_WHEN entries whose path a run did write (stale)."""
     missing = []
     for path, official_type in load_official(integration)['commands'][command]['outputs'].items():
         key = (integration, command, path)
         if key in DROPPED:
             continue
         values = written.get(path, [])
-        found = any(meaningful(v, official_type) for v in values)
+        found = any(meaningful(v) for v in values)
+        if (integration, path) not in OFFICIAL_TYPE_SLIPS:
+            wrong = [v if v is not CONTAINER else '<object>' for v in values if meaningful(v)
+                     and not type_holds(v, official_type)]
+            if wrong:
+                missing.append(f'{path}: not of the official type {official_type}: {wrong[:2]!r}')
         if key in WRITTEN_WHEN:
             if found:
                 missing.append(f'{path}: written, so its WRITTEN_WHEN entry is stale')
@@ -418,6 +462,25 @@ def test_every_official_command_with_outputs_has_a_scenario():
             if paths and (integration, command) not in checked:
                 unchecked.append((integration, command))
     assert not unchecked
+
+
+def test_checker_reports_missing_empty_mistyped_and_stale():
+    """Given recorded runs, Then a path never written, written empty or of another type than the official one fails,
+    and so does a WRITTEN_WHEN path that was written; objects count as values where the official declares none."""
+    sas = f'{P}-get-investigation-package-sas-uri'
+    assert missing_outputs(MDE, sas, {}) == ['MicrosoftATP.InvestigationURI.Link (String): never written']
+    assert 'only' in missing_outputs(MDE, sas, {'MicrosoftATP.InvestigationURI.Link': ['']})[0]
+    assert missing_outputs(MDE, sas, {'MicrosoftATP.InvestigationURI.Link': ['https://x']}) == []
+    software = {f'MicrosoftATP.SoftwareVersion.{f}': [v] for f, v in (('version', '1.0'), ('installations', 'many'),
+                                                                       ('vulnerabilities', 0))}
+    found = missing_outputs(MDE, f'{P}-list-software-version-distribution', software)
+    assert found == ["MicrosoftATP.SoftwareVersion.installations: not of the official type Number: ['many']"]
+    started = {f'MicrosoftATP.Investigation.{f}': ['x'] for f in ('ID', 'StartTime', 'EndTime', 'State', 'StatusDetails',
+                                                                  'MachineID', 'ComputerDNSName')}
+    assert missing_outputs(MDE, f'{P}-start-investigation', started) == [
+        'MicrosoftATP.Investigation.EndTime: written, so its WRITTEN_WHEN entry is stale']
+    assert meaningful(False) and meaningful(0) and meaningful(CONTAINER) and not meaningful([])
+    assert type_holds('3', 'Number') and not type_holds(CONTAINER, 'Date') and type_holds(CONTAINER, 'Unknown')
 
 
 @pytest.mark.parametrize('name', list(SCENARIOS))
