@@ -46,15 +46,25 @@ def bind_arguments(command: str, words: list[str], spec: Command | None) -> dict
     return {default: bare[0], **args}
 
 
-def parse_command_line(line: str, integration: Integration | None = None) -> tuple[str, dict[str, str]]:
-    """``!cmd a=1 b="two words"`` → ('cmd', {'a': '1', 'b': 'two words'}). With the ``integration``, a bare value
-    binds to the command's default argument; without it, every argument must be ``name=value``."""
+def _words(line: str) -> list[str]:
     lexer = shlex.shlex(line.strip().lstrip('!'), posix=True)
     lexer.whitespace_split = True
     lexer.quotes = '"\'`'
     parts = list(lexer)
     if not parts:
         raise ValueError('An empty command line.')
+    return parts
+
+
+def command_name(line: str) -> str:
+    """The command of a line, whatever form its arguments take."""
+    return _words(line)[0]
+
+
+def parse_command_line(line: str, integration: Integration | None = None) -> tuple[str, dict[str, str]]:
+    """``!cmd a=1 b="two words"`` → ('cmd', {'a': '1', 'b': 'two words'}). With the ``integration``, a bare value
+    binds to the command's default argument; without it, every argument must be ``name=value``."""
+    parts = _words(line)
     spec = integration.command(parts[0]) if integration else None
     try:
         return parts[0], bind_arguments(parts[0], parts[1:], spec)

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import build, catalog
-from .commandline import examples_file, is_command_line, parse_command_line
+from .commandline import command_name, examples_file, is_command_line, parse_command_line
 from .emulator import emulator_env
 from .instances import Instance, build_instance, default_instance_file, read_instance_file
 from .integrations import Integration, repo_root
@@ -180,7 +180,7 @@ def _drop_version_placeholder(readme: Path) -> None:
 def _examples_file(examples: Path, path: Path, keep: Callable[[str], bool]) -> Path:
     """The example lines whose command ``keep`` accepts, in their order (each line runs once over both passes)."""
     lines = [line for line in examples.read_text(encoding='utf-8').splitlines()
-             if is_command_line(line) and keep(parse_command_line(line)[0])]
+             if is_command_line(line) and keep(command_name(line))]
     path.write_text('\n'.join(lines) + '\n', encoding='utf-8')
     return path
 
