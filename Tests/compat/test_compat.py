@@ -84,12 +84,14 @@ DROPPED: dict[tuple[str, str, str], str] = {
 ACTION_COMMANDS = tuple(f'microsoft-atp-{name}' for name in (
     'run-antivirus-scan', 'restrict-app-execution', 'remove-app-restriction', 'isolate-machine', 'unisolate-machine',
     'collect-investigation-package'))
-NO_FILE = "Microsoft fills an action's relatedFileInfo only for an action on a file (stop-and-quarantine writes it)"
+NO_FILE = "Microsoft fills an action's relatedFileInfo only for stop-and-quarantine (which writes it)"
 NO_SCOPE = 'Microsoft sets scope only for isolation (Full or Selective) and antivirus scans (Quick or Full)'
+ENDS_IN_ERROR = ', for which the command ends in an error (as the official), so it is empty whenever it is written'
 LIVE_RESPONSE_NULLS = {
-    'cancellationRequestor': 'a cancelled action', 'cancellationComment': 'a cancelled action',
-    'cancellationDateTimeUtc': 'a cancelled action', 'commands.errors': 'a failed command',
-    'troubleshootInfo': 'a failed action', 'scope': 'an isolation or a scan', 'relatedFileInfo': 'an action on a file',
+    'cancellationRequestor': 'a cancelled action' + ENDS_IN_ERROR, 'cancellationComment': 'a cancelled action' +
+    ENDS_IN_ERROR, 'cancellationDateTimeUtc': 'a cancelled action' + ENDS_IN_ERROR,
+    'commands.errors': 'a failed command' + ENDS_IN_ERROR, 'troubleshootInfo': 'a failed action' + ENDS_IN_ERROR,
+    'scope': 'an isolation or a scan', 'relatedFileInfo': 'a stop-and-quarantine action',
     'externalId': 'an action whose requester gave an external ID (the official commands send none)'}
 GRAPH_INDICATOR_COMMANDS = ('microsoft-atp-indicator-create-file', 'microsoft-atp-indicator-create-network',
                             'microsoft-atp-indicator-list', 'microsoft-atp-indicator-get-by-id',
