@@ -17,6 +17,10 @@ stop working or change meaning with ours:
 
 Everything else (our extra commands, arguments and outputs, type spellings, deprecation we have not followed) is
 reported for information only. Run ``python Tests/compat/test_compat.py`` for the full report.
+
+The runtime half is ``Tests/e2e/test_e2e_output_coverage.py``: every command runs against the seeded emulator and
+each official output path (less DROPPED) must be written with a value of the official type, unless WRITTEN_WHEN
+names the state in which Microsoft alone fills it.
 """
 from __future__ import annotations
 
