@@ -263,7 +263,9 @@ _TENANT_PATH = re.compile(r'/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
                           r'consumers)(/|$)', re.IGNORECASE)
 MAX_LIST_ITEMS = 2          # items kept of a list in a context example
 MAX_NESTED_ITEMS = 1        # items kept of a list inside a list item (an incident's alerts, an alert's evidence)
+MAX_EXAMPLE = 6_000         # characters of a context example above which lists keep one item
 MAX_STRING = 400            # characters kept of one string value in a context example
+SHORTENED = '*Example shortened: lists show their first items and long values are cut.*'
 MAX_TABLE_ROWS = 3          # rows kept of a table in human-readable output
 
 
@@ -298,15 +300,15 @@ def customer_hosts(text: str, integration_name: str, emulator_url: str) -> str:
     return pattern.sub(replace, text)
 
 
-def _bounded(value: Any, in_list: bool = False) -> tuple[Any, bool]:
-    """The value with lists cut to MAX_LIST_ITEMS (a list inside a list item to MAX_NESTED_ITEMS) and strings to
+def _bounded(value: Any, limit: int, in_list: bool = False) -> tuple[Any, bool]:
+    """The value with lists cut to ``limit`` items (a list inside a list item to MAX_NESTED_ITEMS) and strings to
     MAX_STRING characters; True when anything was cut."""
     if isinstance(value, list):
-        limit = MAX_NESTED_ITEMS if in_list else MAX_LIST_ITEMS
-        items = [_bounded(v, True) for v in value[:limit]]
-        return [v for v, _ in items], len(value) > limit or any(cut for _, cut in items)
+        keep = MAX_NESTED_ITEMS if in_list else limit
+        items = [_bounded(v, limit, True) for v in value[:keep]]
+        return [v for v, _ in items], len(value) > keep or any(cut for _, cut in items)
     if isinstance(value, dict):
-        pairs = {k: _bounded(v, in_list) for k, v in value.items()}
+        pairs = {k: _bounded(v, limit, in_list) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(cut for _, cut in pairs.values())
     if isinstance(value, str) and len(value) > MAX_STRING:
         return value[:MAX_STRING] + '…', True
@@ -314,16 +316,20 @@ def _bounded(value: Any, in_list: bool = False) -> tuple[Any, bool]:
 
 
 def _bound_context(match: re.Match[str]) -> str:
+    """A context example with lists cut to MAX_LIST_ITEMS, or to one item where that is still over MAX_EXAMPLE."""
     try:
         value = json.loads(match.group('json'))
     except ValueError:
         return match.group(0)
-    bounded, cut = _bounded(value)
+    bounded, cut = _bounded(value, MAX_LIST_ITEMS)
+    shown = json.dumps(bounded, indent=4, ensure_ascii=False)
+    if len(shown) > MAX_EXAMPLE:
+        bounded, cut = _bounded(value, 1)
+        shown = json.dumps(bounded, indent=4, ensure_ascii=False)
     if not cut:
         return match.group(0)
-    return (f'{match.group("head")}{json.dumps(bounded, indent=4, ensure_ascii=False)}\n```\n\n'
-            f'*Example shortened: lists show their first {MAX_LIST_ITEMS} items ({MAX_NESTED_ITEMS} inside a list item) '
-            'and long values are cut.*\n')
+    return (f'{match.group("head")}{shown}\n```\n\n'
+            f'{SHORTENED}\n')
 
 
 def _bound_tables(text: str) -> str:
@@ -349,6 +355,7 @@ def _bound_tables(text: str) -> str:
 def bound_examples(text: str) -> str:
     """Example outputs cut to a readable size: context examples and human-readable tables (each with a note)."""
     text = re.sub(r'(?P<head>#### Context Example\n```json\n)(?P<json>.*?)\n```\n', _bound_context, text, flags=re.S)
+    text = re.sub(rf'({re.escape(SHORTENED)}\n)(\n{re.escape(SHORTENED)}\n)+', r'\1', text)   # a second pass
     return _bound_tables(text)
 
 
