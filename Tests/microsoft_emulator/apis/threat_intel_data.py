@@ -1,6 +1,7 @@
 """Seed data of the emulated Microsoft Defender Threat Intelligence (Graph ``security/threatIntelligence``).
 
-Everything is made up (customer-facing READMEs show this data, so its wording reads like real intelligence) and read-only. Objects use Microsoft's JSON shapes (camelCase, ``@odata.type`` on
+Everything is made up and read-only; the wording reads like real intelligence because the integration README's
+examples show it to customers. Objects use Microsoft's JSON shapes (camelCase, ``@odata.type`` on
 polymorphic objects, ``null`` for unknown values). Some collections are deliberately longer than one server page
 (see ``threat_intel.PAGE_SIZE``) so that clients have to follow ``@odata.nextLink``:
 

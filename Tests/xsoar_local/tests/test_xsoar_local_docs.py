@@ -81,7 +81,7 @@ def test_emulator_urls_become_microsoft_urls():
 
     emu = 'https://127.0.0.1:45681'
     text = '\n'.join([
-        f'[login URL](https:<span>//</span>127.0.0.1:45681/tid/oauth2/v2.0/authorize?client_id=a&redirect_uri=x)',
+        '[login URL](https:<span>//</span>127.0.0.1:45681/tid/oauth2/v2.0/authorize?client_id=a&redirect_uri=x)',
         f'"Link": "{emu}/_emulator/mde/packages/d7bc.zip?sv=2020-08-04&sr=b&sp=r&sig=emulator"',
         f'"@odata.nextLink": "{emu}/v1.0/security/incidents?$skip=50"',
         f'"url": "{emu}/api/machines/abc"',
