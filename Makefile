@@ -64,7 +64,7 @@ lint: env
 	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator Tests/bench Tests/suite Packs/ApiModules/Scripts/MicrosoftApiModule/MicrosoftApiModule.py
 
 validate: sdk-env
-	$(SDK) validate -a
+	$(SDK) validate -a --config-path validation_config.toml --ignore-support-level
 
 unify: env sdk-env
 	$(VENV)/bin/xsoar-local build --all

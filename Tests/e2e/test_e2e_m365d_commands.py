@@ -113,3 +113,16 @@ def test_device_code_auth_commands(local_run, seeded):
     after = run.run(instance, 'microsoft-365-defender-incidents-list', limit='1')
     assert after.crash is None
     assert len(after.errors) == 1 and 'microsoft-365-defender-auth-start' in after.errors[0]
+
+
+def test_default_xsoar_app_on_graph_names_the_fix(local_run, seeded):
+    """Given the defaults of a new instance (device code with the Cortex XSOAR app, which Entra refuses a Graph token
+    with AADSTS65001) on the Microsoft Graph security back end, When auth-start runs, Then it fails before any sign-in
+    starts, saying to select the Defender XDR API back end or an own app, not to grant admin consent."""
+    run = local_run(INTEGRATION)
+    instance = run.instance('device-code', api_backend=GRAPH)
+    before = len(run.token_requests())
+    result = run.run(instance, 'microsoft-365-defender-auth-start')
+    assert result.crash is None and len(result.errors) == 1
+    assert f'set "API back end" to "{LEGACY}"' in result.errors[0] and 'consent' not in result.errors[0]
+    assert len(run.token_requests()) == before

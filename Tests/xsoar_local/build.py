@@ -123,16 +123,26 @@ def unified_script(integration: Integration, root: Path | None = None) -> tuple[
     return path, catalog.load_yaml(path)['script']['script']
 
 
-def zip_packs(packs: list[Path], root: Path | None = None) -> Path:
-    """Uploadable zips of the given packs in build/packs/."""
+def zip_packs(packs: list[Path], root: Path | None = None, out_dir: Path | None = None) -> list[Path]:
+    """One uploadable zip per pack, <out_dir>/<Pack>.zip (build/packs/ by default), and no other zip there.
+
+    demisto-sdk zip-packs takes the packs as ONE comma-separated -i value (a repeated -i keeps only the last) and
+    writes into <output>/uploadable_packs/; it runs in a scratch directory so zips of earlier runs (a pack since
+    removed, a renamed one) never sit beside the new ones looking freshly built.
+    """
     root = root or repo_root()
-    out_dir = root / 'build' / 'packs'
+    out_dir = out_dir or root / 'build' / 'packs'
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [str(sdk_executable(root)), 'zip-packs', '-o', str(out_dir)]
-    for pack in packs:
-        cmd += ['-i', str(pack)]
-    proc = subprocess.run(cmd, cwd=root, env=sdk_environment(root), capture_output=True, text=True, timeout=600,
-                          check=False)
-    if proc.returncode != 0:
-        raise BuildError(f'demisto-sdk zip-packs failed: {_sdk_failure(proc.stdout + proc.stderr)}')
-    return out_dir
+    for stale in out_dir.glob('*.zip'):
+        stale.unlink()
+    shutil.rmtree(out_dir / 'uploadable_packs', ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix='zip-packs-', dir=out_dir.parent) as scratch:
+        cmd = [str(sdk_executable(root)), 'zip-packs', '-i', ','.join(str(pack) for pack in packs), '-o', scratch]
+        proc = subprocess.run(cmd, cwd=root, env=sdk_environment(root), capture_output=True, text=True, timeout=600,
+                              check=False)
+        built = {path.stem: path for path in Path(scratch).rglob('*.zip')}
+        expected = [pack.name for pack in packs]
+        if proc.returncode != 0 or sorted(built) != sorted(expected):
+            raise BuildError(f'demisto-sdk zip-packs failed (zips {sorted(built)}, expected {sorted(expected)}): '
+                             f'{_sdk_failure(proc.stdout + proc.stderr)}')
+        return [Path(shutil.move(str(built[name]), out_dir / f'{name}.zip')) for name in expected]

@@ -121,8 +121,7 @@ def cmd_build(ns: argparse.Namespace, console: Console) -> int:
         console.print(f'unified: {path.relative_to(repo_root())}')
     if ns.zip:
         packs = sorted({i.pack_dir for i in targets})
-        out = build.zip_packs(packs)
-        for zipped in sorted(out.rglob('*.zip')):
+        for zipped in build.zip_packs(packs):
             console.print(f'pack zip: {zipped.relative_to(repo_root())}')
     return 0
 

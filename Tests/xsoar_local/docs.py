@@ -139,6 +139,8 @@ def generate_readme(integration: Integration, instance_file: Path | None = None,
             _append_deprecated_commands(integration, data, examples, base_url, target / 'README.md')
         _drop_version_placeholder(target / 'README.md')
         _insert_sections(target / 'README.md', kept)
+        shipped = integration.pack_dir.parent == repo_root() / 'Packs'      # not a test fixture under Tests/
+        finish_readme(target / 'README.md', integration.name, env['EMULATOR_URL'], shipped)
     return (output_dir or integration.directory) / 'README.md'
 
 
@@ -227,3 +229,144 @@ def _run_generate_docs(name: str, yml_path: Path, examples: Path, base_url: str,
     if proc.returncode != 0 or 'has failed' in output or 'Error encountered' in output:
         failures = [line for line in output.splitlines() if 'failed' in line or 'Error' in line]
         raise build.BuildError(f'generate-docs failed for {name}: ' + ' | '.join(failures[-5:] or [output[-500:]]))
+
+
+# ----- the README as a customer reads it --------------------------------------------------------------------------
+# The examples ran against the emulator; a customer's server shows Microsoft's hosts and bounded output. So after
+# generation the emulator's URLs become the Microsoft URLs of the same API, long example outputs are cut (with a note
+# saying so), and anything test-only that is left fails the generation instead of being shipped.
+
+# The Defender API host of the integrations whose emulator routes start with /api (M365D's legacy back end, MDE).
+API_HOSTS = {'Microsoft365Defender': 'https://api.security.microsoft.com',
+             'MicrosoftDefenderAdvancedThreatProtection': 'https://api.securitycenter.microsoft.com'}
+LOGIN_HOST = 'https://login.microsoftonline.com'
+GRAPH_HOST = 'https://graph.microsoft.com'
+# An emulator URL: its base (as generate-docs writes it in human-readable text too: "https:<span>//</span>host"),
+# the path, and the query.
+_URL_TAIL = r'(?P<path>/[^\s?"\'<>)`|\\]*)?(?P<query>\?[^\s"\'<>)`|\\]*)?'
+# Emulator-only routes with their Microsoft counterpart: the investigation package link has Microsoft's documented
+# shape (a token-signed safedownload URL); live response results are blob SAS links in an Azure storage account.
+_EMULATOR_ROUTES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r'/_emulator/mde/packages/[^/?]+\.zip'),
+     lambda m: '/safedownload/WDATP_Investigation_Package.zip?token=eyJ0eXAiOiJKV1Q...'),
+    (re.compile(r'/_emulator/blob/live-response/(?P<rest>[^?]+)'),
+     lambda m: f'/investigation-actions-data/{m.group("rest")}'),
+)
+_EMULATOR_HOSTS = {'/safedownload/': 'https://userrequests-us.securitycenter.windows.com',
+                   '/investigation-actions-data/': 'https://automatedirstrprdeus.blob.core.windows.net'}
+# What must never reach a customer-facing text: loopback hosts (the default redirect URI https://localhost/myapp,
+# which customers register in their own app, excepted) and wording about tests or the emulator.
+TEST_ONLY = re.compile(r'127\.0\.0\.1|\[::1\]|localhost(?!(/|%2F)myapp)|\bemulat\w*|\binvented\b|\bfictional\b|'
+                       r'\btest data\b|xsoar-local|EMULATOR_', re.IGNORECASE)
+# Entra ID paths that start with the tenant: a GUID or one of Entra's tenant aliases (an issuer ends in /v2.0).
+_TENANT_PATH = re.compile(r'/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|common|organizations|'
+                          r'consumers)(/|$)', re.IGNORECASE)
+MAX_LIST_ITEMS = 2          # items kept of a list in a context example
+MAX_NESTED_ITEMS = 1        # items kept of a list inside a list item (an incident's alerts, an alert's evidence)
+MAX_EXAMPLE = 6_000         # characters of a context example above which lists keep one item
+MAX_STRING = 400            # characters kept of one string value in a context example
+SHORTENED = '*Example shortened: lists show their first items and long values are cut.*'
+MAX_TABLE_ROWS = 3          # rows kept of a table in human-readable output
+
+
+def _microsoft_url(path: str, query: str, api_host: str) -> str:
+    for pattern, rewrite in _EMULATOR_ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            new_path = rewrite(match)
+            host = next(h for prefix, h in _EMULATOR_HOSTS.items() if new_path.startswith(prefix))
+            return host + (new_path if '?' in new_path else new_path + query)
+    if path.startswith(('/v1.0/', '/beta/')) or path in ('/v1.0', '/beta'):
+        return GRAPH_HOST + path + query
+    if path.startswith('/api/') or path == '/api':
+        return api_host + path + query
+    if path == '/devicelogin':
+        return 'https://microsoft.com/devicelogin' + query
+    if '/oauth2/' in path or '/.well-known/' in path or '/discovery/' in path or _TENANT_PATH.match(path):
+        return LOGIN_HOST + path + query
+    raise build.BuildError(f'The README example links to the emulator route {path!r}, which has no Microsoft '
+                           'counterpart in xsoar_local.docs: add one.')
+
+
+def customer_hosts(text: str, integration_name: str, emulator_url: str) -> str:
+    """The text with every URL on the emulator replaced by the URL of the same API at Microsoft."""
+    api_host = API_HOSTS.get(integration_name, 'https://api.security.microsoft.com')
+    host = re.escape(emulator_url.split('://', 1)[-1].rstrip('/'))
+    pattern = re.compile(rf'https?:(?://|<span>//</span>){host}{_URL_TAIL}')
+
+    def replace(match: re.Match[str]) -> str:
+        url = _microsoft_url(match.group('path') or '', match.group('query') or '', api_host)
+        return url.replace('://', ':<span>//</span>', 1) if '<span>' in match.group(0) else url
+    return pattern.sub(replace, text)
+
+
+def _bounded(value: Any, limit: int, in_list: bool = False) -> tuple[Any, bool]:
+    """The value with lists cut to ``limit`` items (a list inside a list item to MAX_NESTED_ITEMS) and strings to
+    MAX_STRING characters; True when anything was cut."""
+    if isinstance(value, list):
+        keep = MAX_NESTED_ITEMS if in_list else limit
+        items = [_bounded(v, limit, True) for v in value[:keep]]
+        return [v for v, _ in items], len(value) > keep or any(cut for _, cut in items)
+    if isinstance(value, dict):
+        pairs = {k: _bounded(v, limit, in_list) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(cut for _, cut in pairs.values())
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        return value[:MAX_STRING] + '…', True
+    return value, False
+
+
+def _bound_context(match: re.Match[str]) -> str:
+    """A context example with lists cut to MAX_LIST_ITEMS, or to one item where that is still over MAX_EXAMPLE."""
+    try:
+        value = json.loads(match.group('json'))
+    except ValueError:
+        return match.group(0)
+    bounded, cut = _bounded(value, MAX_LIST_ITEMS)
+    shown = json.dumps(bounded, indent=4, ensure_ascii=False)
+    if len(shown) > MAX_EXAMPLE:
+        bounded, cut = _bounded(value, 1)
+        shown = json.dumps(bounded, indent=4, ensure_ascii=False)
+    if not cut:
+        return match.group(0)
+    return (f'{match.group("head")}{shown}\n```\n\n'
+            f'{SHORTENED}\n')
+
+
+def _bound_tables(text: str) -> str:
+    """Tables in human-readable output (lines starting with ">|") keep their header and first MAX_TABLE_ROWS rows."""
+    out: list[str] = []
+    rows = 0
+    dropped = 0
+    for line in text.split('\n') + ['']:
+        if line.startswith('>|'):
+            rows += 1
+            if rows <= MAX_TABLE_ROWS + 2:       # header and separator lines
+                out.append(line)
+            else:
+                dropped += 1
+            continue
+        if dropped:
+            out.append(f'>*… {dropped} more row{"s" if dropped > 1 else ""} not shown.*')
+        rows = dropped = 0
+        out.append(line)
+    return '\n'.join(out[:-1])
+
+
+def bound_examples(text: str) -> str:
+    """Example outputs cut to a readable size: context examples and human-readable tables (each with a note)."""
+    text = re.sub(r'(?P<head>#### Context Example\n```json\n)(?P<json>.*?)\n```\n', _bound_context, text, flags=re.S)
+    text = re.sub(rf'({re.escape(SHORTENED)}\n)(\n{re.escape(SHORTENED)}\n)+', r'\1', text)   # a second pass
+    return _bound_tables(text)
+
+
+def finish_readme(readme: Path, integration_name: str, emulator_url: str, shipped: bool = True) -> None:
+    """Microsoft's hosts instead of the emulator's, bounded examples, and for a shipped integration no test-only
+    wording (an error names it; the test fixtures' READMEs may talk about the emulator they test)."""
+    text = bound_examples(customer_hosts(readme.read_text(encoding='utf-8'), integration_name, emulator_url))
+    readme.write_text(text, encoding='utf-8')
+    if not shipped:
+        return
+    leaks = sorted({m.group(0) for m in TEST_ONLY.finditer(text)})
+    if leaks:
+        raise build.BuildError(f'{readme} still shows test-only details {leaks}: fix the emulator seed data or '
+                               'the rewrite in xsoar_local.docs.')

@@ -173,7 +173,7 @@ def get_file_gzip(path: str) -> bytes:
 def script_result(script: str, args: str) -> dict[str, Any]:
     shown = f' {args}' if args else ''
     return {'script_name': script, 'exit_code': 0,
-            'script_output': f'Ran {script}{shown}: completed (emulated output).', 'script_errors': ''}
+            'script_output': f'Ran {script}{shown}: completed.', 'script_errors': ''}
 
 
 def result_bytes(command: LiveCommand) -> bytes:

@@ -1,6 +1,7 @@
 """Seed data of the emulated Microsoft Defender Threat Intelligence (Graph ``security/threatIntelligence``).
 
-Everything is invented and read-only. Objects use Microsoft's JSON shapes (camelCase, ``@odata.type`` on
+Everything is made up and read-only; the wording reads like real intelligence because the integration README's
+examples show it to customers. Objects use Microsoft's JSON shapes (camelCase, ``@odata.type`` on
 polymorphic objects, ``null`` for unknown values). Some collections are deliberately longer than one server page
 (see ``threat_intel.PAGE_SIZE``) so that clients have to follow ``@odata.nextLink``:
 
@@ -101,13 +102,13 @@ def _hosts() -> dict[str, dict[str, Any]]:
 FEATURED_ARTICLES: list[dict[str, Any]] = [
     {'id': 'a3f1c2d4', 'title': 'Example campaign abuses lookalike sign-in pages',
      'tags': ['Phishing', 'Credential theft'], 'days': 300, 'featured': True,
-     'summary': 'An invented phishing campaign that hosts lookalike sign-in pages on freshly registered domains.'},
+     'summary': 'A phishing campaign that hosts lookalike sign-in pages on freshly registered domains.'},
     {'id': 'b7e9d0a1', 'title': 'Example loader distributed through a poisoned CDN',
      'tags': ['Malware', 'Loader'], 'days': 280, 'featured': True,
-     'summary': 'An invented loader fetched from a content delivery host that was briefly compromised.'},
+     'summary': 'A loader fetched from a content delivery host that was briefly compromised.'},
     {'id': 'c5d2e8f3', 'title': 'Vulnerability spotlight: CVE-2021-44228 in exposed services',
      'tags': ['Vulnerability', 'CVE-2021-44228'], 'days': 250, 'featured': False,
-     'summary': 'Notes about exploitation attempts against an invented set of exposed services.'},
+     'summary': 'Notes about exploitation attempts against a set of exposed services.'},
 ]
 
 PROFILES: list[dict[str, Any]] = [
@@ -138,14 +139,14 @@ def _articles() -> dict[str, dict[str, Any]]:
     for n in range(1, 24):
         rows.append({'id': f'e{n:07x}', 'title': f'Weekly intelligence digest {n}', 'tags': ['Digest'],
                      'days': 5 + n * 10, 'featured': False,
-                     'summary': f'Invented weekly digest number {n} of observed infrastructure.'})
+                     'summary': f'Weekly digest number {n} of observed infrastructure.'})
     for row in rows:
         out[row['id']] = {
             '@odata.type': SECURITY + 'article', 'id': row['id'], 'title': row['title'],
             'createdDateTime': ts(row['days']), 'lastUpdatedDateTime': ts(row['days'] + 2),
             'isFeatured': row['featured'], 'imageUrl': None, 'tags': row['tags'],
             'summary': text(row['summary']),
-            'body': text(f'## {row["title"]}\n\n{row["summary"]}\n\nAll details are fictional.', 'markdown'),
+            'body': text(f'## {row["title"]}\n\n{row["summary"]}', 'markdown'),
         }
     return out
 
@@ -160,9 +161,9 @@ def _profiles() -> dict[str, dict[str, Any]]:
             '@odata.type': SECURITY + 'intelligenceProfile', 'id': p['id'], 'kind': p['kind'], 'title': p['title'],
             'firstActiveDateTime': ts(p['days']), 'aliases': p['aliases'], 'targets': p['targets'],
             'countriesOrRegionsOfOrigin': origins,
-            'summary': text(f'{p["title"]} is an invented {p["kind"]} used by the emulator.'),
-            'description': text(f'## Snapshot\n{p["title"]} exists only in test data.', 'markdown'),
-            'tradecraft': text(f'{p["title"]} relies on phishing and lookalike domains (fictional).', 'markdown'),
+            'summary': text(f'{p["title"]} is a threat {p["kind"]} tracked by its infrastructure and tooling.'),
+            'description': text(f'## Snapshot\n{p["title"]} has been active since {ts(p["days"])[:10]}.', 'markdown'),
+            'tradecraft': text(f'{p["title"]} relies on phishing and lookalike domains.', 'markdown'),
         }
     return out
 
@@ -258,7 +259,7 @@ def _whois(host_id: str, version: int, days: int, history: bool = False) -> dict
         'firstSeenDateTime': ts(days), 'lastSeenDateTime': ts(days + 9), 'lastUpdateDateTime': ts(days, 6),
         'whoisServer': 'whois.example-registrar.test',
         'domainStatus': 'client update prohibited,client transfer prohibited',
-        'rawWhoisText': f'Domain Name: {host_id.upper()}\nRegistrar: {d["registrar"]}\n(record {version}, fictional)',
+        'rawWhoisText': f'Domain Name: {host_id.upper()}\nRegistrar: {d["registrar"]}\n(record {version})',
         'abuse': _contact(None, None, 'abuse@registrar.example'),
         'admin': _contact('Domain Administrator', d['registrant'], f'admin@{host_id}'),
         'billing': None, 'noc': None, 'zone': None,

@@ -72,3 +72,69 @@ def test_hand_written_sections_survive_regeneration(tmp_path):
     _insert_sections(after, kept)
     assert after.read_text(encoding='utf-8') == ('New description.\n\n' + kept + '## Configure on Cortex XSOAR\n\nnew\n')
     assert hand_written_sections(tmp_path / 'missing.md') == ''
+
+
+def test_emulator_urls_become_microsoft_urls():
+    """Given README text with emulator URLs (plain and as generate-docs escapes them in human-readable output), When
+    the docs tool rewrites them, Then each API's URL is on Microsoft's host for that API, query kept."""
+    from xsoar_local.docs import customer_hosts
+
+    emu = 'https://127.0.0.1:45681'
+    text = '\n'.join([
+        '[login URL](https:<span>//</span>127.0.0.1:45681/tid/oauth2/v2.0/authorize?client_id=a&redirect_uri=x)',
+        f'"Link": "{emu}/_emulator/mde/packages/d7bc.zip?sv=2020-08-04&sr=b&sp=r&sig=emulator"',
+        f'"@odata.nextLink": "{emu}/v1.0/security/incidents?$skip=50"',
+        f'"url": "{emu}/api/machines/abc"',
+        f'"link": "{emu}/_emulator/blob/live-response/act/0/file.txt?sv=2020-08-04&sig=c2ln"',
+    ])
+    out = customer_hosts(text, 'MicrosoftDefenderAdvancedThreatProtection', emu).splitlines()
+    assert out[0] == ('[login URL](https:<span>//</span>login.microsoftonline.com/tid/oauth2/v2.0/authorize?'
+                      'client_id=a&redirect_uri=x)')
+    assert out[1] == ('"Link": "https://userrequests-us.securitycenter.windows.com/safedownload/'
+                      'WDATP_Investigation_Package.zip?token=eyJ0eXAiOiJKV1Q..."')
+    assert out[2] == '"@odata.nextLink": "https://graph.microsoft.com/v1.0/security/incidents?$skip=50"'
+    assert out[3] == '"url": "https://api.securitycenter.microsoft.com/api/machines/abc"'
+    assert out[4] == ('"link": "https://automatedirstrprdeus.blob.core.windows.net/investigation-actions-data/act/0/'
+                      'file.txt?sv=2020-08-04&sig=c2ln"')
+    assert customer_hosts(f'{emu}/api/incidents', 'Microsoft365Defender', emu) == \
+        'https://api.security.microsoft.com/api/incidents'
+
+
+def test_unknown_emulator_route_is_an_error():
+    """Given a link to an emulator route without a Microsoft counterpart, When rewritten, Then generation fails
+    naming the route instead of shipping an emulator URL."""
+    from xsoar_local.build import BuildError
+    from xsoar_local.docs import customer_hosts
+
+    with pytest.raises(BuildError, match='/_emulator/admin/state'):
+        customer_hosts('https://127.0.0.1:1/_emulator/admin/state', 'Microsoft365Defender', 'https://127.0.0.1:1')
+
+
+def test_examples_are_bounded_with_a_note():
+    """Given a context example with a long list and a human-readable table with many rows, When bounded, Then the
+    list keeps its first items (nested lists one), the table its first rows, each with a note, and a second pass
+    changes nothing."""
+    import json
+
+    from xsoar_local import docs
+
+    context = {'X': [{'id': n, 'alerts': [1, 2, 3]} for n in range(10)]}
+    table = '>### T\n>|a|\n>|---|\n' + ''.join(f'>| {n} |\n' for n in range(10))
+    text = f'#### Context Example\n```json\n{json.dumps(context, indent=4)}\n```\n\n#### Human Readable Output\n\n{table}\n'
+    bounded = docs.bound_examples(text)
+    shown = json.loads(bounded.split('```json\n')[1].split('\n```')[0])
+    assert shown == {'X': [{'id': 0, 'alerts': [1]}, {'id': 1, 'alerts': [1]}]}
+    assert '*Example shortened:' in bounded
+    assert '>| 2 |' in bounded and '>| 3 |' not in bounded and '>*… 7 more rows not shown.*' in bounded
+    assert docs.bound_examples(bounded) == bounded
+
+
+def test_finish_readme_refuses_test_only_wording(tmp_path):
+    """Given a generated README that still says "emulator", When finished, Then generation fails naming it."""
+    from xsoar_local.build import BuildError
+    from xsoar_local.docs import finish_readme
+
+    readme = tmp_path / 'README.md'
+    readme.write_text('Storm-0000 is an invented actor used by the emulator.\n')
+    with pytest.raises(BuildError, match='emulator'):
+        finish_readme(readme, 'MicrosoftDefenderThreatIntelligence', 'https://127.0.0.1:1')

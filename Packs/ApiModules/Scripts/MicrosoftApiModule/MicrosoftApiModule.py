@@ -1705,19 +1705,26 @@ def auth_test_command(client: MicrosoftClient) -> CommandResults:
     return CommandResults(readable_output='✅ Success!')
 
 
-def reset_auth(client: MicrosoftClient) -> CommandResults:
+def _test_command(client: MicrosoftClient, test_command: str | None) -> str:
+    """The command that checks the connection: <prefix>-auth-test, unless the integration names its own (MDE keeps the
+    official microsoft-atp-test), so no message sends a user to a command the integration does not have."""
+    return test_command or f'{_prefix(client)}-auth-test'
+
+
+def reset_auth(client: MicrosoftClient, test_command: str | None = None) -> CommandResults:
     """<prefix>-auth-reset: forget every token and flow state of this module (nothing else, nothing logged)."""
     client.tokens.reset()
     p = _prefix(client)
+    check = _test_command(client, test_command)
     next_step = {
         AuthFlow.DEVICE_CODE: f'Run !{p}-auth-start to sign in again.',
         AuthFlow.AUTHORIZATION_CODE: f'Run !{p}-generate-login-url, sign in, update the Authorization code parameter, '
-                                     f'then run !{p}-auth-test.',
+                                     f'then run !{check}.',
     }.get(client.credential.flow, 'Check the credentials in the instance settings, then click **Test**.')
     return CommandResults(readable_output=f'Authorization was reset successfully. {next_step}')
 
 
-def generate_login_url(client: MicrosoftClient) -> CommandResults:
+def generate_login_url(client: MicrosoftClient, test_command: str | None = None) -> CommandResults:
     """<prefix>-generate-login-url: the authorize URL (PKCE S256 + state), remembering the verifier for redemption."""
     credential = client.credential
     if not isinstance(credential, AuthorizationCodeCredential):
@@ -1725,40 +1732,43 @@ def generate_login_url(client: MicrosoftClient) -> CommandResults:
                                f'"{credential.flow}".')
     url, pkce = credential.login_url(client.scope)
     client.tokens.update_account(lambda account: {**account, 'pkce': pkce})
-    p = _prefix(client)
+    check = _test_command(client, test_command)
     readable = ('### Authorization instructions\n'
                 f'1. Click the [login URL]({url}) and sign in with an account that may use this app.\n'
                 f'2. You are redirected to {credential.redirect_uri}; copy the whole address from the browser (or only '
                 'the value of `code`).\n'
                 '3. Paste it into the **Authorization code** parameter of the instance and save.\n'
-                f'4. Run ***!{p}-auth-test*** to check the connection.')
+                f'4. Run ***!{check}*** to check the connection.')
     return CommandResults(readable_output=readable)
 
 
-def auth_test_module(client: MicrosoftClient) -> str:
+def auth_test_module(client: MicrosoftClient, test_command: str | None = None) -> str:
     """The test-module body for every flow: interactive flows explain which command to run instead."""
     p = _prefix(client)
+    check = _test_command(client, test_command)
     flow = client.credential.flow
     if flow == AuthFlow.DEVICE_CODE:
         raise DemistoException(f'The Test button is not available for the device code flow. Run !{p}-auth-start, follow '
-                               f'the instructions, then run !{p}-auth-test.')
+                               f'the instructions, then run !{check}.')
     if flow == AuthFlow.AUTHORIZATION_CODE:
         raise DemistoException(f'The Test button is not available for the authorization code flow. Run '
                                f'!{p}-generate-login-url, sign in, paste the code into the Authorization code '
-                               f'parameter, then run !{p}-auth-test.')
+                               f'parameter, then run !{check}.')
     client.get_access_token()
     return 'ok'
 
 
-def auth_command_table(client: MicrosoftClient, prefix: str | None = None,
-                       complete_command: str | None = None) -> dict[str, Callable[[dict[str, Any]], Any]]:
-    """{command name: handler(args)} for the auth commands under ``prefix`` (default: the client's prefix)."""
+def auth_command_table(client: MicrosoftClient, prefix: str | None = None, complete_command: str | None = None,
+                       test_command: str | None = None) -> dict[str, Callable[[dict[str, Any]], Any]]:
+    """{command name: handler(args)} for the auth commands under ``prefix`` (default: the client's prefix); messages
+    name ``test_command`` (default <prefix>-auth-test) as the way to check the connection."""
     p = prefix or _prefix(client)
     complete = complete_command or f'{p}-auth-complete'
+    check = test_command or f'{p}-auth-test'
     return {
         f'{p}-auth-start': lambda args: start_auth(client, complete),
         f'{p}-auth-complete': lambda args: complete_auth(client, args, complete),
         f'{p}-auth-test': lambda args: auth_test_command(client),
-        f'{p}-auth-reset': lambda args: reset_auth(client),
-        f'{p}-generate-login-url': lambda args: generate_login_url(client),
+        f'{p}-auth-reset': lambda args: reset_auth(client, check),
+        f'{p}-generate-login-url': lambda args: generate_login_url(client, check),
     }

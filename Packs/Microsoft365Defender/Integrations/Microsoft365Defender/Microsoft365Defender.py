@@ -23,6 +23,15 @@ DEFAULT_XDR_URL = 'https://api.security.microsoft.com'
 
 BACKEND_GRAPH = 'Microsoft Graph security'
 BACKEND_LEGACY = 'Defender XDR API (legacy)'
+# The Cortex XSOAR application (the device code default) is granted the Defender XDR API permissions only: Entra
+# refuses it a Graph token (AADSTS65001, "consent required"), which no admin of the customer's tenant can fix. Said
+# before anything is sent, with the two settings that work.
+XSOAR_APP_ON_GRAPH = (
+    'The Cortex XSOAR application (used when "ID or Client ID" is empty) has permissions for the Defender XDR API only, '
+    f'so it cannot sign in to the "{BACKEND_GRAPH}" back end. Either set "API back end" to "{BACKEND_LEGACY}", or '
+    'enter in "ID or Client ID" the application ID of your own app registration that has the Microsoft Graph '
+    'SecurityIncident.ReadWrite.All, SecurityAlert.Read.All and ThreatHunting.Read.All permissions (delegated, for the '
+    'device code flow).')
 
 PAGE_SIZE = 100                      # the Defender XDR API's maximum $top
 GRAPH_PAGE_SIZE = 50                 # Graph's maximum $top for security incidents
@@ -1289,6 +1298,8 @@ def build_api(params: Dict[str, Any]) -> IncidentsApi:
     if not app_id and managed_identity is None:
         raise DemistoException('Application ID must be provided.')
     client_credentials = argToBoolean(params.get('client_credentials') or False)
+    if backend == BACKEND_GRAPH and app_id == XSOAR_APP_ID and not client_credentials and managed_identity is None:
+        raise DemistoException(XSOAR_APP_ON_GRAPH)
     settings = AuthSettings(
         client_id=app_id,
         tenant_id=get_credential_param(params, 'creds_tenant_id', 'tenant_id', '_tenant_id'),

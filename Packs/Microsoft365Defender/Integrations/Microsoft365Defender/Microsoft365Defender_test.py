@@ -959,3 +959,20 @@ def test_main_dispatches_mapping_fields(mocker):
     results = mocker.patch.object(demisto, 'results')
     m.main()
     assert 'Microsoft 365 Defender Incident' in results.call_args[0][0]
+
+
+def test_xsoar_app_on_graph_says_which_setting_to_change(mocker, requests_mock):
+    """Given a new instance's defaults (device code, the Cortex XSOAR application, the Microsoft Graph security back
+    end, which that application has no permissions for), When auth-start runs, Then nothing is sent to Microsoft and
+    the error names the two settings that work instead of asking for admin consent."""
+    mocker.patch.object(demisto, 'params', return_value={'_app_id': m.XSOAR_APP_ID, 'api_backend': m.BACKEND_GRAPH})
+    mocker.patch.object(demisto, 'command', return_value='microsoft-365-defender-auth-start')
+    error = mocker.patch.object(m, 'return_error')
+    m.main()
+    message = error.call_args[0][0]
+    assert f'set "API back end" to "{m.BACKEND_LEGACY}"' in message and '"ID or Client ID"' in message
+    assert 'consent' not in message and requests_mock.call_count == 0
+    assert m.build_api({'_app_id': m.XSOAR_APP_ID, 'api_backend': m.BACKEND_LEGACY}).http.credential.flow == \
+        'device_code'
+    assert m.build_api({'_app_id': m.XSOAR_APP_ID, 'creds_client_id': {'password': 'own-app'},
+                        'api_backend': m.BACKEND_GRAPH}).http.credential.client_id == 'own-app'

@@ -2521,7 +2521,7 @@ def check_api(client: Client, params: Dict[str, Any]) -> str:
 
 
 def test_module(client: Client, params: Dict[str, Any]) -> str:
-    auth_test_module(client.http)
+    auth_test_module(client.http, test_command=f'{PREFIX}-test')
     return check_api(client, params)
 
 
@@ -2627,7 +2627,7 @@ def main() -> None:
     try:
         with response_shape_guard():
             client = build_client(params)
-            auth_commands = auth_command_table(client.http, PREFIX)
+            auth_commands = auth_command_table(client.http, PREFIX, test_command=f'{PREFIX}-test')
             if command == 'test-module':
                 return_results(test_module(client, params))
             elif command == 'fetch-incidents':

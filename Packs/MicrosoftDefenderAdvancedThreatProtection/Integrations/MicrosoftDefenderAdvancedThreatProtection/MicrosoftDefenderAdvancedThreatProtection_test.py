@@ -780,6 +780,25 @@ def test_test_module_checks_api(mocker, requests_mock):
     assert results.call_args[0][0] == 'ok' and query_of(route.last_request) == {'$top': '1'}
 
 
+@pytest.mark.parametrize('command', ['microsoft-atp-generate-login-url', 'microsoft-atp-auth-reset', 'test-module'])
+def test_auth_code_messages_name_commands_that_exist(mocker, command):
+    """Given the authorization code flow, When generate-login-url, auth-reset or the Test button runs, Then every
+    !command the message tells the user to run is a command of this integration (microsoft-atp-test, not the
+    microsoft-atp-auth-test the other integrations have)."""
+    import yaml
+    spec = yaml.safe_load((Path(__file__).parent / 'MicrosoftDefenderAdvancedThreatProtection.yml').read_text())
+    names = {c['name'] for c in spec['script']['commands']}
+    mocker.patch.object(demisto, 'params', return_value={**PARAMS, 'auth_type': 'Authorization Code',
+                                                         'redirect_uri': 'https://localhost/x'})
+    mocker.patch.object(demisto, 'command', return_value=command)
+    results = mocker.patch.object(m, 'return_results')
+    error = mocker.patch.object(m, 'return_error')
+    m.main()
+    text = error.call_args[0][0] if error.called else results.call_args[0][0].readable_output
+    mentioned = set(re.findall(r'!([a-z0-9]+(?:-[a-z0-9]+)+)', text))
+    assert mentioned and 'microsoft-atp-test' in mentioned and mentioned <= names
+
+
 def test_yaml_declares_every_command():
     import yaml
     spec = yaml.safe_load((Path(__file__).parent / 'MicrosoftDefenderAdvancedThreatProtection.yml').read_text())
