@@ -28,6 +28,7 @@ from .instances import (
     InstanceError,
     build_instance,
     default_instance_file,
+    instance_name,
     read_instance_file,
     variables_used,
 )
@@ -147,10 +148,13 @@ def cmd_docs(ns: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_reset(ns: argparse.Namespace, console: Console) -> int:
+    """Clears the instance ``run`` and ``fetch`` would use (the same file, hence the same name), without starting
+    the emulator: only the name is needed."""
     integration = find_integration(ns.integration)
-    instance, _ = _resolve_instance(integration, ns.instance) if ns.instance else (build_instance(integration, {}), {})
-    InstanceStore(instance.name).reset()
-    console.print(f'State of instance {instance.name} cleared (integration context, lastRun, fetched incidents).')
+    path = Path(ns.instance) if ns.instance else default_instance_file(integration)
+    name = instance_name(integration, read_instance_file(path) if path else {})
+    InstanceStore(name).reset()
+    console.print(f'State of instance {name} cleared (integration context, lastRun, fetched incidents).')
     return 0
 
 

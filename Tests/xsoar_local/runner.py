@@ -7,6 +7,7 @@ seconds, rerunning with ``PollingArgs``) until nothing more is scheduled or the 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -174,6 +175,29 @@ def _collect_files(entries: list[dict], work_dir: Path, home: Path | None) -> di
     return saved
 
 
+RUN_PREFIX = 'p'       # a run directory is p<pid of the xsoar-local process>-<random>
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_runs(runs: Path) -> None:
+    """Remove the run directories of xsoar-local processes that are gone (killed mid-command, so their temporary
+    directory was never cleaned up) and those of earlier versions, which named them differently."""
+    for directory in runs.iterdir():
+        owner = directory.name[len(RUN_PREFIX):].partition('-')[0]
+        if directory.name.startswith(RUN_PREFIX) and owner.isdigit() and _alive(int(owner)):
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run_command(integration: Integration, instance: Instance, command: str, args: dict | None = None,
                 options: RunOptions | None = None) -> RunResult:
     """Execute one command once (in a fresh process unless ``options.executor`` says otherwise) and collect its
@@ -187,8 +211,9 @@ def run_command(integration: Integration, instance: Instance, command: str, args
     home = options.home or state_home()
     runs = home / 'runs'
     runs.mkdir(parents=True, exist_ok=True)
+    remove_stale_runs(runs)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix=f'{uuid.uuid4().hex[:8]}-', dir=runs) as scratch:
+    with tempfile.TemporaryDirectory(prefix=f'{RUN_PREFIX}{os.getpid()}-', dir=runs) as scratch:
         work_dir = Path(scratch)
         try:
             job = _job(integration, instance, command, filled, options, work_dir)

@@ -1,0 +1,137 @@
+"""What a content developer meets at the terminal: reset, run directories, argument checks, command listings, tables."""
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from xsoar_local.cli import main as cli_main
+from xsoar_local.instances import build_instance
+from xsoar_local.integrations import find_integration
+from xsoar_local.runner import RunOptions, run_command
+from xsoar_local.state import InstanceStore
+
+FIXTURE = 'XSOARLocalFixture'
+MDE = 'MicrosoftDefenderAdvancedThreatProtection'
+
+
+@pytest.fixture(autouse=True)
+def local_home(tmp_path, monkeypatch):
+    monkeypatch.setenv('XSOAR_LOCAL_HOME', str(tmp_path / 'home'))
+    monkeypatch.setenv('XSOAR_LOCAL_TIME_SCALE', '0.001')
+    return tmp_path / 'home'
+
+
+@pytest.fixture(scope='module')
+def fixture_integration():
+    return find_integration(FIXTURE)
+
+
+# -- reset --------------------------------------------------------------------------------------------------------
+
+def test_reset_clears_the_instance_run_uses(capfd):
+    """Given state in the default instance of MDE (Tests/instances/.../default.yml names it mde-default), When
+    `xsoar-local reset` runs without --instance, Then that instance's state is cleared — not a made-up one — and no
+    emulator is needed for it."""
+    store = InstanceStore('mde-default')
+    store.set_context({'token': 'cached'})
+    store.set_last_run({'time': 'x'})
+    assert cli_main(['reset', MDE]) == 0
+    assert store.get_context() == {'context': {}, 'version': 0}
+    assert store.get_last_run() == {}
+    assert 'mde-default' in capfd.readouterr().out
+
+
+def test_reset_with_an_instance_file(tmp_path, capfd):
+    """Given an instance file naming its instance, When reset with --instance, Then that named instance is cleared."""
+    path = tmp_path / 'mine.yml'
+    path.write_text('name: my-fixture\nurl: https://fixture.invalid\n', encoding='utf-8')
+    InstanceStore('my-fixture').set_last_run({'n': 1})
+    assert cli_main(['reset', FIXTURE, '--instance', str(path)]) == 0
+    assert InstanceStore('my-fixture').get_last_run() == {}
+    assert 'my-fixture' in capfd.readouterr().out
+
+
+# -- run directories: no secrets on disk, stale ones removed -------------------------------------------------------
+
+def _files_containing(root, secret: str) -> list[str]:
+    found = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                with open(path, 'rb') as handle:
+                    if secret.encode() in handle.read():
+                        found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+def test_no_secret_on_disk_while_a_command_runs(fixture_integration, local_home, tmp_path):
+    """Given a command paused mid-execution (it waits for a file), When the run directories are searched while it
+    runs, Then no file holds the instance's secret (the job goes to the process through a pipe)."""
+    secret = 'hunter2-never-on-disk'
+    instance = build_instance(fixture_integration, {'name': 'secret-test', 'credentials': {'password': secret}})
+    ready, go = tmp_path / 'ready', tmp_path / 'go'
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault('r', run_command(
+        fixture_integration, instance, 'fixture-context-bump', {'ready': str(ready), 'wait_for': str(go)})))
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        assert ready.exists()
+        assert list((local_home / 'runs').iterdir()), 'the command runs in a run directory'
+        assert _files_containing(local_home / 'runs', secret) == []
+    finally:
+        go.touch()
+        thread.join(120)
+    assert not outcome['r'].has_error, outcome['r'].entries
+
+
+def test_stale_run_directories_are_removed(fixture_integration, local_home):
+    """Given run directories left by a killed xsoar-local (its process is gone) and by an older version, When the
+    next command runs, Then they are removed; a live process's directory is kept."""
+    runs = local_home / 'runs'
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True,
+                          check=True)
+    stale = runs / f'p{dead.stdout.strip()}-abc'
+    older = runs / '0123abcd-xyz'
+    live = runs / f'p{os.getppid()}-keep'
+    for folder in (stale, older, live):
+        folder.mkdir(parents=True)
+        (folder / 'job.json').write_text('{"params": {"credentials": {"password": "leaked"}}}', encoding='utf-8')
+    instance = build_instance(fixture_integration, {'name': 'stale-test'})
+    assert not run_command(fixture_integration, instance, 'fixture-echo', {'message': 'x'}).has_error
+    assert not stale.exists() and not older.exists()
+    assert live.exists()
+    assert list(runs.iterdir()) == [live]
+
+
+def test_killed_xsoar_local_leaves_no_secret(fixture_integration, local_home, tmp_path):
+    """Given xsoar-local killed (SIGKILL) while its command runs, When its run directory is searched, Then no file
+    holds the secret; and the next command removes the directory."""
+    secret = 'killed-mid-command-secret'
+    instance_file = tmp_path / 'instance.yml'
+    instance_file.write_text(f'name: killed\ncredentials:\n  password: {secret}\n', encoding='utf-8')
+    ready, go = tmp_path / 'ready', tmp_path / 'go'
+    env = dict(os.environ, XSOAR_LOCAL_HOME=str(local_home))
+    proc = subprocess.Popen([sys.executable, '-m', 'xsoar_local.cli', 'run', FIXTURE, 'fixture-context-bump',
+                             f'ready={ready}', f'wait_for={go}', '--instance', str(instance_file)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(30)
+    go.touch()
+    assert ready.exists()
+    assert _files_containing(local_home, secret) == []
+    instance = build_instance(fixture_integration, {'name': 'after'})
+    run_command(fixture_integration, instance, 'fixture-echo', {'message': 'x'}, RunOptions())
+    leftovers = [p for p in (local_home / 'runs').iterdir() if not p.name.startswith(f'p{os.getpid()}-')]
+    assert leftovers == []
