@@ -62,7 +62,8 @@ def _resolve_instance(integration: Integration, instance_file: str | None):
 
 
 def _options(ns: argparse.Namespace, env: dict[str, str]) -> RunOptions:
-    return RunOptions(source=ns.source, timeout_s=ns.timeout, debug=ns.debug, env=env)
+    return RunOptions(source=ns.source, timeout_s=ns.timeout, debug=ns.debug, env=env,
+                      strict=bool(getattr(ns, 'strict', False)))
 
 
 def _exit_code(results: list[RunResult], strict: bool) -> int:
@@ -86,6 +87,8 @@ def cmd_run(ns: argparse.Namespace, console: Console) -> int:
 
     rounds = run_with_polling(integration, instance, ns.command, args, _options(ns, env), progress)
     if ns.json:
+        for warning in rounds[0].warnings:
+            console.print(f'[yellow]Warning: {warning}[/yellow]')  # stderr: stdout is the JSON
         final = rounds[-1]
         payload = final.to_json() | {'rounds': [r.to_json() for r in rounds[:-1]]}
         print(json.dumps(payload, indent=2, default=str))  # noqa: T201 - the CLI's output
@@ -188,7 +191,8 @@ def _parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument('command', help='command name, e.g. test-module')
     run.add_argument('args', nargs='*', help='arguments as name=value')
-    run.add_argument('--strict', action='store_true', help='fail when the context has paths the YAML does not declare')
+    run.add_argument('--strict', action='store_true',
+                     help='fail on arguments or context paths the YAML does not declare')
     run.set_defaults(handler=cmd_run)
 
     fetch = sub.add_parser('fetch', help='run fetch-incidents in cycles, carrying lastRun')

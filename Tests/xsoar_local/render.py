@@ -43,6 +43,8 @@ def render_entry(console: Console, entry: dict, saved_files: dict[str, str]) -> 
 
 def render_result(console: Console, result: RunResult, show_logs: bool = False) -> None:
     saved = {file_id: str(path) for file_id, path in result.files.items()}
+    for warning in result.warnings:
+        console.print(f'[yellow]Warning: {warning}[/yellow]')
     for entry in result.entries:
         render_entry(console, entry, saved)
     if result.problems:

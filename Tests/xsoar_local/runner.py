@@ -6,6 +6,8 @@ seconds, rerunning with ``PollingArgs``) until nothing more is scheduled or the 
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
 import shutil
 import tempfile
@@ -55,6 +57,7 @@ class RunResult:
     logs: list[dict] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)  # file entry ID → where the file was saved
     problems: list[OutputProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # arguments the YAML does not declare
     crash: str | None = None
     stderr: str = ''
     duration_s: float = 0.0
@@ -81,6 +84,7 @@ class RunResult:
             'mapped_incidents': self.mapped_incidents,
             'files': {k: str(v) for k, v in self.files.items()},
             'undeclared_outputs': [str(p) for p in self.problems],
+            'warnings': self.warnings,
             'crash': self.crash,
             'duration_s': self.duration_s,
         }
@@ -96,6 +100,10 @@ class RunOptions:
     # Where a prepared job runs (xsoar_local.executors): a fresh process per execution unless a suite chooses a
     # long-lived worker or this process.
     executor: Executor = field(default_factory=FreshProcess)
+    # Arguments the YAML does not declare: a warning, or under ``strict`` an error entry without running. Checked on
+    # the arguments a caller gives, not on the PollingArgs an integration schedules itself.
+    check_args: bool = True
+    strict: bool = False
 
 
 def prepare_args(integration: Integration, command: str, args: dict) -> tuple[dict, str | None]:
@@ -112,6 +120,25 @@ def prepare_args(integration: Integration, command: str, args: dict) -> tuple[di
     if missing:
         return filled, f'Missing required argument(s) for {command}: {", ".join(missing)}.'
     return filled, None
+
+
+def undeclared_args(integration: Integration, command: str, args: dict, strict: bool = False) -> list[str]:
+    """One message per argument the command's YAML does not declare (a misspelt ``limt=2`` would otherwise be
+    ignored without a word), with the closest declared name when there is one."""
+    spec = integration.command(command)
+    if spec is None:
+        return []
+    declared = [a.name for a in spec.arguments]
+    outcome = 'the command was not run (--strict)' if strict else 'the command ignores it'
+    messages = []
+    for name in args:
+        if name in declared:
+            continue
+        close = difflib.get_close_matches(name, declared, n=1)
+        hint = f' Did you mean "{close[0]}"?' if close else ''
+        messages.append(f'{command} has no argument "{name}": {outcome}.{hint} '
+                        f'Its arguments: {", ".join(declared) or "none"}.')
+    return messages
 
 
 def _import_paths(integration: Integration, source: bool) -> list[str]:
@@ -205,6 +232,10 @@ def run_command(integration: Integration, instance: Instance, command: str, args
     options = options or RunOptions()
     filled, problem = prepare_args(integration, command, dict(args or {}))
     result = RunResult(command=command, args=filled)
+    if options.check_args:
+        result.warnings = undeclared_args(integration, command, dict(args or {}), options.strict)
+        if result.warnings and options.strict and not problem:
+            problem, result.warnings = '\n'.join(result.warnings), []
     if problem:
         result.entries = [error_entry(problem)]
         return result
@@ -268,8 +299,10 @@ def run_with_polling(integration: Integration, instance: Instance, command: str,
     rounds: list[RunResult] = []
     started, waited_scaled, waited_server = time.monotonic(), 0.0, 0.0
     current_command, current_args = command, dict(args or {})
+    options = options or RunOptions()
     while True:
-        result = run_command(integration, instance, current_command, current_args, options)
+        result = run_command(integration, instance, current_command, current_args,
+                             options if not rounds else dataclasses.replace(options, check_args=False))
         rounds.append(result)
         scheduled = result.scheduled
         if scheduled is None or result.has_error:

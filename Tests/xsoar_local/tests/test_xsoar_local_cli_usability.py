@@ -1,4 +1,5 @@
 """What a content developer meets at the terminal: reset, run directories, argument checks, command listings, tables."""
+import json
 import os
 import subprocess
 import sys
@@ -135,3 +136,46 @@ def test_killed_xsoar_local_leaves_no_secret(fixture_integration, local_home, tm
     run_command(fixture_integration, instance, 'fixture-echo', {'message': 'x'}, RunOptions())
     leftovers = [p for p in (local_home / 'runs').iterdir() if not p.name.startswith(f'p{os.getpid()}-')]
     assert leftovers == []
+
+
+# -- arguments the YAML does not declare ---------------------------------------------------------------------------
+
+def test_misspelt_argument_is_a_warning(capfd):
+    """Given `cont=2` for fixture-echo (its argument is `count`), When run, Then the command runs and a warning
+    names the argument, says it is ignored and suggests `count`; the exit status stays 0."""
+    code = cli_main(['run', FIXTURE, 'fixture-echo', 'message=hi', 'cont=2'])
+    out, _ = capfd.readouterr()
+    assert code == 0
+    assert 'fixture-echo has no argument "cont"' in ' '.join(out.split())
+    assert 'Did you mean "count"?' in ' '.join(out.split())
+
+
+def test_misspelt_argument_in_json_mode(capfd):
+    """Given --json, When an undeclared argument is passed, Then the JSON lists it under warnings and stderr says it."""
+    code = cli_main(['run', FIXTURE, 'fixture-echo', 'message=hi', 'cont=2', '--json'])
+    out, err = capfd.readouterr()
+    assert code == 0
+    payload = json.loads(out)
+    assert len(payload['warnings']) == 1 and '"cont"' in payload['warnings'][0]
+    assert 'cont' in err
+
+
+def test_misspelt_argument_fails_under_strict(capfd):
+    """Given --strict, When an undeclared argument is passed, Then the command is not run: an error entry names the
+    argument and the exit status is 1."""
+    code = cli_main(['run', FIXTURE, 'fixture-echo', 'message=hi', 'cont=2', '--strict', '--json'])
+    out, _ = capfd.readouterr()
+    payload = json.loads(out)
+    assert code == 1
+    assert payload['context'] == {}
+    assert 'fixture-echo has no argument "cont": the command was not run (--strict)' in payload['entries'][0]['Contents']
+
+
+def test_declared_and_polling_arguments_give_no_warning(fixture_integration):
+    """Given declared arguments (hidden ones included) and polling rounds, When run, Then there is no warning."""
+    from xsoar_local.runner import run_with_polling
+
+    instance = build_instance(fixture_integration, {'name': 'args-test'})
+    rounds = run_with_polling(fixture_integration, instance, 'fixture-poll', {'rounds': '2', 'round': '0'},
+                              RunOptions(strict=True))
+    assert len(rounds) == 2 and not any(r.has_error or r.warnings for r in rounds)
