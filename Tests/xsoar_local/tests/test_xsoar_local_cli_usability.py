@@ -179,3 +179,58 @@ def test_declared_and_polling_arguments_give_no_warning(fixture_integration):
     rounds = run_with_polling(fixture_integration, instance, 'fixture-poll', {'rounds': '2', 'round': '0'},
                               RunOptions(strict=True))
     assert len(rounds) == 2 and not any(r.has_error or r.warnings for r in rounds)
+
+
+# -- terminal tables and links -------------------------------------------------------------------------------------
+
+MACHINE_ID = '4899036531e374137f63289c3267bad772c13fef'
+MACHINES = ('### Microsoft Defender Machines\n'
+            '|ID|Computer DNS Name|OS Platform|Last IP Address|Last External IP Address|Health Status|Risk Score|'
+            'Exposure Level|Last Seen|Onboarding Status|Machine Tags|\n'
+            '|---|---|---|---|---|---|---|---|---|---|---|\n'
+            f'| {MACHINE_ID} | desktop-7h3j9.contoso.com | Windows10 | 10.1.2.3 | 203.0.113.7 | Active | Medium | High |'
+            ' 2024-05-01T10:20:30.1234567Z | Onboarded | finance, vip |\n')
+INCIDENTS = ('|incidentId|displayName|severity|status|assignedTo|classification|determination|createdDateTime|\n'
+             '|---|---|---|---|---|---|---|---|\n'
+             '| 10234 | Multi-stage incident involving Initial access & Lateral movement on multiple endpoints | high |'
+             ' active | secops@contoso.com | truePositive | multiStagedAttack | 2024-05-01T10:20:30Z |\n')
+
+
+def _rendered(text: str, width: int) -> str:
+    from rich.console import Console
+
+    from xsoar_local.render import render_entry
+
+    console = Console(width=width, record=True, file=open(os.devnull, 'w'))  # noqa: SIM115 - closed with the console
+    render_entry(console, {'Type': 1, 'ContentsFormat': 'markdown', 'HumanReadable': text}, {})
+    output = console.export_text()
+    console.file.close()
+    return output
+
+
+@pytest.mark.parametrize('width', [60, 80, 120, 160, 240])
+def test_tables_never_cut_ids(width):
+    """Given wide tables of machines (40-character machine ID) and incidents (numeric ID), When rendered at terminal
+    widths from 60 to 240 columns, Then every ID appears whole on one line and nothing is cut with an ellipsis."""
+    for text, ident in ((MACHINES, MACHINE_ID), (INCIDENTS, '10234')):
+        output = _rendered(text, width)
+        assert '…' not in output
+        assert any(ident in line for line in output.splitlines()), output
+
+
+def test_wide_table_keeps_other_values_whole_when_it_fits():
+    """Given the incidents table at 240 columns, When rendered, Then it is one table row with every value whole."""
+    output = _rendered(INCIDENTS, 240)
+    row = next(line for line in output.splitlines() if '10234' in line)
+    assert 'secops@contoso.com' in row and 'multiStagedAttack' in row
+
+
+def test_login_url_is_shown():
+    """Given generate-login-url's entry (a markdown link), When rendered, Then the URL itself is printed, whole on
+    one line, not just the link text."""
+    url = ('https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/oauth2/v2.0/authorize?'
+           'response_type=code&client_id=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee&scope=offline_access&state=abc')
+    text = f'### Sign in\n1. Click the [login URL]({url}) and sign in with an account that may use this app.\n'
+    for width in (80, 300):
+        output = _rendered(text, width)
+        assert any(url in line for line in output.splitlines()), output
