@@ -5,6 +5,7 @@
     xsoar-local incidents|mirror|set|note <Integration> ...   (see cli_incidents.py)
     xsoar-local build [--all | <Integration> ...] [--zip]
     xsoar-local reset <Integration> [--instance FILE]
+    xsoar-local commands <Integration> [command] [--hidden] [--json]   (see cli_commands.py)
     xsoar-local docs <Integration> [--instance FILE]
     xsoar-local emulator start|stop|status
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import build, emulator
+from .cli_commands import add_command as add_commands_command
 from .cli_incidents import add_commands as add_incident_commands
 from .cli_incidents import render_mapped
 from .instances import (
@@ -200,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument('--cycles', type=int, default=1, help='how many fetch cycles (default 1)')
     fetch.set_defaults(handler=cmd_fetch)
     add_incident_commands(sub, common, _resolve_instance, _options)
+    add_commands_command(sub)
 
     build_p = sub.add_parser('build', help='build unified YAMLs (and pack zips)')
     build_p.add_argument('integrations', nargs='*')

@@ -1,10 +1,11 @@
 """The child process that executes one integration command, like the server's Python runner does.
 
 Run as ``python -m xsoar_local.executor -`` with the job as JSON on stdin (the job carries the instance's credentials,
-so it is never written to a file; a path instead of ``-`` reads a job file, for debugging). The job names the script, the instance parameters, the command and
-its arguments. The executor installs a backend into demistomock so ``demisto.*`` calls reach real per-instance state,
-executes CommonServerPython and the unified script in one ``__main__`` namespace (the server concatenates them the same
-way), and writes what happened — entries, incidents, lastRun, logs, a crash traceback — to the job's output file.
+so it is never written to a file; a path instead of ``-`` reads a job file, for debugging). The job names the script,
+the instance parameters, the command and its arguments. The executor installs a backend into demistomock so
+``demisto.*`` calls reach real per-instance state, executes CommonServerPython and the unified script in one
+``__main__`` namespace (the server concatenates them the same way), and writes what happened — entries, incidents,
+lastRun, logs, a crash traceback — to the job's output file.
 """
 from __future__ import annotations
 

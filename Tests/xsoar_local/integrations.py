@@ -38,6 +38,8 @@ class Argument:
     predefined: tuple[str, ...] = ()
     is_array: bool = False
     secret: bool = False
+    description: str = ''
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Command:
     outputs: tuple[Output, ...] = ()
     polling: bool = False
     deprecated: bool = False
+    description: str = ''
+    hidden: bool = False
 
     def argument(self, name: str) -> Argument | None:
         return next((a for a in self.arguments if a.name == name), None)
@@ -111,6 +115,8 @@ def _command(raw: dict) -> Command:
             predefined=tuple(str(v) for v in a.get('predefined') or ()),
             is_array=bool(a.get('isArray')),
             secret=bool(a.get('secret')),
+            description=str(a.get('description') or ''),
+            hidden=bool(a.get('hidden')),
         )
         for a in raw.get('arguments') or []
     )
@@ -119,7 +125,8 @@ def _command(raw: dict) -> Command:
         for o in raw.get('outputs') or []
     )
     return Command(name=raw['name'], arguments=arguments, outputs=outputs, polling=bool(raw.get('polling')),
-                   deprecated=bool(raw.get('deprecated')))
+                   deprecated=bool(raw.get('deprecated')), description=str(raw.get('description') or ''),
+                   hidden=bool(raw.get('hidden')))
 
 
 def _parameter(raw: dict) -> Parameter:

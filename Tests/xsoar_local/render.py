@@ -99,12 +99,12 @@ def _widest_line(values: list[str]) -> int:
 def _record(header: list[str], row: list[str], ids: list[bool], width: int) -> Table:
     """One row as field/value lines. The value column is as wide as the row's longest ID (as far as the terminal
     allows: beyond that it folds, whole), field names wrap."""
-    longest_id = max((len(value) for value, is_id in zip(row, ids) if is_id), default=0)
+    longest_id = max((len(value) for value, is_id in zip(row, ids, strict=True) if is_id), default=0)
     field_width = max(8, min(30, max(len(name) for name in header), width - 6 - longest_id))
     record = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
     record.add_column('field', style='bold', overflow='fold', max_width=field_width)
     record.add_column('value', overflow='fold', min_width=max(1, min(longest_id, width - 6 - field_width)))
-    for name, value in zip(header, row):
+    for name, value in zip(header, row, strict=True):
         record.add_row(Text(name), Text(value))
     return record
 

@@ -234,3 +234,46 @@ def test_login_url_is_shown():
     for width in (80, 300):
         output = _rendered(text, width)
         assert any(url in line for line in output.splitlines()), output
+
+
+# -- xsoar-local commands ------------------------------------------------------------------------------------------
+
+def test_commands_lists_every_command_with_its_short_description(capfd):
+    """Given the fixture, When `xsoar-local commands XSOARLocalFixture` runs, Then every command of its YAML is
+    listed with its description."""
+    assert cli_main(['commands', FIXTURE]) == 0
+    out = ' '.join(capfd.readouterr().out.split())
+    for name, description in (('fixture-echo', 'Echo a message count times.'), ('fixture-fail', 'Always fails.'),
+                              ('fixture-poll', 'Polls until rounds rounds have run.')):
+        assert name in out and description in out
+
+
+def test_commands_shows_one_commands_arguments_and_outputs(capfd):
+    """Given one command, When listed, Then its arguments (required, default) and outputs (path, type) show; the
+    JSON form carries the same facts."""
+    assert cli_main(['commands', FIXTURE, 'fixture-echo']) == 0
+    out = capfd.readouterr().out
+    message = next(line for line in out.splitlines() if line.strip().startswith('message'))
+    count = next(line for line in out.splitlines() if line.strip().startswith('count'))
+    assert 'yes' in message and 'The message.' in message
+    assert '1' in count.split() and 'How many copies.' in count
+    assert any('Fixture.Echo.id' in line and 'Number' in line for line in out.splitlines())
+    assert cli_main(['commands', FIXTURE, 'fixture-echo', '--json']) == 0
+    spec = json.loads(capfd.readouterr().out)
+    assert [(a['name'], a['required'], a['default_value']) for a in spec['arguments']] == [
+        ('message', True, None), ('count', False, '1')]
+    assert spec['outputs'][0] == {'path': 'Fixture.Echo.id', 'type': 'Number', 'description': 'Copy number.'}
+
+
+def test_commands_predefined_and_array_arguments(capfd):
+    """Given an MDE command with predefined and array arguments, When shown as JSON, Then both facts are there."""
+    assert cli_main(['commands', MDE, 'microsoft-atp-get-machines', '--json']) == 0
+    spec = json.loads(capfd.readouterr().out)
+    risk = next(a for a in spec['arguments'] if a['name'] == 'risk_score')
+    assert 'High' in risk['predefined'] and risk['is_array'] is True
+
+
+def test_commands_unknown_command_suggests(capfd):
+    """Given a misspelt command, When asked for, Then the error suggests the closest and the status is 64."""
+    assert cli_main(['commands', FIXTURE, 'fixture-ech']) == 64
+    assert 'Did you mean: fixture-echo' in ' '.join(capfd.readouterr().out.split())
