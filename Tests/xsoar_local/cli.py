@@ -126,6 +126,8 @@ def cmd_build(ns: argparse.Namespace, console: Console) -> int:
     if not targets:
         console.print('Nothing to build: name integrations or pass --all.')
         return 0 if ns.all else EXIT_USAGE
+    if ns.all:
+        build.prune_unified()
     for integration in targets:
         path = build.unified_yml(integration)
         console.print(f'unified: {path.relative_to(repo_root())}')

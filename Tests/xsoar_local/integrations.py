@@ -86,6 +86,11 @@ class Integration:
         return self.directory.parents[1]
 
     @property
+    def is_fixture(self) -> bool:
+        """A test fixture of the runtime (Tests/fixtures/Packs): never shipped, so never built beside the packs."""
+        return self.directory.parents[3].name == 'fixtures'    # <fixtures>/Packs/<Pack>/Integrations/<Name>
+
+    @property
     def is_fetch(self) -> bool:
         return bool(self.manifest.get('script', {}).get('isfetch'))
 

@@ -277,3 +277,38 @@ def test_commands_unknown_command_suggests(capfd):
     """Given a misspelt command, When asked for, Then the error suggests the closest and the status is 64."""
     assert cli_main(['commands', FIXTURE, 'fixture-ech']) == 64
     assert 'Did you mean: fixture-echo' in ' '.join(capfd.readouterr().out.split())
+
+
+# -- shipped and fixture builds apart ------------------------------------------------------------------------------
+
+def test_fixture_builds_stay_out_of_build_unified(fixture_integration):
+    """Given a test fixture, When it is built (as make demo and the tests do), Then its unified YAML is under
+    build/fixtures/unified/, not in build/unified/ with the uploadable integrations; shipped ones stay there."""
+    from xsoar_local import build
+    from xsoar_local.integrations import repo_root
+
+    path = build.unified_yml(fixture_integration)
+    assert path.parent == repo_root() / 'build' / 'fixtures' / 'unified'
+    assert path.with_suffix('.py') != repo_root() / 'build' / 'unified' / f'{FIXTURE}.py'
+    assert build.unified_dir(find_integration(MDE)) == repo_root() / 'build' / 'unified'
+
+
+def test_build_all_prunes_fixture_leftovers(tmp_path):
+    """Given build/unified/ holding a fixture's build from an earlier version, When pruned (build --all does), Then
+    the fixture's files go and the shipped integrations' stay."""
+    import shutil
+
+    from xsoar_local import build
+    from xsoar_local.integrations import repo_root
+
+    for pack in ('MicrosoftDefenderAdvancedThreatProtection',):
+        shutil.copytree(repo_root() / 'Packs' / pack / 'Integrations', tmp_path / 'Packs' / pack / 'Integrations')
+    out = tmp_path / 'build' / 'unified'
+    out.mkdir(parents=True)
+    for name in (f'{MDE}.yml', f'.{MDE}.sha256', f'{FIXTURE}.yml', f'{FIXTURE}.py', f'.{FIXTURE}.sha256',
+                 'MicrosoftAuthFixture.yml'):
+        (out / name).write_text('x', encoding='utf-8')
+    removed = build.prune_unified(tmp_path)
+    assert sorted(p.name for p in removed) == sorted([f'{FIXTURE}.yml', f'{FIXTURE}.py', f'.{FIXTURE}.sha256',
+                                                      'MicrosoftAuthFixture.yml'])
+    assert sorted(p.name for p in out.iterdir()) == sorted([f'{MDE}.yml', f'.{MDE}.sha256'])
