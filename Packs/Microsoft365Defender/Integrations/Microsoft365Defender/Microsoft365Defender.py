@@ -1238,8 +1238,35 @@ def mirror_comment(entry: Dict[str, Any]) -> str:
     return f'({entry.get("user") or "Cortex XSOAR"}): {text}\n\n{MIRROR_MARKER}'
 
 
+def mirror_arg(args: Dict[str, Any], name: str, kind: type) -> Any:
+    """An update-remote-system argument the server hands over as an object or a list; given on a command line it is
+    a JSON string. Anything else is the caller's mistake, named as such (not blamed on Microsoft's answer)."""
+    value = args.get(name)
+    if value in (None, ''):
+        return kind()
+    what = 'a JSON object' if kind is dict else 'a JSON list of entry objects'
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f'Invalid "{name}": {value}. Provide {what}.') from None
+    if not isinstance(value, kind) or (kind is list and not all(isinstance(e, dict) for e in value)):
+        raise ValueError(f'Invalid "{name}": {json.dumps(value)[:200]}. Provide {what}.')
+    return value
+
+
+def remote_update_args(args: Dict[str, Any]) -> Dict[str, Any]:
+    """update-remote-system's arguments with delta, data and entries as objects, incidentChanged a boolean and
+    status an incident status number, whether the server or a command line gave them."""
+    status = args.get('status')
+    return dict(args, delta=mirror_arg(args, 'delta', dict), data=mirror_arg(args, 'data', dict),
+                entries=mirror_arg(args, 'entries', list),
+                incidentChanged=argToBoolean(args.get('incidentChanged') or False),
+                status=None if status in (None, '') else arg_to_number(status, 'status', required=True))
+
+
 def update_remote_system_command(api: IncidentsApi, args: Dict[str, Any], params: Dict[str, Any]) -> str:
-    remote = UpdateRemoteSystemArgs(args)
+    remote = UpdateRemoteSystemArgs(remote_update_args(args))
     incident_id = incident_id_arg(remote.remote_incident_id, 'remoteId')
     changes = outgoing_changes(remote, argToBoolean(params.get('close_out') or False)) \
         if remote.incident_changed else {}
