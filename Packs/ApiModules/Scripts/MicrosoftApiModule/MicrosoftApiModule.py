@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import demistomock as demisto
+import idna
 import requests
 from CommonServerPython import *  # noqa: F401
 
@@ -1521,6 +1522,22 @@ def date_arg(value: Any, name: str, required: bool = False) -> datetime | None:
             raise
         raise ValueError(f'Invalid date: "{name}"="{value}". Use an ISO 8601 time such as 2024-05-31T00:00:00Z, '
                          'an epoch in seconds, or a relative time such as "3 days".') from None
+
+
+def domain_arg(value: Any, name: str = 'domain') -> tuple[str, str]:
+    """A domain name argument as (the name as given, its ASCII form). Microsoft's APIs key hosts by their DNS (ASCII)
+    name, so an internationalized label (``bücher``) is sent in its IDNA 2008 / punycode form (``xn--bcher-kva``)
+    while outputs keep the name the user gave. ASCII labels pass unchanged (underscores included, as DNS has them)."""
+    text = '' if value is None else str(value).strip().rstrip('.')
+    if not text:
+        raise ValueError(f'Missing required argument "{name}".')
+    labels = []
+    for label in text.split('.'):
+        try:
+            labels.append(label if label.isascii() else idna.encode(label, uts46=True).decode('ascii'))
+        except idna.IDNAError as error:
+            raise ValueError(f'Invalid "{name}": "{text}" is not a domain name ({error}).') from None
+    return text, '.'.join(labels)
 
 
 def quote_id(value: Any, name: str = 'id') -> str:

@@ -407,7 +407,21 @@ def test_domain_command_suspicious_and_neutral(client, requests_mock):
     assert [r.indicator.dbot_score.score for r in results] == [2, 0]
 
 
-@pytest.mark.parametrize('value', ['not a domain', '-bad.example', '203.0.113.66', 'localhost'])
+def test_domain_command_unicode_domain(client, requests_mock):
+    """Given an internationalized domain (and a trailing comma), When domain runs, Then Graph is asked for its
+    punycode host ID and the Domain context and DBot score keep the name as given."""
+    for path, fixture in (('reputation', 'reputation_suspicious.json'), ('passiveDns', 'empty_list.json')):
+        requests_mock.get(f'{BASE}/hosts/xn--bcher-kva.example/{path}', json=load(fixture))
+    requests_mock.get(f'{BASE}/hosts/xn--bcher-kva.example/whois', status_code=404, json=load('not_found.json'))
+    [result] = mdti.domain_command(client, {'domain': 'Bücher.example,'}, RELIABILITY)
+    context = result.to_context()['EntryContext']
+    assert context['Domain(val.Name && val.Name == obj.Name)'][0]['Name'] == 'bücher.example'
+    assert context[Common.DBotScore.CONTEXT_PATH][0]['Indicator'] == 'bücher.example'
+    assert result.indicator.dbot_score.score == 2
+
+
+@pytest.mark.parametrize('value', ['not a domain', '-bad.example', '203.0.113.66', 'localhost', '☃.example',
+                                   'bü cher.example'])
 def test_domain_command_rejects_bad_domains(client, value):
     """Given a value that is not a domain, When domain runs, Then the error names the domain argument."""
     with pytest.raises(ValueError, match='"domain" argument'):
