@@ -1304,10 +1304,12 @@ def build_api(params: Dict[str, Any]) -> IncidentsApi:
     """The back end for these parameters, with the official resolution order of every credential parameter."""
     backend = api_backend(params)
     cloud_name = params.get('azure_cloud') or 'Worldwide'
-    api_url = (params.get('api_url') or '').strip() if cloud_name == 'Custom' else ''
-    cloud = get_cloud(cloud_name, login_url=params.get('login_url') if cloud_name == 'Custom' else None,
-                      graph_url=api_url, xdr_url=api_url)
-    base_url = (params.get('base_url') or '').strip().rstrip('/')
+    custom = cloud_name == 'Custom'
+    api_url = url_param(params, 'api_url', 'API URL (Custom cloud)', 'https://graph.microsoft.com') if custom else ''
+    login_url = url_param(params, 'login_url', 'Login URL (Custom cloud)', 'https://login.microsoftonline.com') \
+        if custom else ''
+    cloud = get_cloud(cloud_name, login_url=login_url, graph_url=api_url, xdr_url=api_url)
+    base_url = url_param(params, 'base_url', 'Endpoint URI', DEFAULT_XDR_URL)
     if backend == BACKEND_LEGACY and base_url and not api_url and (base_url != DEFAULT_XDR_URL
                                                                    or cloud_name == 'Worldwide'):
         cloud = get_cloud(cloud_name, login_url=cloud.login_url, graph_url=api_url, xdr_url=base_url)

@@ -880,6 +880,19 @@ def test_update_remote_system_graph_comment(requests_mock):
 # Parameters, authentication and main
 # ---------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize('params, named', [
+    ({'base_url': 'ftp://api.security.microsoft.com'}, '"Endpoint URI" parameter (base_url)'),
+    ({'azure_cloud': 'Custom', 'api_url': 'graph.example.com', 'login_url': 'https://login.example.com'},
+     '"API URL (Custom cloud)" parameter (api_url)'),
+    ({'azure_cloud': 'Custom', 'api_url': 'https://graph.example.com', 'login_url': 'https://'},
+     '"Login URL (Custom cloud)" parameter (login_url)')])
+def test_url_parameters_are_checked_by_name(params, named):
+    """Given a URL parameter that is not an https:// URL with a host, When the API is built, Then the error names
+    that parameter and what it takes (not "(InvalidSchema)" or "Could not reach  ..." at the first call)."""
+    with pytest.raises(ValueError, match=re.escape(named) + '.*https:// URL with a host name'):
+        make_api(**params)
+
+
 def test_build_api_resolution_order():
     """Given both the new credential parameters and the deprecated ones, When building the client, Then the new
     ones win, and the deprecated ones are the fallback."""

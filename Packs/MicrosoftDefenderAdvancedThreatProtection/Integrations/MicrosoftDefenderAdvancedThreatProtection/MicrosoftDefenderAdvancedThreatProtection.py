@@ -2455,10 +2455,11 @@ def resolve_cloud(params: Dict[str, Any]) -> Any:
         endpoint_type = 'US GCC'
     if endpoint_type not in ENDPOINT_TYPES:
         raise ValueError(f'Invalid "endpoint_type": "{endpoint_type}". Allowed values: {", ".join(ENDPOINT_TYPES)}.')
-    url = (params.get('url') or '').strip().rstrip('/')
+    url = url_param(params, 'url', 'Server URL', 'https://api.securitycenter.microsoft.com')
     if endpoint_type == 'Custom' and not url:
         raise ValueError('Endpoint type "Custom" needs the Server URL parameter.')
-    login_url = (params.get('login_url') or '').strip() or None
+    login_url = url_param(params, 'login_url', 'Login URL (Custom endpoint type)',
+                          'https://login.microsoftonline.com') or None
     return get_cloud(endpoint_type, mde_url=url or None, login_url=login_url)
 
 

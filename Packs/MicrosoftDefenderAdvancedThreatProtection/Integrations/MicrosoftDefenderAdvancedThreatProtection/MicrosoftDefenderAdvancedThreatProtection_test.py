@@ -753,6 +753,18 @@ def test_custom_endpoint_needs_url_and_uses_login_url():
     assert client.http.credential.cloud.login_url == 'https://login.emu.local'
 
 
+@pytest.mark.parametrize('params, named', [
+    ({'endpoint_type': 'Custom', 'url': 'ftp://gw.example.com'}, '"Server URL" parameter (url)'),
+    ({'url': 'api.securitycenter.microsoft.com'}, '"Server URL" parameter (url)'),
+    ({'endpoint_type': 'Custom', 'url': 'https://gw.example.com', 'login_url': 'login.example.com/'},
+     '"Login URL (Custom endpoint type)" parameter (login_url)')])
+def test_url_parameters_are_checked_by_name(params, named):
+    """Given a URL parameter that is not an https:// URL with a host, When the client is built, Then the error
+    names that parameter and what it takes (not "(InvalidSchema)" or "Could not reach  ..." at the first call)."""
+    with pytest.raises(ValueError, match=re.escape(named) + '.*https:// URL with a host name'):
+        m.build_client({**PARAMS, **params})
+
+
 def test_is_gcc_forces_gcc():
     assert 'api-gcc' in m.build_client({**PARAMS, 'is_gcc': True}).http._base_url
 

@@ -675,8 +675,10 @@ def resolve_cloud(params: dict[str, Any]) -> 'MicrosoftCloud':
         name = AZURE_AD_ENDPOINT_CLOUDS.get(endpoint, 'Worldwide')
     custom = (name or '').lower() == 'custom'
     cloud = get_cloud(name or 'Worldwide',
-                      login_url=params.get('login_url') if custom else None,
-                      graph_url=params.get('graph_url') if custom else None)
+                      login_url=url_param(params, 'login_url', 'Login URL (Custom cloud)',
+                                          'https://login.microsoftonline.com') if custom else None,
+                      graph_url=url_param(params, 'graph_url', 'Microsoft Graph URL (Custom cloud)',
+                                          'https://graph.microsoft.com') if custom else None)
     cloud.require_mdti()
     return cloud
 

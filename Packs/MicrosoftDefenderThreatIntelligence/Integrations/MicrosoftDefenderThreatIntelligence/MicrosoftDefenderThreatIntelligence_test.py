@@ -2,6 +2,7 @@
 shapes from test_data), paging, the "exactly one of" rules, argument checks, reputation scoring and relationships,
 and the instance settings (clouds, flows)."""
 import json
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -457,6 +458,17 @@ def test_custom_cloud_endpoints():
                                 'graph_url': 'https://graph.local/'})
     assert client.ms_client._base_url == 'https://graph.local/v1.0/security/threatIntelligence'
     assert client.ms_client.credential.cloud.login_url == 'https://login.local'
+
+
+@pytest.mark.parametrize('params, named', [
+    ({'graph_url': 'ftp://graph.local'}, '"Microsoft Graph URL (Custom cloud)" parameter (graph_url)'),
+    ({'login_url': 'login.local'}, '"Login URL (Custom cloud)" parameter (login_url)')])
+def test_custom_cloud_urls_are_checked_by_name(params, named):
+    """Given a Custom cloud URL that is not an https:// URL with a host, When the client is built, Then the error
+    names the parameter and what it takes."""
+    with pytest.raises(ValueError, match=re.escape(named)):
+        mdti.build_client({**PARAMS, 'azure_cloud': 'Custom', 'login_url': 'https://login.local',
+                           'graph_url': 'https://graph.local', **params})
 
 
 def test_flows():
