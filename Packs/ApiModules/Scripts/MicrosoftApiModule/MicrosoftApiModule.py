@@ -211,9 +211,10 @@ CLOUD_OVERRIDES = ('login_url', 'graph_url', 'graph_resource', 'xdr_url', 'xdr_r
 
 
 def url_param(params: Mapping[str, Any], name: str, display: str, example: str) -> str:
-    """An instance URL parameter, checked before anything is sent: empty gives '', anything but an https:// URL with
+    """An instance URL parameter, checked before anything is sent: empty gives '', anything but an http(s) URL with
     a host name is an error naming the parameter and what it takes (requests would otherwise fail later with
-    ``InvalidSchema``, or a token request with "Could not reach  ..." for a URL without a host)."""
+    ``InvalidSchema``, or a token request with "Could not reach  ..." for a URL without a host). Microsoft's hosts
+    are all https; plain http stays accepted, as the official integrations accept it, for a gateway of one's own."""
     value = str(params.get(name) or '').strip().rstrip('/')
     if not value:
         return ''
@@ -226,7 +227,7 @@ def url_param(params: Mapping[str, Any], name: str, display: str, example: str) 
     if parts.username or parts.password:      # not echoed: the URL holds a password
         raise ValueError(f'Invalid "{display}" parameter ({name}): it holds a user name or password. Provide an '
                          f'https:// URL with a host name and no credentials, for example {example}.')
-    if parts.scheme.lower() != 'https' or not host:
+    if parts.scheme.lower() not in ('https', 'http') or not host:
         raise ValueError(f'Invalid "{display}" parameter ({name}): "{value}". Provide an https:// URL with a host '
                          f'name, for example {example}.')
     return value

@@ -1661,13 +1661,14 @@ def test_date_arg_reads_good_dates():
 # ============================================================================================================
 
 @pytest.mark.parametrize('value, expected', [('', ''), ('  https://login.example.com/ ', 'https://login.example.com'),
-                                             ('https://gw.example.com:8443/api', 'https://gw.example.com:8443/api')])
+                                             ('https://gw.example.com:8443/api', 'https://gw.example.com:8443/api'),
+                                             ('http://gw.example.com', 'http://gw.example.com')])
 def test_url_param_accepts_https_urls(value, expected):
-    """Given an empty or an https:// URL parameter, When read, Then it is returned trimmed."""
+    """Given an empty or an http(s) URL parameter, When read, Then it is returned trimmed."""
     assert mam.url_param({'login_url': value}, 'login_url', 'Login URL', 'https://login.microsoftonline.com') == expected
 
 
-@pytest.mark.parametrize('value', ['ftp://login.example.com', 'login.microsoftonline.com', 'https://', 'http://x.example',
+@pytest.mark.parametrize('value', ['ftp://login.example.com', 'login.microsoftonline.com', 'https://', 'file:///etc/x',
                                    'https://user:pw@login.example.com', 'https://host.example:port'])
 def test_url_param_names_the_parameter_and_what_is_allowed(value):
     """Given a URL parameter that is not an https:// URL with a host, When read, Then the error names the
