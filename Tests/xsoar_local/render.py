@@ -58,7 +58,7 @@ def is_id_column(header: str, values: list[str]) -> bool:
     return bool(present) and all(_ID_VALUE.match(v) for v in present)
 
 
-_NARROWEST = 12   # a wrapped column narrower than this (or its longest word) is no longer readable
+_NARROWEST = 16   # a column keeps its longest word whole up to this width; longer words may fold
 
 
 def _column(rows: list[list[str]], index: int) -> list[str]:
@@ -70,26 +70,51 @@ def _longest_word(values: list[str]) -> int:
 
 
 def markdown_table(rows: list[list[str]], width: int, title: str | None = None) -> RenderableType:
-    """A rich table where identifier columns keep their full width and other columns wrap. When the IDs plus a
-    readable width for every other column do not fit in ``width``, each row becomes a record (field, value lines)
-    instead of a table whose other columns are crushed to a letter."""
+    """A rich table where identifier columns keep their full width and other columns share what is left (wrapping
+    within it). When the IDs plus a readable width for every other column do not fit in ``width``, each row becomes
+    a record (field, value lines) instead of a table whose other columns are crushed to a letter."""
     header, body = rows[0], [(row + [''] * len(rows[0]))[:len(rows[0])] for row in rows[1:]]
     ids = [is_id_column(name, _column(body, i)) for i, name in enumerate(header)]
-    needed = 1
-    for index, name in enumerate(header):
-        values = _column(body, index) + [name]
-        needed += 3 + (_widest_line(values) if ids[index] else min(_longest_word(values), _NARROWEST))
-    if needed > width:
+    natural = [_id_width(name, _column(body, i)) if ids[i] else _widest_line(_column(body, i) + [name])
+               for i, name in enumerate(header)]
+    budget = width - 1 - 3 * len(header) - sum(w for w, is_id in zip(natural, ids, strict=True) if is_id)
+    others = [i for i in range(len(header)) if not ids[i]]
+    floors = [min(_longest_word(_column(body, i) + [header[i]]), _NARROWEST) for i in others]
+    shares = _share(budget, [natural[i] for i in others], floors)
+    if shares is None:
         return Group(*([Text(title, style='italic')] if title else []), *(_record(header, row, ids, width) for row in body))
     table = Table(box=box.SIMPLE_HEAVY, title=title)
+    share = iter(shares)
     for index, name in enumerate(header):
-        if ids[index]:
-            table.add_column(name, no_wrap=True, overflow='fold', min_width=_widest_line(_column(body, index) + [name]))
-        else:
-            table.add_column(name, overflow='fold')
+        fixed = natural[index] if ids[index] else next(share)
+        # Fixed widths that add up to the terminal's: rich never has to shrink a column, so never cuts an ID.
+        table.add_column(name, overflow='fold', width=fixed)
     for row in body:
         table.add_row(*(Text(value) for value in row))
     return table
+
+
+def _share(budget: int, wanted: list[int], floors: list[int]) -> list[int] | None:
+    """Widths for the non-ID columns within ``budget``: every column its floor (its longest word, up to a limit),
+    then what is left goes to the columns that want more, the least demanding first; None when even the floors do
+    not fit."""
+    if budget < 0 or sum(floors) > budget:
+        return None
+    widths = list(floors)
+    left = budget - sum(floors)
+    hungry = sorted((i for i in range(len(wanted)) if wanted[i] > floors[i]), key=lambda i: wanted[i] - floors[i])
+    while hungry and left > 0:
+        fair = max(1, left // len(hungry))
+        index = hungry.pop(0)
+        extra = min(wanted[index] - widths[index], fair)
+        widths[index] += extra
+        left -= extra
+    return widths
+
+
+def _id_width(header: str, values: list[str]) -> int:
+    """An ID column is as wide as its widest ID; its header may wrap at spaces."""
+    return max(_widest_line(values), _longest_word([header]))
 
 
 def _widest_line(values: list[str]) -> int:
