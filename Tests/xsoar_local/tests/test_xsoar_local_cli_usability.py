@@ -312,3 +312,21 @@ def test_build_all_prunes_fixture_leftovers(tmp_path):
     assert sorted(p.name for p in removed) == sorted([f'{FIXTURE}.yml', f'{FIXTURE}.py', f'.{FIXTURE}.sha256',
                                                       'MicrosoftAuthFixture.yml'])
     assert sorted(p.name for p in out.iterdir()) == sorted([f'{MDE}.yml', f'.{MDE}.sha256'])
+
+
+@pytest.mark.parametrize('width', range(40, 241, 20))
+def test_tables_fit_the_terminal_and_drop_nothing(width):
+    """Given the wide tables, When rendered at any width, Then no line is wider than the terminal (nothing cropped)
+    and every value is there."""
+    for text in (MACHINES, INCIDENTS):
+        output = _rendered(text, width)
+        assert max(len(line.rstrip()) for line in output.splitlines()) <= width
+        values = [cell.strip() for cell in text.splitlines()[-1].strip('|').split('|')]
+        assert all(value[:6] in output for value in values), output
+
+
+def test_machines_table_stays_a_table_on_a_wide_terminal():
+    """Given the machines table at 200 columns, When rendered, Then it is one table row with the whole ID."""
+    output = _rendered(MACHINES, 200)
+    row = next(line for line in output.splitlines() if MACHINE_ID in line)
+    assert 'Windows10' in row and '203.0.113.7' in row
