@@ -34,7 +34,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make demo   - run the pack's commands against the embedded Microsoft emulator"
-	@echo "make test   - everything CI checks: lint, validate, unit and end-to-end tests"
+	@echo "make test   - everything CI checks: lint, validate, unit, end-to-end and reliability tests"
 	@echo "make reliability - faults, concurrency, hostile input and secrets (build/reliability.md)"
 	@echo "make bench  - benchmarks against the emulator (build/bench.md)"
 	@echo "make unify  - unified integration YAMLs in build/unified/"

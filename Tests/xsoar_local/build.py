@@ -1,7 +1,9 @@
 """Unified scripts and pack zips, built by demisto-sdk in its own environment and cached by content hash.
 
 The unified script is what the server runs: the integration code with every API module inlined. Building it takes
-demisto-sdk a couple of seconds, so each build is cached under build/unified/ and redone only when a source changed.
+demisto-sdk a couple of seconds, so each build is cached and redone only when a source changed: the shipped
+integrations' under build/unified/ (what a customer uploads), the runtime's test fixtures' apart, under
+build/fixtures/unified/, so the folder of uploadable YAMLs never holds a fixture.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import catalog
-from .integrations import Integration, repo_root
+from .integrations import Integration, all_integrations, repo_root
 
 API_MODULE_IMPORT = 'ApiModule import *'
 
@@ -81,10 +83,31 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def unified_dir(integration: Integration, root: Path | None = None) -> Path:
+    """build/unified/ for a shipped integration, build/fixtures/unified/ for a test fixture."""
+    build_dir = (root or repo_root()) / 'build'
+    return build_dir / 'fixtures' / 'unified' if integration.is_fixture else build_dir / 'unified'
+
+
+def prune_unified(root: Path | None = None) -> list[Path]:
+    """Remove from build/unified/ what is not a shipped integration's build (fixture builds of earlier versions,
+    which built everything there, and integrations since removed); returns what was removed."""
+    root = root or repo_root()
+    out_dir = root / 'build' / 'unified'
+    shipped = {i.name for i in all_integrations(root, include_fixtures=False)}
+    removed = []
+    for path in sorted(out_dir.glob('*')) if out_dir.is_dir() else []:
+        stem = path.name.lstrip('.').split('.')[0]
+        if path.is_file() and stem not in shipped:
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def unified_yml(integration: Integration, root: Path | None = None, force: bool = False) -> Path:
     """Path of the integration's unified YAML, rebuilt first if any source changed since the cached build."""
     root = root or repo_root()
-    out_dir = root / 'build' / 'unified'
+    out_dir = unified_dir(integration, root)
     target = out_dir / f'{integration.name}.yml'
     stamp = out_dir / f'.{integration.name}.sha256'
     with _locked(out_dir / f'.{integration.name}.lock'):

@@ -5,6 +5,7 @@
     xsoar-local incidents|mirror|set|note <Integration> ...   (see cli_incidents.py)
     xsoar-local build [--all | <Integration> ...] [--zip]
     xsoar-local reset <Integration> [--instance FILE]
+    xsoar-local commands <Integration> [command] [--hidden] [--json]   (see cli_commands.py)
     xsoar-local docs <Integration> [--instance FILE]
     xsoar-local emulator start|stop|status
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import build, emulator
+from .cli_commands import add_command as add_commands_command
 from .cli_incidents import add_commands as add_incident_commands
 from .cli_incidents import render_mapped
 from .commandline import bind_arguments
@@ -29,6 +31,7 @@ from .instances import (
     InstanceError,
     build_instance,
     default_instance_file,
+    instance_name,
     read_instance_file,
     variables_used,
 )
@@ -57,7 +60,8 @@ def _resolve_instance(integration: Integration, instance_file: str | None):
 
 
 def _options(ns: argparse.Namespace, env: dict[str, str]) -> RunOptions:
-    return RunOptions(source=ns.source, timeout_s=ns.timeout, debug=ns.debug, env=env)
+    return RunOptions(source=ns.source, timeout_s=ns.timeout, debug=ns.debug, env=env,
+                      strict=bool(getattr(ns, 'strict', False)))
 
 
 def _exit_code(results: list[RunResult], strict: bool) -> int:
@@ -81,6 +85,8 @@ def cmd_run(ns: argparse.Namespace, console: Console) -> int:
 
     rounds = run_with_polling(integration, instance, ns.command, args, _options(ns, env), progress)
     if ns.json:
+        for warning in rounds[0].warnings:
+            console.print(f'[yellow]Warning: {warning}[/yellow]')  # stderr: stdout is the JSON
         final = rounds[-1]
         payload = final.to_json() | {'rounds': [r.to_json() for r in rounds[:-1]]}
         print(json.dumps(payload, indent=2, default=str))  # noqa: T201 - the CLI's output
@@ -116,6 +122,8 @@ def cmd_build(ns: argparse.Namespace, console: Console) -> int:
     if not targets:
         console.print('Nothing to build: name integrations or pass --all.')
         return 0 if ns.all else EXIT_USAGE
+    if ns.all:
+        build.prune_unified()
     for integration in targets:
         path = build.unified_yml(integration)
         console.print(f'unified: {path.relative_to(repo_root())}')
@@ -142,10 +150,13 @@ def cmd_docs(ns: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_reset(ns: argparse.Namespace, console: Console) -> int:
+    """Clears the instance ``run`` and ``fetch`` would use (the same file, hence the same name), without starting
+    the emulator: only the name is needed."""
     integration = find_integration(ns.integration)
-    instance, _ = _resolve_instance(integration, ns.instance) if ns.instance else (build_instance(integration, {}), {})
-    InstanceStore(instance.name).reset()
-    console.print(f'State of instance {instance.name} cleared (integration context, lastRun, fetched incidents).')
+    path = Path(ns.instance) if ns.instance else default_instance_file(integration)
+    name = instance_name(integration, read_instance_file(path) if path else {})
+    InstanceStore(name).reset()
+    console.print(f'State of instance {name} cleared (integration context, lastRun, fetched incidents).')
     return 0
 
 
@@ -179,7 +190,8 @@ def _parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument('command', help='command name, e.g. test-module')
     run.add_argument('args', nargs='*', help='arguments as name=value; one bare value binds to the default argument')
-    run.add_argument('--strict', action='store_true', help='fail when the context has paths the YAML does not declare')
+    run.add_argument('--strict', action='store_true',
+                     help='fail on arguments or context paths the YAML does not declare')
     run.set_defaults(handler=cmd_run)
 
     fetch = sub.add_parser('fetch', help='run fetch-incidents in cycles, carrying lastRun')
@@ -187,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument('--cycles', type=int, default=1, help='how many fetch cycles (default 1)')
     fetch.set_defaults(handler=cmd_fetch)
     add_incident_commands(sub, common, _resolve_instance, _options)
+    add_commands_command(sub)
 
     build_p = sub.add_parser('build', help='build unified YAMLs (and pack zips)')
     build_p.add_argument('integrations', nargs='*')

@@ -20,6 +20,7 @@ from rich.table import Table
 from .incidents import IncidentStore
 from .integrations import find_integration
 from .mirroring import add_note, mirror_in, update_incident
+from .render import markdown_table
 from .state import InstanceStore
 
 Resolve = Callable[[Any, str | None], tuple[Any, dict]]
@@ -28,20 +29,16 @@ Options = Callable[[argparse.Namespace, dict], Any]
 
 def render_mapped(console: Console, incidents: list[dict], title: str) -> None:
     """One row per created incident: its ID, type, name, severity, mirror ID and how many fields were mapped."""
-    table = Table(title=title)
-    for column in ('id', 'type', 'name', 'severity', 'dbotMirrorId', 'fields'):
-        table.add_column(column)
-    for incident in incidents:
-        table.add_row(str(incident.get('id', '')), str(incident.get('type', '')), str(incident.get('name', '')),
-                      str(incident.get('severity', '')), str(incident.get('dbotMirrorId', '')),
-                      str(len(incident.get('CustomFields') or {})))
-    console.print(table)
+    columns = ['id', 'type', 'name', 'severity', 'dbotMirrorId', 'fields']
+    rows = [[str(incident.get(c, '')) for c in columns[:-1]] + [str(len(incident.get('CustomFields') or {}))]
+            for incident in incidents]
+    console.print(markdown_table([columns, *rows], console.width, title))
 
 
 def render_incident(console: Console, incident: dict, raw: bool) -> None:
     """An incident's system fields, then its custom fields by machine name; the raw JSON on request."""
     table = Table(title=f'Incident {incident.get("id")}: {incident.get("name")}', show_header=False)
-    table.add_column('field', style='bold')
+    table.add_column('field', style='bold', no_wrap=True)
     table.add_column('value', overflow='fold')
     hidden = {'CustomFields', 'rawJSON', 'warRoom'}
     for key, value in [*((k, v) for k, v in incident.items() if k not in hidden),

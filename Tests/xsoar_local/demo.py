@@ -15,14 +15,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.rule import Rule
-from rich.table import Table
 
 from microsoft_emulator.server import EmulatorServer
 
 from .emulator import emulator_env
 from .instances import Instance, build_instance, read_instance_file
 from .integrations import Integration, find_integration, repo_root
-from .render import render_incidents, render_result
+from .render import markdown_table, render_incidents, render_result
 from .runner import RunOptions, run_fetch, run_with_polling, summarize_incidents
 
 
@@ -102,8 +101,7 @@ def _mde_scene(stage: Stage) -> None:
     integration, instance = _instance(stage, 'MicrosoftDefenderAdvancedThreatProtection', 'client-secret')
     _show(stage, integration, instance, 'microsoft-atp-get-machine-details', machine_id=target['id'])
     for command in ('microsoft-atp-isolate-machine', 'microsoft-atp-unisolate-machine'):
-        stage.console.print(f'[bold]![/bold][bold cyan]{command}[/bold cyan] machine_id={target["id"][:12]}… '
-                            'polling=true')
+        stage.console.print(f'[bold]![/bold][bold cyan]{command}[/bold cyan] machine_id={target["id"]} polling=true')
         args = {'machine_id': target['id'], 'comment': 'make demo', 'polling': 'true'}
         if command == 'microsoft-atp-isolate-machine':
             args['isolation_type'] = 'Full'
@@ -118,13 +116,11 @@ def _mde_scene(stage: Stage) -> None:
 def _auth_module_scene(stage: Stage) -> None:
     """MicrosoftApiModule inside a unified script: each flow signs in once, then the cached token is reused."""
     integration = find_integration('MicrosoftAuthFixture')
-    table = Table(title='MicrosoftApiModule flows through xsoar-local (token requests: first run / second run)')
-    for column in ('instance', 'identity', 'first run', 'second run'):
-        table.add_column(column)
+    rows = [['instance', 'client ID', 'as', 'first run', 'second run']]
     for flow in AUTH_FLOWS:
         path = repo_root() / 'Tests' / 'instances' / integration.name / f'{flow}.yml'
         instance = build_instance(integration, read_instance_file(path), stage.options.env, source=path)
-        counts, identity = [], '[red]failed[/red]'
+        counts, identity = [], ['failed', '']
         for command in (['msauth-fixture-auth-start'] if flow == 'device-code' else []) + ['msauth-fixture-whoami'] * 2:
             stage.server.log.clear()
             result = run_with_polling(integration, instance, command, {}, stage.options)[-1]
@@ -134,9 +130,12 @@ def _auth_module_scene(stage: Stage) -> None:
             if command.endswith('whoami'):
                 counts.append(sum(e.get('host') in ('login', 'imds', 'oproxy') for e in stage.server.requests()))
                 who = result.context['MSAuthFixture']['WhoAmI']
-                identity = f'{who["client_id"][:8]}… ({"app" if who["app_only"] else "user"})'
-        table.add_row(f'{flow}.yml', identity, *(str(c) for c in counts))
-    stage.console.print(table)
+                identity = [who['client_id'], 'app' if who['app_only'] else 'user']
+        rows.append([f'{flow}.yml', *identity, *(str(c) for c in counts)])
+    # IDs in full (markdown_table never cuts them)
+    stage.console.print(markdown_table(rows, stage.console.width,
+                                       'MicrosoftApiModule flows through xsoar-local (token requests: first run / '
+                                       'second run)'))
 
 
 SCENES: list[tuple[str, Callable[[Stage], None]]] = [

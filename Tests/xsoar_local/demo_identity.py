@@ -18,7 +18,6 @@ import msal
 import requests
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from rich.console import Console
-from rich.table import Table
 
 from microsoft_emulator.server import EmulatorServer
 from microsoft_emulator.testing import (
@@ -37,6 +36,8 @@ from microsoft_emulator.testing import (
     XSOAR_M365D_APP_ID,
     admin,
 )
+
+from .render import markdown_table
 
 
 def _session(server: EmulatorServer) -> requests.Session:
@@ -121,18 +122,16 @@ FLOWS: list[tuple[str, Callable[[EmulatorServer], str]]] = [
 
 def identity_scene(console: Console, server: EmulatorServer) -> None:
     console.print(f'Emulator at {server.url} (HTTPS, CA {server.ca_path})')
-    table = Table(title='Tokens issued by the emulated Entra ID')
-    for column in ('flow', 'audience', 'granted', 'lifetime'):
-        table.add_column(column)
+    rows = [['flow', 'audience', 'granted', 'lifetime']]
     for title, flow in FLOWS:
         try:
             claims = _claims(flow(server))
         except Exception as error:  # noqa: BLE001 - a demo row shows the failure instead of stopping
-            table.add_row(title, f'[red]failed: {error}[/red]', '', '')
+            rows.append([title, f'failed: {error}', '', ''])
             continue
         granted = claims.get('roles') or claims.get('scp', '').split()
         kind = 'roles' if claims.get('roles') else 'scopes'
-        table.add_row(title, claims['aud'], f'{len(granted)} {kind}', f'{claims["exp"] - claims["iat"]} s')
-    console.print(table)
+        rows.append([title, claims['aud'], f'{len(granted)} {kind}', f'{claims["exp"] - claims["iat"]} s'])
+    console.print(markdown_table(rows, console.width, 'Tokens issued by the emulated Entra ID'))  # nothing cut
     login_calls = len(server.requests(host='login'))
     console.print(f'{len(server.requests())} requests served, {login_calls} of them by the login host.')

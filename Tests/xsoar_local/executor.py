@@ -1,9 +1,11 @@
 """The child process that executes one integration command, like the server's Python runner does.
 
-Run as ``python -m xsoar_local.executor JOB.json``. The job names the script, the instance parameters, the command and
-its arguments. The executor installs a backend into demistomock so ``demisto.*`` calls reach real per-instance state,
-executes CommonServerPython and the unified script in one ``__main__`` namespace (the server concatenates them the same
-way), and writes what happened — entries, incidents, lastRun, logs, a crash traceback — to the job's output file.
+Run as ``python -m xsoar_local.executor -`` with the job as JSON on stdin (the job carries the instance's credentials,
+so it is never written to a file; a path instead of ``-`` reads a job file, for debugging). The job names the script,
+the instance parameters, the command and its arguments. The executor installs a backend into demistomock so
+``demisto.*`` calls reach real per-instance state, executes CommonServerPython and the unified script in one
+``__main__`` namespace (the server concatenates them the same way), and writes what happened — entries, incidents,
+lastRun, logs, a crash traceback — to the job's output file.
 """
 from __future__ import annotations
 
@@ -23,6 +25,12 @@ from typing import Any
 
 
 def load_job(path: str) -> dict:
+    """The job from stdin (``-``), which is then closed as the server's scripts have no input, or from a file."""
+    if path == '-':
+        job = json.loads(sys.stdin.read())
+        sys.stdin.close()
+        sys.stdin = open(os.devnull, encoding='utf-8')  # noqa: SIM115 - stays open for the script's lifetime
+        return job
     with open(path, encoding='utf-8') as handle:
         return json.load(handle)
 

@@ -46,10 +46,10 @@ def script_env(extra: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in (dict(os.environ) | extra).items() if k != 'EMULATOR_CERT_PRIVATE_KEY'}
 
 
-def _write_job(job: dict, work_dir: Path) -> Path:
-    path = work_dir / 'job.json'
-    path.write_text(json.dumps(job), encoding='utf-8')
-    return path
+def _job_line(job: dict) -> str:
+    """The job as one line of JSON, handed to the child through its stdin pipe. A job carries the instance's
+    credentials, so it is never written to disk: a command killed mid-run must not leave them in a file."""
+    return json.dumps(job, separators=(',', ':'))
 
 
 def _read_outcome(job: dict) -> dict | None:
@@ -65,11 +65,11 @@ class FreshProcess:
     """One fresh interpreter per execution, stopped when it outlives the command timeout."""
 
     def __call__(self, job: dict, work_dir: Path, options: RunOptions) -> Outcome:
-        job_path = _write_job(job, work_dir)
         env = script_env(options.env)
         try:
-            proc = subprocess.run([sys.executable, '-m', 'xsoar_local.executor', str(job_path)], cwd=work_dir,
-                                  env=env, capture_output=True, text=True, timeout=options.timeout_s, check=False)
+            proc = subprocess.run([sys.executable, '-m', 'xsoar_local.executor', '-'], cwd=work_dir, env=env,
+                                  input=_job_line(job), capture_output=True, text=True, timeout=options.timeout_s,
+                                  check=False)
         except subprocess.TimeoutExpired:
             return None, _timed_out(options)
         outcome = _read_outcome(job)
@@ -109,11 +109,14 @@ class WorkerProcess:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
         job['limits'] = {'sleep_scale': self.limits.sleep_scale, 'http_timeout': self.limits.http_timeout}
-        job_path = _write_job(job, work_dir)
         assert self.proc.stdin is not None
-        self.proc.stdin.write(f'{job_path}\n')
-        self.proc.stdin.flush()
-        if not self._await(f'done {job_path}', time.monotonic() + options.timeout_s):
+        try:
+            self.proc.stdin.write(f'{_job_line(job)}\n')
+            self.proc.stdin.flush()
+        except OSError:
+            self.stop()
+            return None, 'The worker process ended before it took the job.'
+        if not self._await(f'done {job["output"]}', time.monotonic() + options.timeout_s):
             self.stop()
             return None, _timed_out(options)
         outcome = _read_outcome(job)

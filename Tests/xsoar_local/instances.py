@@ -82,11 +82,18 @@ def _coerce(value: Any, param_type: int | None) -> Any:
     return value
 
 
+def instance_name(integration: Integration, raw: dict) -> str:
+    """The instance's name: the file's ``name`` (variables substituted where set), else the server's default."""
+    name = raw.get('name')
+    return str(substitute(name, dict(os.environ))) if name else f'{integration.name}_instance_1'
+
+
 def build_instance(integration: Integration, raw: dict, env: dict[str, str] | None = None,
                    source: Path | None = None) -> Instance:
     """Defaults from the YAML, overridden by the file's values, with ``${VAR}`` substituted."""
     values = substitute(dict(raw), dict(os.environ) | (env or {}))
-    name = str(values.pop('name', None) or f'{integration.name}_instance_1')
+    name = instance_name(integration, values)
+    values.pop('name', None)
     values.pop('integration', None)
     unknown = sorted(set(values) - set(integration.parameters))
     if unknown:

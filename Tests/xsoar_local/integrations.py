@@ -39,6 +39,8 @@ class Argument:
     is_array: bool = False
     secret: bool = False
     default: bool = False           # the YAML default-argument flag: a bare value on the command line binds to it
+    description: str = ''
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Command:
     outputs: tuple[Output, ...] = ()
     polling: bool = False
     deprecated: bool = False
+    description: str = ''
+    hidden: bool = False
 
     def argument(self, name: str) -> Argument | None:
         return next((a for a in self.arguments if a.name == name), None)
@@ -88,6 +92,11 @@ class Integration:
         return self.directory.parents[1]
 
     @property
+    def is_fixture(self) -> bool:
+        """A test fixture of the runtime (Tests/fixtures/Packs): never shipped, so never built beside the packs."""
+        return self.directory.parents[3].name == 'fixtures'    # <fixtures>/Packs/<Pack>/Integrations/<Name>
+
+    @property
     def is_fetch(self) -> bool:
         return bool(self.manifest.get('script', {}).get('isfetch'))
 
@@ -118,6 +127,8 @@ def _command(raw: dict) -> Command:
             is_array=bool(a.get('isArray')),
             secret=bool(a.get('secret')),
             default=bool(a.get('default')),
+            description=str(a.get('description') or ''),
+            hidden=bool(a.get('hidden')),
         )
         for a in raw.get('arguments') or []
     )
@@ -126,7 +137,8 @@ def _command(raw: dict) -> Command:
         for o in raw.get('outputs') or []
     )
     return Command(name=raw['name'], arguments=arguments, outputs=outputs, polling=bool(raw.get('polling')),
-                   deprecated=bool(raw.get('deprecated')))
+                   deprecated=bool(raw.get('deprecated')), description=str(raw.get('description') or ''),
+                   hidden=bool(raw.get('hidden')))
 
 
 def _parameter(raw: dict) -> Parameter:

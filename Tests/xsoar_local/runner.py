@@ -6,7 +6,10 @@ seconds, rerunning with ``PollingArgs``) until nothing more is scheduled or the 
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -54,6 +57,7 @@ class RunResult:
     logs: list[dict] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)  # file entry ID → where the file was saved
     problems: list[OutputProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # arguments the YAML does not declare
     crash: str | None = None
     stderr: str = ''
     duration_s: float = 0.0
@@ -80,6 +84,7 @@ class RunResult:
             'mapped_incidents': self.mapped_incidents,
             'files': {k: str(v) for k, v in self.files.items()},
             'undeclared_outputs': [str(p) for p in self.problems],
+            'warnings': self.warnings,
             'crash': self.crash,
             'duration_s': self.duration_s,
         }
@@ -95,6 +100,10 @@ class RunOptions:
     # Where a prepared job runs (xsoar_local.executors): a fresh process per execution unless a suite chooses a
     # long-lived worker or this process.
     executor: Executor = field(default_factory=FreshProcess)
+    # Arguments the YAML does not declare: a warning, or under ``strict`` an error entry without running. Checked on
+    # the arguments a caller gives, not on the PollingArgs an integration schedules itself.
+    check_args: bool = True
+    strict: bool = False
 
 
 def prepare_args(integration: Integration, command: str, args: dict) -> tuple[dict, str | None]:
@@ -111,6 +120,25 @@ def prepare_args(integration: Integration, command: str, args: dict) -> tuple[di
     if missing:
         return filled, f'Missing required argument(s) for {command}: {", ".join(missing)}.'
     return filled, None
+
+
+def undeclared_args(integration: Integration, command: str, args: dict, strict: bool = False) -> list[str]:
+    """One message per argument the command's YAML does not declare (a misspelt ``limt=2`` would otherwise be
+    ignored without a word), with the closest declared name when there is one."""
+    spec = integration.command(command)
+    if spec is None:
+        return []
+    declared = [a.name for a in spec.arguments]
+    outcome = 'the command was not run (--strict)' if strict else 'the command ignores it'
+    messages = []
+    for name in args:
+        if name in declared:
+            continue
+        close = difflib.get_close_matches(name, declared, n=1)
+        hint = f' Did you mean "{close[0]}"?' if close else ''
+        messages.append(f'{command} has no argument "{name}": {outcome}.{hint} '
+                        f'Its arguments: {", ".join(declared) or "none"}.')
+    return messages
 
 
 def _import_paths(integration: Integration, source: bool) -> list[str]:
@@ -174,6 +202,29 @@ def _collect_files(entries: list[dict], work_dir: Path, home: Path | None) -> di
     return saved
 
 
+RUN_PREFIX = 'p'       # a run directory is p<pid of the xsoar-local process>-<random>
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_runs(runs: Path) -> None:
+    """Remove the run directories of xsoar-local processes that are gone (killed mid-command, so their temporary
+    directory was never cleaned up) and those of earlier versions, which named them differently."""
+    for directory in runs.iterdir():
+        owner = directory.name[len(RUN_PREFIX):].partition('-')[0]
+        if directory.name.startswith(RUN_PREFIX) and owner.isdigit() and _alive(int(owner)):
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run_command(integration: Integration, instance: Instance, command: str, args: dict | None = None,
                 options: RunOptions | None = None) -> RunResult:
     """Execute one command once (in a fresh process unless ``options.executor`` says otherwise) and collect its
@@ -181,14 +232,19 @@ def run_command(integration: Integration, instance: Instance, command: str, args
     options = options or RunOptions()
     filled, problem = prepare_args(integration, command, dict(args or {}))
     result = RunResult(command=command, args=filled)
+    if options.check_args:
+        result.warnings = undeclared_args(integration, command, dict(args or {}), options.strict)
+        if result.warnings and options.strict and not problem:
+            problem, result.warnings = '\n'.join(result.warnings), []
     if problem:
         result.entries = [error_entry(problem)]
         return result
     home = options.home or state_home()
     runs = home / 'runs'
     runs.mkdir(parents=True, exist_ok=True)
+    remove_stale_runs(runs)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix=f'{uuid.uuid4().hex[:8]}-', dir=runs) as scratch:
+    with tempfile.TemporaryDirectory(prefix=f'{RUN_PREFIX}{os.getpid()}-', dir=runs) as scratch:
         work_dir = Path(scratch)
         try:
             job = _job(integration, instance, command, filled, options, work_dir)
@@ -243,8 +299,10 @@ def run_with_polling(integration: Integration, instance: Instance, command: str,
     rounds: list[RunResult] = []
     started, waited_scaled, waited_server = time.monotonic(), 0.0, 0.0
     current_command, current_args = command, dict(args or {})
+    options = options or RunOptions()
     while True:
-        result = run_command(integration, instance, current_command, current_args, options)
+        result = run_command(integration, instance, current_command, current_args,
+                             options if not rounds else dataclasses.replace(options, check_args=False))
         rounds.append(result)
         scheduled = result.scheduled
         if scheduled is None or result.has_error:

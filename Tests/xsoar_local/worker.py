@@ -1,5 +1,6 @@
-"""A long-lived executor process: ``python -m xsoar_local.worker`` reads one job file path per stdin line and answers
-``done <path>`` when the job's outcome is written (see ``executors.WorkerProcess``).
+"""A long-lived executor process: ``python -m xsoar_local.worker`` reads one job per stdin line (JSON: a job carries
+credentials, so it never goes through a file) and answers ``done <output path>`` when the job's outcome is written
+(see ``executors.WorkerProcess``).
 
 Each job runs exactly as ``python -m xsoar_local.executor`` runs it (``executor.run_job``: fresh ``__main__``
 namespace, fresh demistomock backend, same state store), so what is saved is interpreter start-up, imports and the
@@ -12,6 +13,7 @@ compilation of CommonServerPython. Two knobs make fault checks fast without chan
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -57,8 +59,7 @@ def _code(source: str, filename: str, cache_dir: str | None) -> Any:
     return _COMPILED[key]
 
 
-def run_one(path: str) -> None:
-    job = executor.load_job(path)
+def run_one(job: dict) -> None:
     limits = job.get('limits') or {}
     _state.update(waits=0.0, timeout=limits.get('http_timeout'), scale=float(limits.get('sleep_scale', 1.0)))
     os.chdir(os.path.dirname(job['output']))  # fileResult writes to the working directory, as in a fresh process
@@ -75,8 +76,9 @@ def main() -> int:
     requests.Session.request = _request  # type: ignore[method-assign,assignment]
     for line in sys.stdin:
         if line.strip():
-            run_one(line.strip())
-            replies.write(f'done {line.strip()}\n')
+            job = json.loads(line)
+            run_one(job)
+            replies.write(f'done {job["output"]}\n')
             replies.flush()
     return 0
 

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import demistomock as demisto
+import idna
 import requests
 from CommonServerPython import *  # noqa: F401
 
@@ -207,6 +208,29 @@ CLOUD_ALIASES = {
 }
 CLOUD_OVERRIDES = ('login_url', 'graph_url', 'graph_resource', 'xdr_url', 'xdr_resource', 'mde_url', 'mde_resource',
                    'mdti_available')
+
+
+def url_param(params: Mapping[str, Any], name: str, display: str, example: str) -> str:
+    """An instance URL parameter, checked before anything is sent: empty gives '', anything but an http(s) URL with
+    a host name is an error naming the parameter and what it takes (requests would otherwise fail later with
+    ``InvalidSchema``, or a token request with "Could not reach  ..." for a URL without a host). Microsoft's hosts
+    are all https; plain http stays accepted, as the official integrations accept it, for a gateway of one's own."""
+    value = str(params.get(name) or '').strip().rstrip('/')
+    if not value:
+        return ''
+    parts = urllib.parse.urlsplit(value)
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        host = None
+    if parts.username or parts.password:      # not echoed: the URL holds a password
+        raise ValueError(f'Invalid "{display}" parameter ({name}): it holds a user name or password. Provide an '
+                         f'https:// URL with a host name and no credentials, for example {example}.')
+    if parts.scheme.lower() not in ('https', 'http') or not host:
+        raise ValueError(f'Invalid "{display}" parameter ({name}): "{value}". Provide an https:// URL with a host '
+                         f'name, for example {example}.')
+    return value
 
 
 def get_cloud(name: str | None = 'Worldwide', **overrides: Any) -> MicrosoftCloud:
@@ -478,6 +502,15 @@ class TokenTransport:
         self.session = session or requests.Session()
         self.attempts = attempts
         self.command_prefix = command_prefix
+        # The instance's tenant and client IDs, by what to call them instead: Entra names them in its errors, and an
+        # error's text reaches places no log masking covers (the traceback debug mode adds to the error entry).
+        self.identifiers: dict[str, str] = {}
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the instance's tenant and client IDs replaced by their names."""
+        for value, label in sorted(self.identifiers.items(), key=lambda item: -len(item[0])):
+            text = re.sub(re.escape(value), f'<{label}>', text, flags=re.IGNORECASE)
+        return text
 
     def request(self, method: str, url: str, *, retry_statuses: frozenset[int] = frozenset(), idempotent: bool = False,
                 timeout: Any = None, attempts: int | None = None, **kwargs: Any) -> requests.Response:
@@ -489,9 +522,7 @@ class TokenTransport:
                 res = self.session.request(method, url, verify=self.verify, timeout=timeout or self.timeout, **kwargs)
             except requests.exceptions.RequestException as exc:
                 if attempt == total or not _is_transient(exc, idempotent or method in ('GET', 'HEAD')):
-                    host = urllib.parse.urlsplit(url).netloc
-                    raise MicrosoftAuthError(f'Could not reach {host} to obtain a token ({type(exc).__name__}). Check '
-                                             'the network, proxy and cloud settings.') from None
+                    raise MicrosoftAuthError(_unreachable_message(url, exc, attempt, 'to obtain a token')) from None
                 time.sleep(_backoff(attempt))
                 continue
             if res.status_code in retry_statuses and attempt < total:
@@ -526,7 +557,7 @@ class TokenTransport:
             body = {}
         error = str(body.get('error') or '') if isinstance(body, dict) and isinstance(body.get('error'), str) else ''
         codes = [int(c) for c in (body.get('error_codes') or []) if str(c).isdigit()] if isinstance(body, dict) else []
-        message = _response_error(res, self.command_prefix)
+        message = self.scrub(_response_error(res, self.command_prefix))
         return MicrosoftAuthError(f'Error in Microsoft authorization{label}. Status: {res.status_code}. {message}',
                                   error=error, codes=codes, status=res.status_code, res=res)
 
@@ -536,6 +567,35 @@ def _is_dropped_tls(exc: BaseException) -> bool:
     text = str(exc)
     return (isinstance(exc, requests.exceptions.SSLError) and 'CERTIFICATE_VERIFY_FAILED' not in text
             and ('EOF occurred' in text or 'reset by peer' in text or 'UNEXPECTED_EOF' in text))
+
+
+_BAD_URL_ERRORS = (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL)
+_RESET_MARKERS = ('Connection reset', 'ConnectionResetError', 'RemoteDisconnected', 'Connection aborted',
+                  'BrokenPipeError', 'EOF occurred', 'UNEXPECTED_EOF')
+
+
+def _is_reset(exc: BaseException) -> bool:
+    """A connection that was established and then reset or closed before the answer: usually transient, not a sign
+    of a wrong URL."""
+    return isinstance(exc, requests.exceptions.ConnectionError) and any(m in str(exc) for m in _RESET_MARKERS)
+
+
+def _unreachable_message(url: str, exc: BaseException, attempts: int, purpose: str) -> str:
+    """Why a request got no answer, naming the URL's host (or the URL itself when it has none) and what to do. The
+    exception text is not included: it can hold the full URL with its query."""
+    host = urllib.parse.urlsplit(url).netloc
+    where = host or f'"{url.split("?")[0].split("/")[0]}"'     # the path may hold the tenant ID
+    tries = f' after {attempts} attempts' if attempts > 1 else ''
+    if isinstance(exc, _BAD_URL_ERRORS) or not host:
+        return (f'Could not send a request {purpose}: {where} is not a usable URL ({type(exc).__name__}). Check the '
+                'URL parameters of the instance (cloud, login and API URLs): each must be an https:// URL with a '
+                'host name.')
+    if _is_reset(exc) or _is_dropped_tls(exc):
+        return (f'The connection to {host} was reset before an answer arrived{tries} ({type(exc).__name__}). This is '
+                'usually a passing network problem: run the command again. If it keeps happening, check the proxy '
+                'and firewall between the engine and Microsoft.')
+    return (f'Could not reach {host} {purpose}{tries} ({type(exc).__name__}). Check that the host name is right for '
+            'the selected cloud, and the network and proxy settings.')
 
 
 def _is_transient(exc: requests.exceptions.RequestException, idempotent: bool) -> bool:
@@ -1203,6 +1263,9 @@ def build_credential(settings: AuthSettings, transport: TokenTransport | None = 
     """The credential for these settings: managed identity > Cortex XSOAR app > the self-deployed grant type."""
     s = settings
     transport = transport or TokenTransport(verify=s.verify, timeout=s.timeout, command_prefix=s.command_prefix)
+    transport.identifiers = {value: label for value, label in (
+        (s.tenant_id, 'tenant ID'), (s.client_id, 'application (client) ID'),
+        (s.managed_identity_client_id, 'managed identity client ID')) if value and len(value) >= 6}
     if s.use_managed_identity:
         return ManagedIdentityCredential(s.managed_identity_client_id, s.cloud, transport)
     if not s.self_deployed:
@@ -1373,9 +1436,13 @@ class MicrosoftClient(BaseClient):
                     raise DemistoException('The connection to Microsoft was closed before an answer arrived '
                                            '(connection reset during TLS). Check the network and proxy, then run '
                                            'the command again.', cause) from None
+                url = full_url or f'{self._base_url}/{url_suffix.lstrip("/")}'
+                if cause is not None and (isinstance(cause, _BAD_URL_ERRORS) or _is_reset(cause)):
+                    # BaseClient says "Verify that the server URL..." for a reset, and nothing useful for a bad URL
+                    raise DemistoException(_unreachable_message(url, cause, attempt, 'to Microsoft'), cause) from None
                 if isinstance(exc, DemistoException):
                     raise
-                raise DemistoException(f'The request to Microsoft failed ({type(exc).__name__}).', exc) from None
+                raise DemistoException(_unreachable_message(url, exc, attempt, 'to Microsoft'), exc) from None
             status = res.status_code
             if (status == 401 and 401 not in codes and access_token not in rejected
                     and len(rejected) < MAX_TOKENS_AFTER_401):
@@ -1521,6 +1588,22 @@ def date_arg(value: Any, name: str, required: bool = False) -> datetime | None:
             raise
         raise ValueError(f'Invalid date: "{name}"="{value}". Use an ISO 8601 time such as 2024-05-31T00:00:00Z, '
                          'an epoch in seconds, or a relative time such as "3 days".') from None
+
+
+def domain_arg(value: Any, name: str = 'domain') -> tuple[str, str]:
+    """A domain name argument as (the name as given, its ASCII form). Microsoft's APIs key hosts by their DNS (ASCII)
+    name, so an internationalized label (``bücher``) is sent in its IDNA 2008 / punycode form (``xn--bcher-kva``)
+    while outputs keep the name the user gave. ASCII labels pass unchanged (underscores included, as DNS has them)."""
+    text = '' if value is None else str(value).strip().rstrip('.')
+    if not text:
+        raise ValueError(f'Missing required argument "{name}".')
+    labels = []
+    for label in text.split('.'):
+        try:
+            labels.append(label if label.isascii() else idna.encode(label, uts46=True).decode('ascii'))
+        except idna.IDNAError as error:
+            raise ValueError(f'Invalid "{name}": "{text}" is not a domain name ({error}).') from None
+    return text, '.'.join(labels)
 
 
 def quote_id(value: Any, name: str = 'id') -> str:

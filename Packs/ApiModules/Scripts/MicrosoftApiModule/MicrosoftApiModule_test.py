@@ -1654,3 +1654,84 @@ def test_date_arg_names_the_argument_for_any_bad_date(value):
 def test_date_arg_reads_good_dates():
     assert mam.date_arg('2024-05-31T00:00:00Z', 'since').year == 2024
     assert mam.date_arg(None, 'since') is None
+
+
+# ============================================================================================================
+# Errors that name what is wrong: URL parameters, unreachable hosts, reset connections, IDs out of error text
+# ============================================================================================================
+
+@pytest.mark.parametrize('value, expected', [('', ''), ('  https://login.example.com/ ', 'https://login.example.com'),
+                                             ('https://gw.example.com:8443/api', 'https://gw.example.com:8443/api'),
+                                             ('http://gw.example.com', 'http://gw.example.com')])
+def test_url_param_accepts_https_urls(value, expected):
+    """Given an empty or an http(s) URL parameter, When read, Then it is returned trimmed."""
+    assert mam.url_param({'login_url': value}, 'login_url', 'Login URL', 'https://login.microsoftonline.com') == expected
+
+
+@pytest.mark.parametrize('value', ['ftp://login.example.com', 'login.microsoftonline.com', 'https://', 'file:///etc/x',
+                                   'https://user:pw@login.example.com', 'https://host.example:port'])
+def test_url_param_names_the_parameter_and_what_is_allowed(value):
+    """Given a URL parameter that is not an https:// URL with a host, When read, Then the error names the
+    parameter (display and name) and says what it takes."""
+    with pytest.raises(ValueError) as error:
+        mam.url_param({'login_url': value}, 'login_url', 'Login URL', 'https://login.microsoftonline.com')
+    assert str(error.value).startswith('Invalid "Login URL" parameter (login_url)')
+    assert 'https:// URL with a host name' in str(error.value)
+    assert 'pw@' not in str(error.value)
+
+
+RESET = requests.exceptions.ConnectionError(
+    "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))")
+
+
+def test_connection_reset_is_named_as_such(requests_mock, api_client):
+    """Given connections reset by the peer, When a GET (retried) and a POST (not retried) are sent, Then the error
+    says the connection was reset and to run the command again, not to verify the server URL."""
+    requests_mock.get(API, exc=RESET)
+    with pytest.raises(DemistoException) as error:
+        api_client.http_request('GET', 'security/incidents')
+    assert 'graph.microsoft.com was reset before an answer arrived after 4 attempts' in str(error.value)
+    assert 'Verify that the server URL' not in str(error.value)
+    requests_mock.post(API, exc=RESET)
+    with pytest.raises(DemistoException, match='was reset before an answer arrived .*run the command again'):
+        api_client.http_request('POST', 'security/incidents', json_data={})
+
+
+def test_unusable_api_url_is_named(requests_mock):
+    """Given an API URL requests cannot use (ftp://), When a request is sent, Then the error says the URL is not
+    usable and where to fix it, instead of only "(InvalidSchema)"."""
+    requests_mock.post(TOKEN_URL, json=token_body('at-1'))
+    requests_mock.get('ftp://graph.example.com/v1.0/security/incidents', exc=requests.exceptions.InvalidSchema(
+        "No connection adapters were found for 'ftp://graph.example.com/v1.0/security/incidents'"))
+    client = secret_client(base_url='ftp://graph.example.com/v1.0')
+    with pytest.raises(DemistoException) as error:
+        client.http_request('GET', 'security/incidents')
+    assert 'graph.example.com is not a usable URL (InvalidSchema)' in str(error.value)
+    assert 'https:// URL with a host name' in str(error.value)
+
+
+def test_token_url_without_host_is_named_without_the_tenant():
+    """Given a login URL without a scheme (so the token URL has no host), When a token is requested, Then the error
+    names the URL's start instead of "Could not reach  to obtain a token", and not the tenant ID in its path."""
+    transport = mam.TokenTransport(attempts=1)
+    with pytest.raises(mam.MicrosoftAuthError) as error:
+        transport.request('POST', f'login.microsoftonline.com/{TENANT}/oauth2/v2.0/token')
+    message = str(error.value)
+    assert '"login.microsoftonline.com" is not a usable URL' in message
+    assert TENANT not in message and 'reach  ' not in message
+
+
+def test_auth_errors_carry_no_tenant_or_client_id(requests_mock):
+    """Given Entra naming the tenant and the client in its error, When the token request fails, Then the error's
+    text (which debug mode prints as a traceback, unmasked) holds neither ID, and still says what to check."""
+    description = (f"AADSTS700016: Application with identifier '{CLIENT_ID}' was not found in the directory "
+                   f"'{TENANT.upper()}'.\r\nTrace ID: abc")
+    requests_mock.post(TOKEN_URL, status_code=400, json={'error': 'unauthorized_client', 'error_codes': [700016],
+                                                         'error_description': description})
+    client = secret_client()
+    with pytest.raises(mam.MicrosoftAuthError) as error:
+        client.get_access_token()
+    message = str(error.value)
+    assert CLIENT_ID not in message and TENANT not in message.lower()
+    assert '<application (client) ID>' in message and '<tenant ID>' in message
+    assert 'Check the application (client) ID and the tenant ID' in message

@@ -1247,8 +1247,35 @@ def mirror_comment(entry: Dict[str, Any]) -> str:
     return f'({entry.get("user") or "Cortex XSOAR"}): {text}\n\n{MIRROR_MARKER}'
 
 
+def mirror_arg(args: Dict[str, Any], name: str, kind: type) -> Any:
+    """An update-remote-system argument the server hands over as an object or a list; given on a command line it is
+    a JSON string. Anything else is the caller's mistake, named as such (not blamed on Microsoft's answer)."""
+    value = args.get(name)
+    if value in (None, ''):
+        return kind()
+    what = 'a JSON object' if kind is dict else 'a JSON list of entry objects'
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f'Invalid "{name}": {value}. Provide {what}.') from None
+    if not isinstance(value, kind) or (kind is list and not all(isinstance(e, dict) for e in value)):
+        raise ValueError(f'Invalid "{name}": {json.dumps(value)[:200]}. Provide {what}.')
+    return value
+
+
+def remote_update_args(args: Dict[str, Any]) -> Dict[str, Any]:
+    """update-remote-system's arguments with delta, data and entries as objects, incidentChanged a boolean and
+    status an incident status number, whether the server or a command line gave them."""
+    status = args.get('status')
+    return dict(args, delta=mirror_arg(args, 'delta', dict), data=mirror_arg(args, 'data', dict),
+                entries=mirror_arg(args, 'entries', list),
+                incidentChanged=argToBoolean(args.get('incidentChanged') or False),
+                status=None if status in (None, '') else arg_to_number(status, 'status', required=True))
+
+
 def update_remote_system_command(api: IncidentsApi, args: Dict[str, Any], params: Dict[str, Any]) -> str:
-    remote = UpdateRemoteSystemArgs(args)
+    remote = UpdateRemoteSystemArgs(remote_update_args(args))
     incident_id = incident_id_arg(remote.remote_incident_id, 'remoteId')
     changes = outgoing_changes(remote, argToBoolean(params.get('close_out') or False)) \
         if remote.incident_changed else {}
@@ -1286,10 +1313,12 @@ def build_api(params: Dict[str, Any]) -> IncidentsApi:
     """The back end for these parameters, with the official resolution order of every credential parameter."""
     backend = api_backend(params)
     cloud_name = params.get('azure_cloud') or 'Worldwide'
-    api_url = (params.get('api_url') or '').strip() if cloud_name == 'Custom' else ''
-    cloud = get_cloud(cloud_name, login_url=params.get('login_url') if cloud_name == 'Custom' else None,
-                      graph_url=api_url, xdr_url=api_url)
-    base_url = (params.get('base_url') or '').strip().rstrip('/')
+    custom = cloud_name == 'Custom'
+    api_url = url_param(params, 'api_url', 'API URL (Custom cloud)', 'https://graph.microsoft.com') if custom else ''
+    login_url = url_param(params, 'login_url', 'Login URL (Custom cloud)', 'https://login.microsoftonline.com') \
+        if custom else ''
+    cloud = get_cloud(cloud_name, login_url=login_url, graph_url=api_url, xdr_url=api_url)
+    base_url = url_param(params, 'base_url', 'Endpoint URI', DEFAULT_XDR_URL)
     if backend == BACKEND_LEGACY and base_url and not api_url and (base_url != DEFAULT_XDR_URL
                                                                    or cloud_name == 'Worldwide'):
         cloud = get_cloud(cloud_name, login_url=cloud.login_url, graph_url=api_url, xdr_url=base_url)

@@ -827,6 +827,33 @@ def test_update_remote_system_fields(requests_mock, delta, status, close_out, ex
     assert (route.last_request.json() if route.called else None) == expected
 
 
+def test_update_remote_system_string_arguments(requests_mock):
+    """Given delta, data and entries as JSON strings, incidentChanged and status as strings (a command line's
+    update-remote-system), When mirroring out, Then the PATCH is the one the server's objects would give."""
+    route = requests_mock.patch(f'{XDR}/api/incidents/7', json=_remote_incident())
+    args = {'remoteId': '7', 'delta': '{"closeReason": "False Positive"}', 'status': '2', 'incidentChanged': 'true',
+            'data': '{}', 'entries': '[]'}
+    assert m.update_remote_system_command(make_api(), args, {'close_out': True}) == '7'
+    assert route.last_request.json() == {'status': 'Resolved', 'classification': 'FalsePositive',
+                                         'determination': 'Other'}
+    unchanged = {'remoteId': '7', 'delta': '{"status": "Resolved"}', 'incidentChanged': 'false'}
+    assert m.update_remote_system_command(make_api(), unchanged, {}) == '7' and route.call_count == 1
+
+
+@pytest.mark.parametrize('name, value', [('delta', 'status=Resolved'), ('delta', '["status"]'), ('data', '5'),
+                                         ('entries', '{"contents": "x"}'), ('entries', '["x"]')])
+def test_update_remote_system_bad_argument_is_named(requests_mock, name, value):
+    """Given a delta/data/entries that is not the JSON shape the command takes, When mirroring out (inside the guard
+    main() uses), Then the error names the argument and the shape — it is not blamed on Microsoft's answer — and
+    nothing is sent."""
+    route = requests_mock.patch(f'{XDR}/api/incidents/7', json=_remote_incident())
+    args = {'remoteId': '7', 'incidentChanged': True, 'delta': {}} | {name: value}
+    with pytest.raises(ValueError, match=f'Invalid "{name}"') as caught, m.response_shape_guard():
+        m.update_remote_system_command(make_api(), args, {})
+    assert not isinstance(caught.value, m.UnexpectedResponseError)
+    assert not route.called
+
+
 def test_update_remote_system_comments_carry_marker(requests_mock):
     """Given a tagged entry and an HTML entry, When mirroring out, Then each becomes a comment with the user and the
     marker (so it is not mirrored back)."""
@@ -852,6 +879,19 @@ def test_update_remote_system_graph_comment(requests_mock):
 # ---------------------------------------------------------------------------------------------------------------
 # Parameters, authentication and main
 # ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('params, named', [
+    ({'base_url': 'ftp://api.security.microsoft.com'}, '"Endpoint URI" parameter (base_url)'),
+    ({'azure_cloud': 'Custom', 'api_url': 'graph.example.com', 'login_url': 'https://login.example.com'},
+     '"API URL (Custom cloud)" parameter (api_url)'),
+    ({'azure_cloud': 'Custom', 'api_url': 'https://graph.example.com', 'login_url': 'https://'},
+     '"Login URL (Custom cloud)" parameter (login_url)')])
+def test_url_parameters_are_checked_by_name(params, named):
+    """Given a URL parameter that is not an https:// URL with a host, When the API is built, Then the error names
+    that parameter and what it takes (not "(InvalidSchema)" or "Could not reach  ..." at the first call)."""
+    with pytest.raises(ValueError, match=re.escape(named) + '.*https:// URL with a host name'):
+        make_api(**params)
+
 
 def test_build_api_resolution_order():
     """Given both the new credential parameters and the deprecated ones, When building the client, Then the new

@@ -75,7 +75,7 @@ def choice_arg(args: Dict[str, Any], name: str, allowed: Tuple[str, ...], defaul
 
 
 def choice_list_arg(args: Dict[str, Any], name: str, allowed: Tuple[str, ...]) -> List[str]:
-    return [str(choice_arg({name: v}, name, allowed)) for v in argToList(args.get(name))]
+    return [str(choice_arg({name: v}, name, allowed)) for v in text_list(args, name)]
 
 
 def number_arg(args: Dict[str, Any], name: str, default: int, low: int, high: int) -> int:
@@ -510,12 +510,12 @@ def per_item_results(results: CommandResults | None, errors: List[str], what: st
 def machines_filter(args: Dict[str, Any]) -> str:
     """$filter for get-machines: values of one argument are OR'd, different arguments AND'd, all escaped."""
     groups = [
-        ODataFilter.or_(*[ODataFilter.eq('computerDnsName', v) for v in argToList(args.get('hostname'))]),
-        ODataFilter.or_(*[ODataFilter.eq('lastIpAddress', ip_arg(v)) for v in argToList(args.get('ip'))]),
+        ODataFilter.or_(*[ODataFilter.eq('computerDnsName', v) for v in text_list(args, 'hostname')]),
+        ODataFilter.or_(*[ODataFilter.eq('lastIpAddress', ip_arg(v)) for v in text_list(args, 'ip')]),
         ODataFilter.or_(*[ODataFilter.eq('riskScore', v) for v in choice_list_arg(args, 'risk_score', RISK_SCORES)]),
         ODataFilter.or_(*[ODataFilter.eq('healthStatus', v)
                           for v in choice_list_arg(args, 'health_status', HEALTH_STATUSES)]),
-        ODataFilter.or_(*[ODataFilter.eq('osPlatform', v) for v in argToList(args.get('os_platform'))]),
+        ODataFilter.or_(*[ODataFilter.eq('osPlatform', v) for v in text_list(args, 'os_platform')]),
     ]
     return ODataFilter.and_(*groups)
 
@@ -582,8 +582,8 @@ def get_file_related_machines_command(client: Client, args: Dict[str, Any]) -> A
 
 
 def get_domain_machines_command(client: Client, args: Dict[str, Any]) -> CommandResults:
-    domain = required_arg(args, 'domain')
-    machines = client.domain_machines(domain)[:number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)]
+    domain, host = domain_arg(required_arg(args, 'domain'))
+    machines = client.domain_machines(host)[:number_arg(args, 'limit', 50, 1, MAX_PAGE_SIZE)]
     return machines_results(machines, f'Machines that communicated with {domain}', 'MicrosoftATP.DomainMachine',
                             wrap=lambda rows: {'Domain': domain, 'Machines': rows}, key_field='Domain')
 
@@ -1304,8 +1304,8 @@ def get_file_info_command(client: Client, args: Dict[str, Any]) -> Any:
 
 
 def get_domain_statistics_command(client: Client, args: Dict[str, Any]) -> CommandResults:
-    domain = required_arg(args, 'domain')
-    body = client.domain_stats(domain)
+    domain, host = domain_arg(required_arg(args, 'domain'))   # Microsoft keys domains by their ASCII (IDNA) name
+    body = client.domain_stats(host)
     stats = remove_empty_elements({'Host': body.get('host'), **org_stats(body)})
     return CommandResults(outputs_prefix='MicrosoftATP.DomainStatistics', outputs_key_field='Domain',
                           outputs={'Domain': domain, 'Statistics': stats}, raw_response=body,
@@ -1654,7 +1654,7 @@ def indicator_body(args: Dict[str, Any]) -> Dict[str, Any]:
         'expirationTime': future_time_arg(args, 'expiration_time', '14 days'),
         'application': args.get('indicator_application') or args.get('application'),
         'recommendedActions': args.get('recommended_actions'),
-        'rbacGroupNames': argToList(args.get('rbac_group_names')) or None,
+        'rbacGroupNames': text_list(args, 'rbac_group_names') or None,
         'generateAlert': bool_arg(args, 'generate_alert', True),
     })
 
@@ -1888,9 +1888,9 @@ def entity_alerts_results(prefix: str, key: str, value: str, alerts: List[Dict],
 
 
 def get_domain_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
-    domain = required_arg(args, 'domain')
+    domain, host = domain_arg(required_arg(args, 'domain'))
     return entity_alerts_results('MicrosoftATP.DomainAlert', 'Domain', domain,
-                                 client.entity_alerts('domains', domain, 'domain'), f'Alerts related to {domain}')
+                                 client.entity_alerts('domains', host, 'domain'), f'Alerts related to {domain}')
 
 
 def get_file_alerts_command(client: Client, args: Dict[str, Any]) -> CommandResults:
@@ -1983,7 +1983,7 @@ def ti_common(args: Dict[str, Any]) -> Dict[str, Any]:
         'targetProduct': TI_TARGET_PRODUCT,
         'severity': ti_severity(args),
         'confidence': int_arg(args, 'confidence', 0, 100),
-        'tags': argToList(args.get('tags')) or None,
+        'tags': text_list(args, 'tags') or None,     # 'a,b,' is two tags, not an empty third
     }
 
 
@@ -2460,10 +2460,11 @@ def resolve_cloud(params: Dict[str, Any]) -> Any:
         endpoint_type = 'US GCC'
     if endpoint_type not in ENDPOINT_TYPES:
         raise ValueError(f'Invalid "endpoint_type": "{endpoint_type}". Allowed values: {", ".join(ENDPOINT_TYPES)}.')
-    url = (params.get('url') or '').strip().rstrip('/')
+    url = url_param(params, 'url', 'Server URL', 'https://api.securitycenter.microsoft.com')
     if endpoint_type == 'Custom' and not url:
         raise ValueError('Endpoint type "Custom" needs the Server URL parameter.')
-    login_url = (params.get('login_url') or '').strip() or None
+    login_url = url_param(params, 'login_url', 'Login URL (Custom endpoint type)',
+                          'https://login.microsoftonline.com') or None
     return get_cloud(endpoint_type, mde_url=url or None, login_url=login_url)
 
 

@@ -528,6 +528,36 @@ def test_indicator_list_filters_and_404(client, requests_mock):
     assert m.sc_indicator_list_command(client, {})[0].readable_output == 'No indicators were found.'
 
 
+def test_unicode_domain_is_sent_as_punycode(client, requests_mock):
+    """Given an internationalized domain, When its statistics, machines and alerts are asked for, Then Microsoft is
+    asked for the IDNA (punycode) name and the outputs keep the name as given."""
+    requests_mock.get(f'{API}/domains/xn--bcher-kva.example/stats', json={'host': 'xn--bcher-kva.example',
+                                                                          'orgPrevalence': '3'})
+    requests_mock.get(f'{API}/domains/xn--bcher-kva.example/machines', json={'value': []})
+    requests_mock.get(f'{API}/domains/xn--bcher-kva.example/alerts', json={'value': []})
+    stats = m.get_domain_statistics_command(client, {'domain': 'bücher.example'})
+    assert stats.outputs['Domain'] == 'bücher.example' and stats.indicator.domain == 'bücher.example'
+    assert m.get_domain_machines_command(client, {'domain': 'bücher.example'}).outputs['Domain'] == 'bücher.example'
+    assert m.get_domain_alerts_command(client, {'domain': 'bücher.example'}).outputs['Domain'] == 'bücher.example'
+    with pytest.raises(ValueError, match='"domain"'):
+        m.get_domain_statistics_command(client, {'domain': '☃.example'})
+
+
+def test_trailing_comma_adds_no_empty_tag_or_group(client, requests_mock):
+    """Given tags= and rbac_group_names= with a trailing comma (and a doubled one), When indicators are created,
+    Then no empty tag or group is sent."""
+    ti = requests_mock.post(TI_URL, json=load('ti_indicator.json'), status_code=201)
+    m.indicator_create_file_command(client, {
+        'action': 'Block', 'description': 'd', 'threat_type': 'malware', 'expiration_time': '2031-01-01T00:00:00Z',
+        'file_hash_type': 'sha1', 'file_hash_value': 'A' * 40, 'tags': 'a,,b,'})
+    assert ti.last_request.json()['tags'] == ['a', 'b']
+    sc = requests_mock.post(f'{API}/indicators', json=load('indicator.json'))
+    m.sc_indicator_create_command(client, {
+        'indicator_value': '8.8.8.8', 'indicator_type': 'IpAddress', 'action': 'block', 'indicator_description': 'd',
+        'indicator_title': 't', 'expiration_time': '2031-01-01T00:00:00Z', 'rbac_group_names': 'g1,'})
+    assert sc.last_request.json()['rbacGroupNames'] == ['g1']
+
+
 def test_indicator_create_update_body(client, requests_mock):
     route = requests_mock.post(f'{API}/indicators', json=load('indicator.json'))
     args = {'indicator_value': '8.8.8.8', 'indicator_type': 'IpAddress', 'action': 'block',
@@ -723,6 +753,18 @@ def test_custom_endpoint_needs_url_and_uses_login_url():
                              'login_url': 'https://login.emu.local'})
     assert client.http._base_url == 'https://emu.local/api'
     assert client.http.credential.cloud.login_url == 'https://login.emu.local'
+
+
+@pytest.mark.parametrize('params, named', [
+    ({'endpoint_type': 'Custom', 'url': 'ftp://gw.example.com'}, '"Server URL" parameter (url)'),
+    ({'url': 'api.securitycenter.microsoft.com'}, '"Server URL" parameter (url)'),
+    ({'endpoint_type': 'Custom', 'url': 'https://gw.example.com', 'login_url': 'login.example.com/'},
+     '"Login URL (Custom endpoint type)" parameter (login_url)')])
+def test_url_parameters_are_checked_by_name(params, named):
+    """Given a URL parameter that is not an https:// URL with a host, When the client is built, Then the error
+    names that parameter and what it takes (not "(InvalidSchema)" or "Could not reach  ..." at the first call)."""
+    with pytest.raises(ValueError, match=re.escape(named) + '.*https:// URL with a host name'):
+        m.build_client({**PARAMS, **params})
 
 
 def test_is_gcc_forces_gcc():

@@ -469,13 +469,19 @@ def validate_ips(values: list[str]) -> list[str]:
     return values
 
 
-def validate_domains(values: list[str]) -> list[str]:
+def validate_domains(values: list[str]) -> list[tuple[str, str]]:
+    """(the name as given, lower case; its ASCII form for Graph) per domain. An internationalized name is checked
+    and sent as punycode; the indicator and context keep the name as given."""
     cleaned = []
     for value in values:
-        domain = value.strip().rstrip('.').lower()
-        if not DOMAIN_PATTERN.match(domain) or _is_ip(domain):
+        try:
+            given, ascii_name = domain_arg(value)
+            ascii_name = ascii_name.lower()
+        except ValueError:
+            ascii_name = ''
+        if not DOMAIN_PATTERN.match(ascii_name) or _is_ip(ascii_name):
             raise ValueError(f'Invalid value for the "domain" argument: "{value}" is not a domain name.')
-        cleaned.append(domain)
+        cleaned.append((given.lower(), ascii_name))
     return cleaned
 
 
@@ -593,14 +599,14 @@ def _contact(record: dict[str, Any] | None, role: str) -> dict[str, Any]:
 
 
 def domain_command(client: Client, args: dict[str, Any], reliability: str) -> list[CommandResults]:
-    domains = validate_domains(argToList(args.get('domain')))
+    domains = validate_domains([str(v) for v in argToList(args.get('domain')) if str(v).strip()])
     if not domains:
         raise ValueError('The "domain" argument is required.')
     out = []
-    for domain in domains:
-        reputation = _safe(lambda d=domain: client.get_host_reputation(d))
-        whois = _safe(lambda d=domain: client.get_host_whois(d)) if reputation is not None else None
-        resolutions = (_safe(lambda d=domain: client.list_passive_dns(d, REPUTATION_RESOLUTIONS)) or []) \
+    for domain, host_id in domains:
+        reputation = _safe(lambda d=host_id: client.get_host_reputation(d))
+        whois = _safe(lambda d=host_id: client.get_host_whois(d)) if reputation is not None else None
+        resolutions = (_safe(lambda d=host_id: client.list_passive_dns(d, REPUTATION_RESOLUTIONS)) or []) \
             if reputation is not None else []
         score = dbot_score_from_reputation(reputation)
         dbot = Common.DBotScore(indicator=domain, indicator_type=DBotScoreType.DOMAIN,
@@ -669,8 +675,10 @@ def resolve_cloud(params: dict[str, Any]) -> 'MicrosoftCloud':
         name = AZURE_AD_ENDPOINT_CLOUDS.get(endpoint, 'Worldwide')
     custom = (name or '').lower() == 'custom'
     cloud = get_cloud(name or 'Worldwide',
-                      login_url=params.get('login_url') if custom else None,
-                      graph_url=params.get('graph_url') if custom else None)
+                      login_url=url_param(params, 'login_url', 'Login URL (Custom cloud)',
+                                          'https://login.microsoftonline.com') if custom else None,
+                      graph_url=url_param(params, 'graph_url', 'Microsoft Graph URL (Custom cloud)',
+                                          'https://graph.microsoft.com') if custom else None)
     cloud.require_mdti()
     return cloud
 

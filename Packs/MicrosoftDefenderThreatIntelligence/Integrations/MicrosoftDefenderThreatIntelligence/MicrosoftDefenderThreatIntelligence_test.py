@@ -2,6 +2,7 @@
 shapes from test_data), paging, the "exactly one of" rules, argument checks, reputation scoring and relationships,
 and the instance settings (clouds, flows)."""
 import json
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -407,7 +408,21 @@ def test_domain_command_suspicious_and_neutral(client, requests_mock):
     assert [r.indicator.dbot_score.score for r in results] == [2, 0]
 
 
-@pytest.mark.parametrize('value', ['not a domain', '-bad.example', '203.0.113.66', 'localhost'])
+def test_domain_command_unicode_domain(client, requests_mock):
+    """Given an internationalized domain (and a trailing comma), When domain runs, Then Graph is asked for its
+    punycode host ID and the Domain context and DBot score keep the name as given."""
+    for path, fixture in (('reputation', 'reputation_suspicious.json'), ('passiveDns', 'empty_list.json')):
+        requests_mock.get(f'{BASE}/hosts/xn--bcher-kva.example/{path}', json=load(fixture))
+    requests_mock.get(f'{BASE}/hosts/xn--bcher-kva.example/whois', status_code=404, json=load('not_found.json'))
+    [result] = mdti.domain_command(client, {'domain': 'Bücher.example,'}, RELIABILITY)
+    context = result.to_context()['EntryContext']
+    assert context['Domain(val.Name && val.Name == obj.Name)'][0]['Name'] == 'bücher.example'
+    assert context[Common.DBotScore.CONTEXT_PATH][0]['Indicator'] == 'bücher.example'
+    assert result.indicator.dbot_score.score == 2
+
+
+@pytest.mark.parametrize('value', ['not a domain', '-bad.example', '203.0.113.66', 'localhost', '☃.example',
+                                   'bü cher.example'])
 def test_domain_command_rejects_bad_domains(client, value):
     """Given a value that is not a domain, When domain runs, Then the error names the domain argument."""
     with pytest.raises(ValueError, match='"domain" argument'):
@@ -443,6 +458,17 @@ def test_custom_cloud_endpoints():
                                 'graph_url': 'https://graph.local/'})
     assert client.ms_client._base_url == 'https://graph.local/v1.0/security/threatIntelligence'
     assert client.ms_client.credential.cloud.login_url == 'https://login.local'
+
+
+@pytest.mark.parametrize('params, named', [
+    ({'graph_url': 'ftp://graph.local'}, '"Microsoft Graph URL (Custom cloud)" parameter (graph_url)'),
+    ({'login_url': 'login.local'}, '"Login URL (Custom cloud)" parameter (login_url)')])
+def test_custom_cloud_urls_are_checked_by_name(params, named):
+    """Given a Custom cloud URL that is not an https:// URL with a host, When the client is built, Then the error
+    names the parameter and what it takes."""
+    with pytest.raises(ValueError, match=re.escape(named)):
+        mdti.build_client({**PARAMS, 'azure_cloud': 'Custom', 'login_url': 'https://login.local',
+                           'graph_url': 'https://graph.local', **params})
 
 
 def test_flows():
