@@ -8,8 +8,9 @@ Each line becomes: clear the command's context prefix, run the command (``pollin
 ``polling=true``, so response actions are followed to their end; extra lines run as written), then a condition that the
 prefix is in the context again (``#default#`` leads to one error task, so a command that writes nothing fails the
 playbook). ``extra`` adds command lines after the examples (or instead of them, with ``examples: false``), e.g. commands
-another authentication flow needs; ``skip`` leaves examples out. Commands with no outputs, or whose example legitimately writes nothing, are run without the check.
-The playbook starts by clearing the whole context and ends with a ``Done`` title.
+another authentication flow needs; ``skip`` leaves examples out. Commands with no outputs, and those listed under
+``unchecked`` (their example legitimately writes nothing), run without the check. The playbook starts by clearing the whole
+context and ends with a ``Done`` title.
 """
 from __future__ import annotations
 
