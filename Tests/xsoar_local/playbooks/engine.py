@@ -11,7 +11,8 @@ and at least one of them chose it; tasks become ready in the order they were rea
 - ``condition``: the first ``conditions`` label whose condition holds, or the label a condition script returns,
   else ``#default#``.
 - ``playbook``: a sub-playbook by ``playbookId``/``playbookName``, its ``scriptarguments`` as its inputs; with
-  ``separatecontext`` it works on a copy of the context and only its declared outputs come back. ``loop``: for-each
+  ``separatecontext`` it works on a copy of the context and only its declared outputs come back (each output's
+  object at its first two levels, e.g. ``MicrosoftATP.MachineAction`` for ``MicrosoftATP.MachineAction.ID``). ``loop``: for-each
   over the list inputs, or repeat until ``builtincondition`` holds (``max`` iterations, ``wait`` seconds apart).
 
 A task that returns an error entry fails: with ``continueonerror`` the run goes on (``continueonerrortype:
@@ -576,17 +577,11 @@ def _targets(nexttasks: dict, label: str) -> list[str]:
 
 
 def _copy_root(context: dict, path: str) -> str:
-    """The part of an output path that can be copied as a whole: down to the first value that is not an object
-    (a list of machines is copied whole, not ID by ID); empty when the child never wrote it."""
-    parts = [p for p in path.split('.') if p]
-    current: Any = context
-    for index, part in enumerate(parts):
-        if not isinstance(current, dict) or part not in current:
-            return ''
-        current = current[part]
-        if not isinstance(current, dict):
-            return '.'.join(parts[:index + 1])
-    return '.'.join(parts)
+    """What an output path brings back from a private context: the whole object at its first two levels
+    (``MicrosoftATP.MachineAction.ID`` brings ``MicrosoftATP.MachineAction``, every action with all its fields);
+    empty when the child never wrote it."""
+    root = '.'.join([p for p in path.split('.') if p][:2])
+    return root if root and read_path(context, root) is not None else ''
 
 
 def run_playbook(playbook: Playbook, session: Session, inputs: dict[str, Any] | None = None,
