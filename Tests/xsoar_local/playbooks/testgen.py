@@ -35,7 +35,8 @@ def _task_id(playbook_id: str, task: str) -> str:
 def check_prefix(integration: Integration, command: str) -> str | None:
     """The context prefix the command writes (its outputs' first two levels), preferring the integration's own over
     the standard indicator paths; None when it declares no outputs."""
-    paths = [o.path for o in (integration.command(command).outputs if integration.command(command) else ())]
+    spec = integration.command(command)
+    paths = [o.path for o in spec.outputs] if spec else []
     own = [p for p in paths if p.split('.')[0] not in STANDARD_PREFIXES] or paths
     if not own:
         return None
