@@ -62,3 +62,15 @@ def test_test_playbook_runs_to_completion(fresh_tenant, tmp_path, monkeypatch, p
     not_completed = [(r.task_id, r.name, r.state, r.detail) for r in result.records if r.state != 'completed']
     assert not_completed == []
     assert session.undeclared == []
+
+
+def test_every_pack_playbook_is_run_by_a_test_playbook():
+    """Given the packs' playbooks, Then each is called as a sub-playbook by a test playbook, so the runs above take
+    every one of them to completion against the emulator."""
+    library = PlaybookLibrary()
+    called = {str((task.get('task') or {}).get(key)) for path in TEST_PLAYBOOKS
+              for task in load_playbook(path).tasks.values() if task.get('type') == 'playbook'
+              for key in ('playbookId', 'playbookName')}
+    playbooks = [load_playbook(p) for p in sorted(ROOT.glob('Packs/*/Playbooks/*.yml'))]
+    assert [p.name for p in playbooks if not {p.id, p.name} & called] == []
+    assert all(library.find(p.id) is not None for p in playbooks)
