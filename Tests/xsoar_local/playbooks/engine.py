@@ -230,7 +230,11 @@ def check_playbook(playbook: Playbook, library: PlaybookLibrary, seen: set[str] 
             if sub is not None:
                 check_playbook(sub, library, seen)
     for spec in playbook.data.get('inputs') or []:
-        _check_value((spec or {}).get('value'), f'{playbook.name}, input {spec.get("key")}')
+        where = f'{playbook.name}, input {spec.get("key") or "(indicators)"}'
+        if spec.get('playbookInputQuery'):
+            raise PlaybookError(f'{where}: an indicator query input (playbookInputQuery) is not supported by '
+                                'xsoar-local.')
+        _check_value((spec or {}).get('value'), where)
 
 
 def _check_task_body(playbook: Playbook, task: dict, kind: str, where: str) -> None:
@@ -461,10 +465,10 @@ class Frame:
                                     'is not supported by xsoar-local.')
         ignore_outputs = str(args.pop('ignore-outputs', 'false')).lower() == 'true'
         timeout = args.pop('execution-timeout', None)
+        if brand in ('', 'Builtin') and command in builtins.SERVER_COMMANDS:
+            return builtins.run_builtin(builtins.SERVER_COMMANDS, command, self, args)
         integrations = self.session.integrations_for(brand, command)
         if not integrations:
-            if not brand and command in builtins.SERVER_COMMANDS:
-                return builtins.run_builtin(builtins.SERVER_COMMANDS, command, self, args)
             where = f'the integration "{brand}"' if brand else 'no integration'
             return self._unavailable(task, record, f'{where} has the command "{command}"' if not brand else
                                      f'{where} is not available or has no command "{command}"')

@@ -460,3 +460,33 @@ def test_every_command_is_in_a_test_playbook():
         missing = set(integration.commands) - run - set(NOT_IN_TEST_PLAYBOOKS)
         assert missing == set(), (entry, sorted(missing))
         assert read_examples(integration.directory)
+
+
+def test_builtin_scripts_and_server_commands(book):
+    """Given Set (replace, append, stringify), SetAndHandleEmpty, DeleteContext, setIncident and closeInvestigation,
+    Then the context and incident change as on the server; a missing required argument is an error entry."""
+    book.add('Builtins', {
+        0: start('1'),
+        1: script('Set', {'key': 'A.List', 'value': 'one'}, '2'),
+        2: script('Set', {'key': 'A.List', 'value': 'two', 'append': 'true'}, '3'),
+        3: script('Set', {'key': 'A.Json', 'value': {'complex': {'root': 'A.List'}}, 'stringify': 'true'}, '4'),
+        4: script('SetAndHandleEmpty', {'key': 'A.Json', 'value': '${Nothing}'}, '5'),
+        5: script('Set', {'key': 'B', 'value': 'gone'}, '6'),
+        6: script('DeleteContext', {'key': 'B'}, '7'),
+        7: {**command('setIncident', {'severity': '3', 'mdedeviceid': 'm1'}), 'task': {
+            'name': 'setIncident', 'script': 'Builtin|||setIncident', 'iscommand': True}, 'nexttasks': {'#none#': ['8']}},
+        8: {**command('closeInvestigation', {'closeReason': 'Resolved'}, brand=''), 'nexttasks': {'#none#': ['9']}},
+        9: script('Set', {}, continueonerror=True),
+    })
+    result, session = book.run('Builtins')
+    assert result.context == {'A': {'List': ['one', 'two'], 'Json': '["one", "two"]'}}
+    assert result.incident['severity'] == '3' and result.incident['CustomFields']['mdedeviceid'] == 'm1'
+    assert result.incident['status'] == 2 and result.incident['closeReason'] == 'Resolved'
+    assert session.war_room[-1]['Contents'] == 'Set: the argument "key" is required.'
+
+
+def test_indicator_query_inputs_are_refused(book):
+    book.add('Indicators', {0: start('1'), 1: title()},
+             inputs=[{'key': '', 'value': {}, 'playbookInputQuery': {'query': 'type:File', 'queryEntity': 'indicators'}}])
+    with pytest.raises(PlaybookError, match='playbookInputQuery'):
+        book.run('Indicators')
