@@ -112,7 +112,8 @@ def build(integration: Integration, lines: list[tuple[str, dict[str, str]]], pla
         b.link(previous, task)
         previous = task
         if prefix:
-            groups = [[{'operator': 'isExists', 'left': {'value': {'simple': prefix}, 'iscontext': True}}]]
+            exists = {'operator': 'isExists', 'left': {'value': {'simple': prefix}, 'iscontext': True}}
+            groups: list[list[dict[str, Any]]] = [[exists]]
             status = action_status(integration, command, run_args, prefix)
             if status:
                 groups.append([{'operator': 'isEqualString', 'left': {'value': {'simple': status}, 'iscontext': True},
