@@ -3,6 +3,7 @@
     xsoar-local run <Integration> <command> [value] [name=value ...] [--instance FILE] [--json] [--source] [--strict]
     xsoar-local fetch <Integration> [--instance FILE] [--cycles N] [--json]
     xsoar-local incidents|mirror|set|note <Integration> ...   (see cli_incidents.py)
+    xsoar-local playbook run <playbook> [--incident FILE] [--input name=value ...]   (see cli_playbooks.py)
     xsoar-local build [--all | <Integration> ...] [--zip]
     xsoar-local reset <Integration> [--instance FILE]
     xsoar-local commands <Integration> [command] [--hidden] [--json]   (see cli_commands.py)
@@ -25,6 +26,7 @@ from . import build, emulator
 from .cli_commands import add_command as add_commands_command
 from .cli_incidents import add_commands as add_incident_commands
 from .cli_incidents import render_mapped
+from .cli_playbooks import add_commands as add_playbook_commands
 from .commandline import bind_arguments
 from .instances import (
     EMULATOR_VARIABLES,
@@ -200,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.set_defaults(handler=cmd_fetch)
     add_incident_commands(sub, common, _resolve_instance, _options)
     add_commands_command(sub)
+    add_playbook_commands(sub)
 
     build_p = sub.add_parser('build', help='build unified YAMLs (and pack zips)')
     build_p.add_argument('integrations', nargs='*')
