@@ -3,6 +3,7 @@
     xsoar-local run <Integration> <command> [name=value ...] [--instance FILE] [--json] [--source] [--strict]
     xsoar-local fetch <Integration> [--instance FILE] [--cycles N] [--json]
     xsoar-local incidents|mirror|set|note <Integration> ...   (see cli_incidents.py)
+    xsoar-local playbook run <playbook> [--incident FILE] [--input name=value ...]   (see cli_playbooks.py)
     xsoar-local build [--all | <Integration> ...] [--zip]
     xsoar-local reset <Integration> [--instance FILE]
     xsoar-local docs <Integration> [--instance FILE]
@@ -23,6 +24,7 @@ from rich.console import Console
 from . import build, emulator
 from .cli_incidents import add_commands as add_incident_commands
 from .cli_incidents import render_mapped
+from .cli_playbooks import add_commands as add_playbook_commands
 from .instances import (
     EMULATOR_VARIABLES,
     InstanceError,
@@ -192,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument('--cycles', type=int, default=1, help='how many fetch cycles (default 1)')
     fetch.set_defaults(handler=cmd_fetch)
     add_incident_commands(sub, common, _resolve_instance, _options)
+    add_playbook_commands(sub)
 
     build_p = sub.add_parser('build', help='build unified YAMLs (and pack zips)')
     build_p.add_argument('integrations', nargs='*')
