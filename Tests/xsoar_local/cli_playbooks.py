@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def print_record(console: Console, record: TaskRecord) -> None:
     state = 'started' if record.state == 'running' else record.state
     took = '' if record.state in ('running', 'waiting') else f'  {record.duration_s:.2f} s'
     detail = f'  {escape(record.detail)}' if record.detail else ''
-    console.print(f'{record.started}  {indent}[{style}]{state:<15}[/{style}] #{record.task_id} {escape(record.name)} '
+    at = datetime.now(UTC).strftime('%H:%M:%S') if record.state == 'waiting' else record.started
+    console.print(f'{at}  {indent}[{style}]{state:<15}[/{style}] #{record.task_id} {escape(record.name)} '
                   f'({record.kind}){took}{detail}', highlight=False, soft_wrap=True)
 
 

@@ -13,8 +13,9 @@ Only what the packs' playbooks use, each with the server script's arguments and 
 ``IsIntegrationAvailable`` condition: ``yes`` when an integration with ``brandname`` is configured, else ``no``
 ``isError``                condition: ``yes`` when one of the entries in ``entryId`` is an error, else ``no``
 ``AreValuesEqual``         condition: ``yes`` when ``left`` equals ``right`` (as text), else ``no``
-``setIncident``            (``|||setIncident``) sets incident fields: known top-level fields, others as custom
-``closeInvestigation``     (``|||closeInvestigation``) closes the incident (``closeReason``, ``closeNotes``)
+``setIncident``            (``Builtin|||setIncident``) sets incident fields: top-level ones, others as custom
+``closeInvestigation``     (``Builtin|||closeInvestigation``) closes the incident (``closeReason``,
+                           ``closeNotes``)
 =========================  ==================================================================================
 """
 from __future__ import annotations

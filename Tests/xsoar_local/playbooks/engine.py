@@ -11,7 +11,8 @@ and at least one of them chose it; tasks become ready in the order they were rea
 - ``condition``: the first ``conditions`` label whose condition holds, or the label a condition script returns,
   else ``#default#``.
 - ``playbook``: a sub-playbook by ``playbookId``/``playbookName``, its ``scriptarguments`` as its inputs; with
-  ``separatecontext`` it works on a copy of the context and only its declared outputs come back. ``loop``: for-each
+  ``separatecontext`` it works on a copy of the context and only its declared outputs come back (each output's
+  object at its first two levels, e.g. ``MicrosoftATP.MachineAction`` for ``MicrosoftATP.MachineAction.ID``). ``loop``: for-each
   over the list inputs, or repeat until ``builtincondition`` holds (``max`` iterations, ``wait`` seconds apart).
 
 A task that returns an error entry fails: with ``continueonerror`` the run goes on (``continueonerrortype:
@@ -229,7 +230,11 @@ def check_playbook(playbook: Playbook, library: PlaybookLibrary, seen: set[str] 
             if sub is not None:
                 check_playbook(sub, library, seen)
     for spec in playbook.data.get('inputs') or []:
-        _check_value((spec or {}).get('value'), f'{playbook.name}, input {spec.get("key")}')
+        where = f'{playbook.name}, input {spec.get("key") or "(indicators)"}'
+        if spec.get('playbookInputQuery'):
+            raise PlaybookError(f'{where}: an indicator query input (playbookInputQuery) is not supported by '
+                                'xsoar-local.')
+        _check_value((spec or {}).get('value'), where)
 
 
 def _check_task_body(playbook: Playbook, task: dict, kind: str, where: str) -> None:
@@ -460,10 +465,10 @@ class Frame:
                                     'is not supported by xsoar-local.')
         ignore_outputs = str(args.pop('ignore-outputs', 'false')).lower() == 'true'
         timeout = args.pop('execution-timeout', None)
+        if brand in ('', 'Builtin') and command in builtins.SERVER_COMMANDS:
+            return builtins.run_builtin(builtins.SERVER_COMMANDS, command, self, args)
         integrations = self.session.integrations_for(brand, command)
         if not integrations:
-            if not brand and command in builtins.SERVER_COMMANDS:
-                return builtins.run_builtin(builtins.SERVER_COMMANDS, command, self, args)
             where = f'the integration "{brand}"' if brand else 'no integration'
             return self._unavailable(task, record, f'{where} has the command "{command}"' if not brand else
                                      f'{where} is not available or has no command "{command}"')
@@ -576,17 +581,11 @@ def _targets(nexttasks: dict, label: str) -> list[str]:
 
 
 def _copy_root(context: dict, path: str) -> str:
-    """The part of an output path that can be copied as a whole: down to the first value that is not an object
-    (a list of machines is copied whole, not ID by ID); empty when the child never wrote it."""
-    parts = [p for p in path.split('.') if p]
-    current: Any = context
-    for index, part in enumerate(parts):
-        if not isinstance(current, dict) or part not in current:
-            return ''
-        current = current[part]
-        if not isinstance(current, dict):
-            return '.'.join(parts[:index + 1])
-    return '.'.join(parts)
+    """What an output path brings back from a private context: the whole object at its first two levels
+    (``MicrosoftATP.MachineAction.ID`` brings ``MicrosoftATP.MachineAction``, every action with all its fields);
+    empty when the child never wrote it."""
+    root = '.'.join([p for p in path.split('.') if p][:2])
+    return root if root and read_path(context, root) is not None else ''
 
 
 def run_playbook(playbook: Playbook, session: Session, inputs: dict[str, Any] | None = None,
