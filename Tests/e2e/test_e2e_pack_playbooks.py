@@ -55,6 +55,7 @@ class Runner:
         assert done.stdout, done.stderr
         result = json.loads(done.stdout)
         assert result['state'] == 'completed', (result['error'], done.stderr[-2000:])
+        assert result['undeclared_outputs'] == []         # every path a command wrote is in its YAML
         return result
 
     def command(self, integration: str, command: str, *args: str) -> dict:
