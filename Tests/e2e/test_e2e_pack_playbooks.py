@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,7 @@ class Runner:
         self.env = {**os.environ, **emulator_env(home, url=server.url, ca=str(server.ca_path)),
                     'XSOAR_LOCAL_HOME': str(home)}
 
-    def __call__(self, name: str, incident: dict | None = None, **inputs: str) -> dict:
-        """``--json`` result of ``xsoar-local playbook run``; inputs with a space in their key use ``__``."""
+    def argv(self, name: str, incident: dict | None, inputs: dict[str, str]) -> list[str]:
         argv = [str(CLI), 'playbook', 'run', name, '--json', '--time-scale', '0.01']
         if incident is not None:
             path = self.tmp_path / 'incident.json'
@@ -51,10 +51,23 @@ class Runner:
             argv += ['--incident', str(path)]
         for key, value in inputs.items():
             argv += ['--input', f'{key.replace("__", " ")}={value}']
-        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=600, check=False)
-        assert done.stdout, done.stderr
-        result = json.loads(done.stdout)
-        assert result['state'] == 'completed', (result['error'], done.stderr[-2000:])
+        return argv
+
+    def __call__(self, name: str, incident: dict | None = None, **inputs: str) -> dict:
+        """``--json`` result of ``xsoar-local playbook run``; inputs with a space in their key use ``__``."""
+        done = subprocess.run(self.argv(name, incident, inputs), env=self.env, capture_output=True, text=True,
+                              timeout=600, check=False)
+        return self.result(done.stdout, done.stderr)
+
+    def start(self, name: str, **inputs: str) -> subprocess.Popen:
+        return subprocess.Popen(self.argv(name, None, inputs), env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def result(stdout: str, stderr: str) -> dict:
+        assert stdout, stderr
+        result = json.loads(stdout)
+        assert result['state'] == 'completed', (result['error'], stderr[-2000:])
         assert result['undeclared_outputs'] == []         # every path a command wrote is in its YAML
         return result
 
@@ -126,18 +139,32 @@ def test_unisolate_endpoint_by_host_name(playbook, mde):
     assert not truth(mde, target['id'])['isolation']
 
 
-def test_get_machine_action_status_waits_for_the_action(playbook, mde):
-    """Given a scan that was just started (Pending), When the status playbook runs, Then it loops until the action
-    is final and returns it with the official output paths."""
+def test_get_machine_action_status_waits_for_the_action(playbook, mde, e2e_emulator):
+    """Given a scan that stays Pending until the test steps it, When the status playbook runs, Then it reads the
+    action again and again (the loop) until it is final, and returns it with the official output paths.
+
+    No clock decides the outcome: the machine action only advances when the test steps it, which it does once the
+    loop has read the action twice."""
     url, ca = mde
-    admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 1})
+    admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 86400})
     context = playbook.command('MicrosoftDefenderAdvancedThreatProtection', 'microsoft-atp-run-antivirus-scan',
                                f'machine_id={machine(mde)["id"]}', 'comment=e2e', 'scan_type=Quick')
     action_id = as_list(context['MicrosoftATP']['MachineAction'])[0]['ID']
-    result = no_failures(playbook('Microsoft Defender Advanced Threat Protection Get Machine Action Status',
-                                  machine_action_id=action_id))
-    loops = [t for t in result['tasks'] if t['name'] == 'MDE - Check Machine Action' and t['depth'] == 0]
-    assert loops, 'the status was final at once: the loop was not exercised'
+    e2e_emulator.log.clear()
+    process = playbook.start('Microsoft Defender Advanced Threat Protection Get Machine Action Status',
+                             machine_action_id=action_id)
+    try:
+        while len([e for e in e2e_emulator.requests() if e['method'] == 'GET' and e['path'].endswith(action_id)]) < 3:
+            assert process.poll() is None, 'the playbook ended before the action was final'
+            time.sleep(0.05)
+        admin(url, 'POST', f'/mde/actions/{action_id}/step', verify=ca, json={'steps': 2})
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        process.kill()
+    result = Runner.result(stdout, stderr)
+    assert not failures(result)
+    reads = [t for t in result['tasks'] if t['playbook'] == 'MDE - Check Machine Action' and t['kind'] == 'regular']
+    assert len(reads) >= 2                                # the loop ran until the action was final
     out = result['outputs']
     assert as_list(out['MicrosoftATP.MachineAction.ID'])[-1] == action_id
     assert as_list(out['MicrosoftATP.MachineAction.Status'])[-1] == 'Succeeded'
