@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,18 @@ class Runner:
 @pytest.fixture
 def playbook(e2e_emulator, tmp_path) -> Runner:
     return Runner(e2e_emulator, tmp_path)
+
+
+@pytest.fixture
+def mde(e2e_emulator) -> Iterator[tuple[str, str]]:
+    """The Defender for Endpoint store back to its seed, machine actions a step every 50 ms; the worker's setting is
+    restored afterwards for the next module: (emulator URL, CA)."""
+    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
+    before = admin(url, 'GET', '/mde/settings', verify=ca)
+    admin(url, 'POST', '/mde/reset', verify=ca)
+    admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 0.05})
+    yield url, ca
+    admin(url, 'POST', '/mde/settings', verify=ca, json=before)
 
 
 def failures(result: dict) -> dict[tuple[str, str], str]:
