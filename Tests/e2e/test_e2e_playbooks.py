@@ -30,10 +30,12 @@ SETTINGS = {entry['file']: entry['emulator'] for entry in load_spec() if entry.g
 def fresh_tenant(e2e_emulator):
     """The emulator's Defender stores back to their seed; machine actions take a step every 50 ms."""
     url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
+    before = admin(url, 'GET', '/mde/settings', verify=ca)
     admin(url, 'POST', '/mde/reset', verify=ca)
     admin(url, 'POST', '/mde/settings', verify=ca, json={'action_step_seconds': 0.05})
     admin(url, 'POST', '/xdr/reset', verify=ca)
-    return e2e_emulator
+    yield e2e_emulator
+    admin(url, 'POST', '/mde/settings', verify=ca, json=before)   # the next module of this worker sees the default
 
 
 @pytest.mark.parametrize('path', TEST_PLAYBOOKS, ids=lambda p: p.stem)

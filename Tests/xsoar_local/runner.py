@@ -239,9 +239,9 @@ ProgressCallback = Callable[[RunResult, float], None]  # a round that scheduled 
 
 def run_with_polling(integration: Integration, instance: Instance, command: str, args: dict | None = None,
                      options: RunOptions | None = None, progress: ProgressCallback | None = None,
-                     sleep: Callable[[float], None] = time.sleep) -> list[RunResult]:
+                     sleep: Callable[[float], None] | None = None) -> list[RunResult]:
     """Run a command and follow its ScheduledCommand reruns; returns every round's result, the last one final.
-    ``sleep`` waits between rounds (a playbook run passes its own clock)."""
+    ``sleep`` waits between rounds (default time.sleep; a playbook run passes its own clock)."""
     rounds: list[RunResult] = []
     started, waited_scaled, waited_server = time.monotonic(), 0.0, 0.0
     current_command, current_args = command, dict(args or {})
@@ -262,7 +262,7 @@ def run_with_polling(integration: Integration, instance: Instance, command: str,
             return rounds
         if progress:
             progress(result, wait * time_scale())
-        sleep(wait * time_scale())
+        (sleep or time.sleep)(wait * time_scale())
         waited_scaled += wait * time_scale()
         waited_server += wait
         current_command = scheduled['PollingCommand']
