@@ -106,11 +106,13 @@ clean:
 	rm -rf build .xsoar-local .pytest_cache .mypy_cache .ruff_cache
 
 # Playbook READMEs, generated from each playbook's YAML. demisto-sdk always ends them with a link to a playbook image;
-# the packs ship no images, so that section is cut off.
+# the packs ship no images, so that section is cut off. (generate-docs also stages the file it writes in git: the
+# final text is staged again so the index does not keep the cut section.)
 playbook-docs: sdk-env
 	@for f in Packs/*/Playbooks/*.yml; do \
 		$(SDK) generate-docs -i "$$f" >/dev/null || exit 1; \
 		readme="$${f%.yml}_README.md"; \
 		sed -i '/^## Playbook Image/,$$d' "$$readme" && sed -i -e :a -e '/^\n*$$/{$$d;N;ba' -e '}' "$$readme"; \
+		git add -- "$$readme" 2>/dev/null || true; \
 		echo "$$readme"; \
 	done
