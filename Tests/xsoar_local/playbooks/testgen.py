@@ -5,12 +5,12 @@
 The test playbooks, their integration, ID, description and extra lines are listed in ``test_playbooks.yml``.
 
 Each line becomes: clear the command's context prefix, run the command (``polling=false`` in an example becomes
-``polling=true``, so response actions are followed to their end; extra lines run as written), then a condition that the
-prefix is in the context again (``#default#`` leads to one error task, so a command that writes nothing fails the
-playbook). ``extra`` adds command lines after the examples (or instead of them, with ``examples: false``), e.g. commands
-another authentication flow needs; ``skip`` leaves examples out. Commands with no outputs, and those listed under
-``unchecked`` (their example legitimately writes nothing), run without the check. The playbook starts by clearing the whole
-context and ends with a ``Done`` title.
+``polling=true``, so response actions are followed to their end; extra lines run as written), then a condition that
+the prefix is in the context again and, for a response action followed by polling, that its status is Succeeded
+(``#default#`` leads to one error task, so the playbook fails). ``extra`` adds command lines after the examples (or
+instead of them, with ``examples: false``), e.g. commands another authentication flow needs; ``skip`` leaves examples
+out. Commands with no outputs, and those listed under ``unchecked`` (their example legitimately writes nothing), run
+without the check. The playbook starts by clearing the whole context and ends with a ``Done`` title.
 """
 from __future__ import annotations
 
@@ -41,6 +41,15 @@ def check_prefix(integration: Integration, command: str) -> str | None:
     if not own:
         return None
     return '.'.join(own[0].split('.')[:2])
+
+
+def action_status(integration: Integration, command: str, args: dict[str, str], prefix: str) -> str | None:
+    """The status path (``<prefix>.Status``) of a command with a ``polling`` argument run with polling: a response
+    action followed to its end, which must have Succeeded. None for other commands."""
+    spec = integration.command(command)
+    if spec is None or spec.argument('polling') is None or str(args.get('polling', 'true')).lower() != 'true':
+        return None
+    return next((o.path for o in spec.outputs if o.path.lower() == f'{prefix}.status'.lower()), None)
 
 
 def _arg(value: Any) -> dict:
@@ -103,10 +112,15 @@ def build(integration: Integration, lines: list[tuple[str, dict[str, str]]], pla
         b.link(previous, task)
         previous = task
         if prefix:
-            check = b.add('condition', f'Did {command} write {prefix}?', {'description': f'Checks {prefix}.',
-                                                                            'type': 'condition'},
-                          conditions=[{'label': 'yes', 'condition': [[{
-                              'operator': 'isExists', 'left': {'value': {'simple': prefix}, 'iscontext': True}}]]}])
+            exists = {'operator': 'isExists', 'left': {'value': {'simple': prefix}, 'iscontext': True}}
+            groups: list[list[dict[str, Any]]] = [[exists]]
+            status = action_status(integration, command, run_args, prefix)
+            if status:
+                groups.append([{'operator': 'isEqualString', 'left': {'value': {'simple': status}, 'iscontext': True},
+                                'right': {'value': {'simple': 'Succeeded'}}, 'ignorecase': True}])
+            question = f'Did {command} succeed?' if status else f'Did {command} write {prefix}?'
+            check = b.add('condition', question, {'description': f'Checks {status or prefix}.', 'type': 'condition'},
+                          conditions=[{'label': 'yes', 'condition': groups}])
             b.link(previous, check)
             checks.append((check, prefix))
             previous = check
