@@ -30,7 +30,7 @@ export DEMISTO_SDK_SKIP_VERSION_CHECK := 1
 export DEMISTO_SDK_OFFLINE_ENV := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test lint validate unify zip unit e2e reliability bench docs clean env sdk-env
+.PHONY: help demo test lint validate unify zip unit e2e reliability bench docs playbook-docs clean env sdk-env
 
 help:
 	@echo "make demo   - run the pack's commands against the embedded Microsoft emulator"
@@ -40,6 +40,7 @@ help:
 	@echo "make unify  - unified integration YAMLs in build/unified/"
 	@echo "make zip    - uploadable pack zips in build/packs/"
 	@echo "make docs   - regenerate integration READMEs, examples run against the emulator"
+	@echo "make playbook-docs - regenerate the playbook READMEs from their YAML"
 
 env: $(VENV)/.installed
 sdk-env: $(SDK_VENV)/.installed
@@ -103,3 +104,15 @@ demo: env sdk-env
 
 clean:
 	rm -rf build .xsoar-local .pytest_cache .mypy_cache .ruff_cache
+
+# Playbook READMEs, generated from each playbook's YAML. demisto-sdk always ends them with a link to a playbook image;
+# the packs ship no images, so that section is cut off. (generate-docs also stages the file it writes in git: the
+# final text is staged again so the index does not keep the cut section.)
+playbook-docs: sdk-env
+	@for f in Packs/*/Playbooks/*.yml; do \
+		$(SDK) generate-docs -i "$$f" >/dev/null || exit 1; \
+		readme="$${f%.yml}_README.md"; \
+		sed -i '/^## Playbook Image/,$$d' "$$readme" && sed -i -e :a -e '/^\n*$$/{$$d;N;ba' -e '}' "$$readme"; \
+		git add -- "$$readme" 2>/dev/null || true; \
+		echo "$$readme"; \
+	done

@@ -409,7 +409,7 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
                     ('SenderFromAddress', 'String'), ('SenderFromDomain', 'String'), ('SenderIPv4', 'String'),
                     ('RecipientEmailAddress', 'String'), ('Subject', 'String'), ('EmailDirection', 'String'),
                     ('DeliveryAction', 'String'), ('DeliveryLocation', 'String'), ('ThreatTypes', 'String'),
-                    ('AttachmentCount', 'Int32'), ('UrlCount', 'Int32'), ('ReportId', 'String')],
+                    ('AttachmentCount', 'Int32'), ('UrlCount', 'Int32'), ('ReportId', 'String'), ('SenderIPv6', 'String')],
     'AlertInfo': [('Timestamp', 'DateTime'), ('AlertId', 'String'), ('Title', 'String'), ('Category', 'String'),
                   ('Severity', 'String'), ('ServiceSource', 'String'), ('DetectionSource', 'String'),
                   ('AttackTechniques', 'String')],
@@ -485,7 +485,7 @@ def hunting_row(table: str, i: int, anchor: int) -> dict[str, Any]:
                 'DeliveryAction': 'Blocked' if threat == 'Malware' else 'Junked' if threat else 'Delivered',
                 'DeliveryLocation': 'Quarantine' if threat == 'Malware' else 'Junk folder' if threat else 'Inbox/folder',
                 'ThreatTypes': threat, 'AttachmentCount': (h >> 36) % 3, 'UrlCount': (h >> 38) % 5,
-                'ReportId': f'{guid(f"msg{i}")}-{i}'}
+                'ReportId': f'{guid(f"msg{i}")}-{i}', 'SenderIPv6': ''}
     if table in TABLE_SCHEMAS and table != 'AlertInfo':
         # DeviceEvents and any other generated table
         return {'Timestamp': ts, 'DeviceId': device['mdatpDeviceId'], 'DeviceName': _short(device),
