@@ -15,11 +15,12 @@ import uvicorn
 from starlette.applications import Starlette
 
 from . import admin, identity
-from .apis import ApiModule, builtin_modules
 from .certs import tls_material
 from .context import EmulatorContext, EmuRoute
+from .core.api import ApiModule
 from .faults import FaultRegistry, parse_fault
 from .middleware import EmulatorMiddleware
+from .products import builtin_modules
 from .requestlog import RequestLog
 from .state import EmulatorState, load_seed
 from .tokens import TokenService

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from microsoft_emulator.apis.kql import KqlError, Parser, parse_duration, parse_timespan, tokenize
-from microsoft_emulator.apis.xdr_store import format_time, now_ticks, parse_time
+from microsoft_emulator.core.clock import format_time, now_ticks, parse_time
+from microsoft_emulator.core.kql import KqlError, Parser, parse_duration, parse_timespan, tokenize
 from microsoft_emulator.testing import GRAPH, M365D, NO_PERMISSIONS_APP_ID, NO_PERMISSIONS_APP_SECRET, access_token, admin
 
 DAY = 86400 * 10_000_000

@@ -14,7 +14,7 @@ permissions it needs (any one of them, as an application role or a delegated sco
         return JSONResponse(...)
 
 Handlers run only after the verifier accepted the token (401 ``invalid_token`` otherwise) and found one of the
-permissions (403 ``Forbidden`` otherwise). Put the module in :data:`BUILTIN_MODULES` (or pass it to
+permissions (403 ``Forbidden`` otherwise). Add the module to ``products.builtin_modules()`` (or pass it to
 ``EmulatorServer(api_modules=[...])``). Handlers that need the token check by hand call :func:`require_token`.
 """
 from __future__ import annotations
@@ -141,17 +141,3 @@ def require_token(request: Request, *, audiences: Sequence[str], permissions: Se
         annotate(error='Forbidden')
         raise AuthFailure(JSONResponse(api_error_body('Forbidden', message), status_code=403))
     return principal
-
-
-def builtin_modules() -> list[ApiModule]:
-    """The product API modules served by default. Later issues append theirs here."""
-    from .defender_endpoint import module as defender_endpoint
-    from .defender_xdr import modules as defender_xdr_modules
-    from .graph_ti_indicators import module as graph_ti_indicators
-    from .mde_alerts import module as mde_alerts
-    from .mde_live_response import module as mde_live_response
-    from .mde_tvm import module as mde_tvm
-    from .threat_intel import module as threat_intel
-    from .whoami import module as whoami
-    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint, mde_tvm, mde_live_response, mde_alerts,
-            graph_ti_indicators]

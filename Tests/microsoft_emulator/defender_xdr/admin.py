@@ -23,9 +23,11 @@ from starlette.responses import JSONResponse, Response
 
 from ..adminkit import AdminError, Endpoint, admin_handler, json_body
 from ..context import EmuRoute, emulator_context
-from . import kql, xdr_seed
-from .defender_xdr import legacy_incident
-from .xdr_store import (
+from ..core.clock import now_ticks, parse_time
+from . import hunting
+from . import seed as xdr_seed
+from .routes import legacy_incident
+from .store import (
     CLASSIFICATION,
     DETECTION_SOURCES,
     DETERMINATION,
@@ -40,8 +42,6 @@ from .xdr_store import (
     XdrStore,
     enum_lookup,
     get_store,
-    now_ticks,
-    parse_time,
 )
 
 
@@ -260,13 +260,13 @@ async def hunting_rows(request: Request) -> Response:
         if not isinstance(table, str):
             raise AdminError('table is required')
         if 'count' in body:
-            kql.set_table_size(store, table, int(body['count']))
+            hunting.set_table_size(store, table, int(body['count']))
         if 'rows' in body:
             if not isinstance(body['rows'], list):
                 raise AdminError('rows must be a list of objects')
-            kql.add_rows(store, table, body['rows'])
+            hunting.add_rows(store, table, body['rows'])
     with store.lock:
-        sizes = {name: len(kql.table_rows(store, name)) if name == 'AlertInfo' else None for name in kql.table_names()}
+        sizes = {name: len(hunting.table_rows(store, name)) if name == 'AlertInfo' else None for name in hunting.table_names()}
         state = store.hunting
         for name in sizes:
             if name != 'AlertInfo':

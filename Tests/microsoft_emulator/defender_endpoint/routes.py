@@ -21,13 +21,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import EmuRoute, emulator_context
+from ..core.api import ApiModule
+from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks, parse_time
+from ..core.http import acting_identity, base_url, defender_error, json_body, next_link
+from ..core.hunting import hunting_stats
+from ..core.kql import KqlError, run_query
 from ..ratelimits import MDE_DEFAULT, MDE_HUNTING
 from ..tokens import Principal
-from . import ApiModule, xdr_seed
-from .defender_xdr import acting_identity, base_url, defender_error, hunting_stats, json_body, next_link
-from .kql import KqlError, run_query
-from .mde_seed import EXTRA_SCHEMAS, hunting_tables
-from .mde_store import (
+from .hunting import hunting_view
+from .store import (
     ALERT_CLASSIFICATIONS,
     ALERT_DETERMINATIONS,
     ALERT_STATUSES,
@@ -43,15 +45,10 @@ from .mde_store import (
     NotFound,
     get_store,
 )
-from .xdr_store import TICKS_PER_SECOND, XdrStore, format_time, now_ticks, parse_time
 
 MAX_TOP = 10_000
 HUNTING_WINDOW = 30 * 86400 * TICKS_PER_SECOND
 MAX_IMPORT = 500
-
-# Advanced hunting over MDE-only tables: register their schemas with the shared KQL engine's table registry.
-for _name, _schema in EXTRA_SCHEMAS.items():
-    xdr_seed.TABLE_SCHEMAS.setdefault(_name, _schema)
 
 # Application roles and their delegated counterparts (Microsoft's permission tables list both for each API).
 MACHINE_READ = ['Machine.Read.All', 'Machine.ReadWrite.All', 'Machine.Read', 'Machine.ReadWrite']
@@ -68,7 +65,7 @@ class _DefenderEndpointModule(ApiModule):
     """The MDE module, which also mounts the store's admin routes (no token needed)."""
 
     def starlette_routes(self) -> list[EmuRoute]:
-        from .mde_admin import routes as admin_routes
+        from .admin import routes as admin_routes
         return [*super().starlette_routes(), *admin_routes()]
 
 
@@ -1295,26 +1292,6 @@ async def update_alert(request: Request, principal: Principal) -> Response:
 
 # ----- advanced hunting ---------------------------------------------------------------------------------------------
 
-def hunting_store(store: MdeStore) -> XdrStore:
-    """An XdrStore whose hunting state holds the MDE tables, so kql.py runs over them unchanged."""
-    with store.lock:
-        key = (len(store.machines), len(store.alerts), sum(len(r) for r in store.hunting_extra.values()),
-               store.hunting_anchor)
-        cached = store.hunting_cache
-        if cached is not None and cached[0] == key:
-            shadow_cached: XdrStore = cached[1]
-            return shadow_cached
-        tables = hunting_tables(store)
-        shadow = XdrStore(store.tenant_id)
-        rows: dict[str, Any] = {name: list(table) for name, table in tables.items() if name != 'AlertInfo'}
-        rows['AlertInfo'] = (shadow.version, tables['AlertInfo'])
-        for name in xdr_seed.TABLE_SCHEMAS:
-            rows.setdefault(name, [])
-        shadow.hunting = {'anchor': store.hunting_anchor, 'sizes': {}, 'rows': rows, 'extra': {}}
-        store.hunting_cache = (key, shadow)
-        return shadow
-
-
 @module.route('/api/advancedqueries/run', methods=['POST'], permissions=['AdvancedQuery.Read.All', 'AdvancedQuery.Read'])
 async def run_hunting(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
@@ -1323,10 +1300,10 @@ async def run_hunting(request: Request, principal: Principal) -> Response:
     query = body.get('Query')
     if not isinstance(query, str) or not query.strip():
         return _bad_body('Missing query.')
-    shadow = hunting_store(_store(request))
+    tables = hunting_view(_store(request))
     now = now_ticks()
     try:
-        result = run_query(shadow, query, (now - HUNTING_WINDOW, now))
+        result = run_query(tables, query, (now - HUNTING_WINDOW, now))
     except KqlError as exc:
         return defender_error(400, 'BadRequest', str(exc))
     return JSONResponse({

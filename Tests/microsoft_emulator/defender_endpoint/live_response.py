@@ -44,10 +44,12 @@ from starlette.responses import JSONResponse, Response
 from ..adminkit import AdminError, admin_handler
 from ..adminkit import json_body as admin_json
 from ..context import EmuRoute
+from ..core.api import ApiModule
+from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks, parse_time
+from ..core.http import acting_identity, base_url, defender_error, json_body
 from ..ratelimits import MDE_DEFAULT, RateLimitRule
 from ..tokens import Principal
-from . import ApiModule
-from .defender_endpoint import (
+from .routes import (
     _action_or_404,
     _bad_body,
     _context,
@@ -57,9 +59,7 @@ from .defender_endpoint import (
     action_raw,
     render_action,
 )
-from .defender_xdr import acting_identity, base_url, defender_error, json_body
-from .mde_store import ActiveRequestExists, MachineAction, MdeStore
-from .xdr_store import TICKS_PER_SECOND, format_time, now_ticks, parse_time
+from .store import ActiveRequestExists, MachineAction, MdeStore
 
 COMMAND_ORDER = ('PutFile', 'RunScript', 'GetFile')
 PARAMS = {'PutFile': ({'FileName'}, set()), 'RunScript': ({'ScriptName'}, {'Args'}), 'GetFile': ({'Path'}, set())}

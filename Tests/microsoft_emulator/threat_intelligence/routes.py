@@ -30,10 +30,10 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..core.api import ApiModule
 from ..errors import api_error
 from ..tokens import Principal
-from . import ApiModule
-from .threat_intel_data import DATA
+from .data import DATA
 
 PAGE_SIZE = 20
 PERMISSIONS = ['ThreatIntelligence.Read.All']

@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .xdr_store import Incident, XdrStore, enum_lookup, parse_time, sort_incidents
+from ..core.clock import parse_time
+from .store import (
+    Incident,
+    XdrStore,
+    enum_lookup,
+    sort_incidents,
+)
 
 
 class ODataError(ValueError):

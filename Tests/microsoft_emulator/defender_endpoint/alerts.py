@@ -20,10 +20,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..core.api import ApiModule
+from ..core.clock import now_ticks, parse_time
+from ..core.http import defender_error, json_body
 from ..ratelimits import MDE_DEFAULT
 from ..tokens import Principal
-from . import ApiModule
-from .defender_endpoint import (
+from .routes import (
     ALERT_READ,
     ALERT_WRITE,
     FILE_FIELDS,
@@ -34,9 +36,7 @@ from .defender_endpoint import (
     _store,
     render_alert,
 )
-from .defender_xdr import defender_error, json_body
-from .mde_store import MdeStore
-from .xdr_store import now_ticks, parse_time
+from .store import MdeStore
 
 module = ApiModule('mde_alerts', host='mde', audiences=('mde',), error_style='defender',
                    rate_limits=list(MDE_DEFAULT))

@@ -19,15 +19,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import emulator_context
+from ..core.api import ApiModule
+from ..core.clock import format_time
+from ..core.http import acting_identity, base_url, json_body, next_link
+from ..core.kql import KqlError, parse_timespan, run_query
 from ..errors import api_error, api_error_body
 from ..ratelimits import GRAPH_SECURITY
 from ..requestlog import annotate
 from ..tokens import Principal
-from . import ApiModule
-from .defender_xdr import acting_identity, base_url, json_body, next_link, validate_changes
-from .kql import KqlError, parse_timespan, run_query
-from .xdr_odata import ODataError, Prop, parse_count, parse_filter, parse_orderby, run_incident_query
-from .xdr_store import (
+from .hunting import XdrTables
+from .odata import ODataError, Prop, parse_count, parse_filter, parse_orderby, run_incident_query
+from .routes import validate_changes
+from .store import (
     CLASSIFICATION,
     DETECTION_SOURCES,
     DETERMINATION,
@@ -37,7 +40,6 @@ from .xdr_store import (
     Alert,
     Incident,
     NotFound,
-    format_time,
     get_store,
 )
 
@@ -496,7 +498,7 @@ async def run_hunting_query(request: Request, principal: Principal) -> Response:
                             f"or start/end, duration/end or start/duration.")
     store = get_store(emulator_context(request))
     try:
-        result = run_query(store, query, window)
+        result = run_query(XdrTables(store), query, window)
     except KqlError as exc:
         return _bad_request(str(exc))
     return JSONResponse({

@@ -11,61 +11,15 @@ change, so time-range filters bisect instead of scanning. Every method takes the
 from __future__ import annotations
 
 import bisect
-import calendar
-import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..core.clock import format_time, now_ticks
+
 if TYPE_CHECKING:
     from ..context import EmulatorContext
-
-TICKS_PER_SECOND = 10_000_000
-
-# ----- time ---------------------------------------------------------------------------------------------------------
-
-_ISO = re.compile(r'^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?'
-                  r'(Z|z|[+-]\d{2}:?\d{2})?$')
-
-
-def now_ticks() -> int:
-    return time.time_ns() // 100
-
-
-def parse_time(text: str) -> int:
-    """An ISO 8601 date or date-time (fraction up to 7 digits kept exactly; offsets honoured) -> ticks.
-    Raises ``ValueError``."""
-    match = _ISO.match(text.strip())
-    if not match:
-        raise ValueError(f'not an ISO 8601 date-time: {text!r}')
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    seconds = calendar.timegm((int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)))
-    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hour or 0) < 24 and int(minute or 0) < 60
-            and int(second or 0) < 61):
-        raise ValueError(f'not a valid date-time: {text!r}')
-    ticks = seconds * TICKS_PER_SECOND
-    if fraction:
-        ticks += int((fraction + '0000000')[:7])
-    if offset and offset not in ('Z', 'z'):
-        sign = -1 if offset[0] == '-' else 1
-        digits = offset[1:].replace(':', '')
-        ticks -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60) * TICKS_PER_SECOND
-    return ticks
-
-
-def format_time(ticks: int | None) -> str | None:
-    """Ticks -> ``2026-01-01T10:00:00.123Z`` (fraction trimmed of trailing zeros, none when whole seconds), the way
-    Microsoft's APIs print DateTimeOffset values."""
-    if ticks is None:
-        return None
-    seconds, fraction = divmod(ticks, TICKS_PER_SECOND)
-    base = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))
-    if fraction:
-        return f"{base}.{f'{fraction:07d}'.rstrip('0')}Z"
-    return base + 'Z'
-
 
 # ----- enums: Graph value (canonical) <-> legacy Defender XDR value -------------------------------------------------
 
@@ -384,26 +338,16 @@ def sort_incidents(items: Iterable[Incident], keys: list[tuple[str, bool]]) -> l
 
 # ----- one store per emulator ---------------------------------------------------------------------------------------
 
-_STORE_ATTRIBUTE = '_microsoft_emulator_xdr_store'
-_CREATE_LOCK = threading.Lock()
+STORE_NAME = 'defender_xdr'
 
 
 def get_store(ctx: EmulatorContext) -> XdrStore:
-    """The emulator's incident store, created (and seeded) on first use. The emulator's reset (``POST
-    /_emulator/reset``, ``EmulatorServer.reset()``) goes through ``EmulatorContext.reset``; the first use wraps
-    that method so a reset also puts the store back to its seed."""
-    store = getattr(ctx, _STORE_ATTRIBUTE, None)
-    if store is not None:
-        return store
-    with _CREATE_LOCK:
-        store = getattr(ctx, _STORE_ATTRIBUTE, None)
-        if store is not None:
-            return store
-        from .xdr_seed import seed_store
+    """The emulator's incident store, created (and seeded from the seed's ``defender_xdr`` section) on first use and
+    reset with the emulator."""
+    def create() -> XdrStore:
+        from .seed import seed_store
 
         seed_spec = ctx.state.seed.get('defender_xdr') if isinstance(ctx.state.seed, dict) else None
-        store = XdrStore(ctx.state.default_tenant_id,
-                         seeder=lambda s: seed_store(s, seed_spec if isinstance(seed_spec, dict) else None))
-        ctx.reset_hooks.append(store.reset)
-        setattr(ctx, _STORE_ATTRIBUTE, store)
-        return store
+        return XdrStore(ctx.state.default_tenant_id,
+                        seeder=lambda s: seed_store(s, seed_spec if isinstance(seed_spec, dict) else None))
+    return ctx.stores.get(STORE_NAME, create)

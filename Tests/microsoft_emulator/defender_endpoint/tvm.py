@@ -23,14 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import emulator_context
+from ..core.api import ApiModule
+from ..core.clock import parse_time
+from ..core.http import defender_error
+from ..core.ids import mix
 from ..ratelimits import MDE_DEFAULT
 from ..tokens import Principal
-from . import ApiModule
-from .defender_endpoint import ODataError, Prop, _context, _format_times, _machine_or_404, _odata_error, page, parse_query
-from .defender_xdr import defender_error
-from .mde_store import Machine, MdeStore, get_store
-from .xdr_seed import mix
-from .xdr_store import parse_time
+from .routes import ODataError, Prop, _context, _format_times, _machine_or_404, _odata_error, page, parse_query
+from .store import Machine, MdeStore, get_store
 
 SOFTWARE_READ = ['Software.Read.All', 'Software.Read']
 VULNERABILITY_READ = ['Vulnerability.Read.All', 'Vulnerability.Read']

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .xdr_store import TICKS_PER_SECOND, now_ticks
+from ..core.clock import TICKS_PER_SECOND, now_ticks
 
 if TYPE_CHECKING:
     from ..context import EmulatorContext
@@ -402,24 +402,16 @@ class MdeStore:
                      'healthStatus': m.health_status} for m in self.machines.values()]
 
 
-_STORE_ATTRIBUTE = '_mde_store'
-_CREATE_LOCK = threading.Lock()
+STORE_NAME = 'defender_endpoint'
 
 
 def get_store(ctx: EmulatorContext) -> MdeStore:
-    """The context's store, created (seeded, and registered for reset) on first use."""
-    store = getattr(ctx, _STORE_ATTRIBUTE, None)
-    if store is not None:
-        return store
-    with _CREATE_LOCK:
-        store = getattr(ctx, _STORE_ATTRIBUTE, None)
-        if store is not None:
-            return store
-        from .mde_seed import seed_store
+    """The emulator's Defender for Endpoint store, created (and seeded from the seed's ``defender_endpoint``
+    section) on first use and reset with the emulator."""
+    def create() -> MdeStore:
+        from .seed import seed_store
 
         seed_spec = ctx.state.seed.get('defender_endpoint') if isinstance(ctx.state.seed, dict) else None
         spec = seed_spec if isinstance(seed_spec, dict) else None
-        store = MdeStore(ctx.state.default_tenant_id, seeder=lambda s: seed_store(s, spec))
-        ctx.reset_hooks.append(store.reset)
-        setattr(ctx, _STORE_ATTRIBUTE, store)
-        return store
+        return MdeStore(ctx.state.default_tenant_id, seeder=lambda s: seed_store(s, spec))
+    return ctx.stores.get(STORE_NAME, create)

@@ -1,8 +1,6 @@
-"""A small Kusto (KQL) engine for advanced hunting, over deterministic tables.
-
-Tables: DeviceInfo, DeviceProcessEvents, DeviceNetworkEvents, EmailEvents, DeviceEvents (generated rows; the size of
-each can be changed, up to 1,000,000, with ``POST /_emulator/xdr/hunting-rows``) and AlertInfo (the alerts of the
-incident store). Supported query language::
+"""A small Kusto (KQL) engine for advanced hunting, over the tables a product supplies (:class:`HuntingTables`;
+schemas in ``core/hunting.py``). Defender XDR's tables are generated rows plus its incident store's alerts, Defender
+for Endpoint's are derived from its machines. Supported query language::
 
     Table [| operator]... [;]
     where <predicate>          == != =~ !~ < <= > >=  has !has has_cs contains !contains contains_cs
@@ -29,20 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import xdr_seed
-from .xdr_store import (
-    DETECTION_SOURCES,
-    SERVICE_SOURCES,
-    SEVERITY,
-    TICKS_PER_SECOND,
-    XdrStore,
-    format_time,
-    now_ticks,
-    parse_time,
-)
+from .clock import TICKS_PER_SECOND, format_time, now_ticks, parse_time
+from .hunting import TABLE_SCHEMAS, HuntingTables, Row
 
 MAX_RESULT_ROWS = 100_000
-MAX_TABLE_ROWS = 1_000_000
 DEFAULT_WINDOW = 30 * 86400 * TICKS_PER_SECOND
 
 # Real KQL tabular operators this engine does not implement: refused with a pointer to the emulator's subset.
@@ -53,7 +41,7 @@ KNOWN_UNSUPPORTED = frozenset({
     'top-hitters', 'find', 'extend-keep',
 })
 
-Row = dict[str, Any]
+
 
 
 class KqlError(ValueError):
@@ -485,84 +473,6 @@ class Parser:
         raise self.error(token)
 
 
-# ----- tables -------------------------------------------------------------------------------------------------------
-
-def _hunting(store: XdrStore) -> dict[str, Any]:
-    state = store.hunting
-    if 'anchor' not in state:
-        state['anchor'] = now_ticks() // TICKS_PER_SECOND * TICKS_PER_SECOND
-        state['sizes'] = dict(xdr_seed.DEFAULT_ROWS)
-        state['rows'] = {}
-        state['extra'] = {}
-    return state
-
-
-def table_names() -> list[str]:
-    return list(xdr_seed.TABLE_SCHEMAS)
-
-
-def set_table_size(store: XdrStore, table: str, count: int) -> int:
-    """Generated rows of ``table`` (not AlertInfo, which reflects the incident store)."""
-    if table not in xdr_seed.TABLE_SCHEMAS or table == 'AlertInfo':
-        raise ValueError(f"unknown or read-only table {table!r}; tables: "
-                         f"{', '.join(t for t in xdr_seed.TABLE_SCHEMAS if t != 'AlertInfo')}")
-    if not 0 <= count <= MAX_TABLE_ROWS:
-        raise ValueError(f'count must be between 0 and {MAX_TABLE_ROWS}')
-    with store.lock:
-        state = _hunting(store)
-        state['sizes'][table] = count
-        state['rows'].pop(table, None)
-    return count
-
-
-def add_rows(store: XdrStore, table: str, rows: list[dict[str, Any]]) -> int:
-    """Append rows given by a test (missing columns are null; Timestamp defaults to now; ISO strings accepted)."""
-    schema = xdr_seed.TABLE_SCHEMAS.get(table)
-    if schema is None or table == 'AlertInfo':
-        raise ValueError(f'unknown or read-only table {table!r}')
-    names = {name for name, _ in schema}
-    converted = []
-    for row in rows:
-        if not isinstance(row, dict):
-            raise ValueError('rows must be objects')
-        unknown = set(row) - names
-        if unknown:
-            raise ValueError(f"unknown column(s) for {table}: {', '.join(sorted(unknown))}")
-        out = {name: row.get(name) for name, _ in schema}
-        stamp = row.get('Timestamp')
-        out['Timestamp'] = parse_time(stamp) if isinstance(stamp, str) else now_ticks() if stamp is None else stamp
-        converted.append(out)
-    with store.lock:
-        state = _hunting(store)
-        state['extra'].setdefault(table, []).extend(converted)
-        return len(state['extra'][table])
-
-
-def table_rows(store: XdrStore, table: str) -> list[Row]:
-    with store.lock:
-        state = _hunting(store)
-        if table == 'AlertInfo':
-            cached = state['rows'].get(table)
-            if cached is None or cached[0] != store.version:
-                rows: list[Row] = [{
-                    'Timestamp': a.created, 'AlertId': a.alert_id, 'Title': a.title, 'Category': a.category,
-                    'Severity': SEVERITY[a.severity], 'ServiceSource': SERVICE_SOURCES[a.service_source][0],
-                    'DetectionSource': DETECTION_SOURCES[a.detection_source][0],
-                    'AttackTechniques': str(list(a.mitre_techniques)).replace("'", '"'),
-                } for a in store.alerts.values()]
-                rows.sort(key=lambda r: r['Timestamp'], reverse=True)
-                cached = (store.version, rows)
-                state['rows'][table] = cached
-            return cached[1]
-        rows = state['rows'].get(table)
-        if rows is None:
-            anchor = state['anchor']
-            rows = [xdr_seed.hunting_row(table, i, anchor) for i in range(state['sizes'].get(table, 0))]
-            state['rows'][table] = rows
-        extra = state['extra'].get(table)
-        return rows + extra if extra else rows
-
-
 # ----- evaluation ---------------------------------------------------------------------------------------------------
 
 _NUMERIC = {'Int64', 'Int32', 'Double'}
@@ -618,8 +528,8 @@ def _string_test(op: str, value: str) -> Callable[[Any], bool]:
 
 
 class Executor:
-    def __init__(self, store: XdrStore):
-        self.store = store
+    def __init__(self, tables: HuntingTables):
+        self.tables = tables
 
     def compile(self, condition: Condition, schema: dict[str, str], operator: str) -> Callable[[Row], bool]:
         op = condition.op
@@ -708,14 +618,14 @@ class Executor:
     def run(self, query_text: str, window: tuple[int, int] | None) -> tuple[list[tuple[str, str]], list[Row]]:
         query = Parser(query_text).parse()
         table = query.table.value
-        schema_list = xdr_seed.TABLE_SCHEMAS.get(table)
+        schema_list = TABLE_SCHEMAS.get(table)
         if schema_list is None:
             first = query.operators[0].token.value.lower() if query.operators else None
             prefix = f"'{first}' operator: " if first else ''
             raise KqlError(f"{prefix}Failed to resolve table or column expression named '{table}'. Fix semantic "
                            f"errors in your query.", 'semantic')
         columns: list[tuple[str, str]] = list(schema_list)
-        rows: list[Row] = table_rows(self.store, table)
+        rows: list[Row] = self.tables.rows(table)
         if window is not None and any(name == 'Timestamp' for name, _ in columns):
             start, end = window
             rows = [r for r in rows if r['Timestamp'] is not None and start <= r['Timestamp'] <= end]
@@ -814,7 +724,7 @@ class HuntingResult:
     seconds: float
 
 
-def run_query(store: XdrStore, query: str, window: tuple[int, int] | None) -> HuntingResult:
+def run_query(tables: HuntingTables, query: str, window: tuple[int, int] | None) -> HuntingResult:
     started = time.perf_counter()
-    columns, rows = Executor(store).run(query, window)
+    columns, rows = Executor(tables).run(query, window)
     return HuntingResult(columns, render_rows(columns, rows), time.perf_counter() - started)

@@ -1,0 +1,13 @@
+"""Microsoft Defender XDR: incidents and advanced hunting on ``api.security.microsoft.com`` (``routes``), and the
+same incidents, alerts and hunting through Microsoft Graph security (``graph_routes``: one store serves both, as
+one backend serves both at Microsoft). Store and seed in ``store``/``seed``, hunting tables in ``hunting``, the
+``/_emulator/xdr/...`` admin endpoints in ``admin``."""
+from __future__ import annotations
+
+from ..core.api import ApiModule
+
+
+def modules() -> list[ApiModule]:
+    from .graph_routes import module as graph_module
+    from .routes import module
+    return [module, graph_module]
