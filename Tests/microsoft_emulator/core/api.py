@@ -64,6 +64,7 @@ class ApiModule:
         self.prefixes = tuple(prefixes)
         self.error_style = error_style
         self.routes: list[ApiRoute] = []
+        self.mounted: list[Callable[[], list[EmuRoute]]] = []
 
     def route(self, path: str, *, methods: Sequence[str] = ('GET',), permissions: Sequence[str] = (),
               audiences: Sequence[str] | None = None) -> Callable[[Handler], Handler]:
@@ -78,12 +79,20 @@ class ApiModule:
                                     permissions=tuple(permissions),
                                     audiences=tuple(audiences) if audiences is not None else None))
 
+    def mount(self, routes: Callable[[], list[EmuRoute]]) -> None:
+        """Serve ``routes()`` (a product's admin endpoints: no token, mounted as given) with this module. Mounting the
+        same function again is a no-op, so a product's ``modules()`` may run once per server."""
+        if routes not in self.mounted:
+            self.mounted.append(routes)
+
     def starlette_routes(self) -> list[EmuRoute]:
         out = []
         for prefix in self.prefixes:
             for api_route in self.routes:
                 out.append(EmuRoute(prefix.rstrip('/') + api_route.path, self._endpoint(api_route), host=self.host,
                                     methods=list(api_route.methods), module=self))
+        for routes in self.mounted:
+            out.extend(routes())
         return out
 
     def _endpoint(self, api_route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:

@@ -9,9 +9,11 @@ from ..core.api import ApiModule
 
 
 def modules() -> list[ApiModule]:
+    from .admin import routes as admin_routes
     from .alerts import module as alerts
     from .graph_indicators import module as graph_indicators
     from .live_response import module as live_response
     from .routes import module
     from .tvm import module as tvm
+    module.mount(admin_routes)
     return [module, tvm, live_response, alerts, graph_indicators]

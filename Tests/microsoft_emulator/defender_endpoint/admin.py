@@ -33,8 +33,15 @@ from ..context import EmuRoute, emulator_context
 from ..core.clock import format_time, now_ticks, parse_time
 from ..core.hunting import TABLE_SCHEMAS
 from . import seed as mde_seed
-from .routes import action_raw, render_action, render_alert
-from .store import ALERT_SEVERITIES, ALERT_STATUSES, MdeStore, NotFound, get_store
+from .actions import action_raw, render_action
+from .alert_routes import render_alert
+from .instance import get_store
+from .store import (
+    ALERT_SEVERITIES,
+    ALERT_STATUSES,
+    MdeStore,
+    NotFound,
+)
 
 
 def _handler(fn: Endpoint) -> Endpoint:

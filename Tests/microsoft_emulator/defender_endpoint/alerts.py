@@ -25,17 +25,10 @@ from ..core.clock import now_ticks, parse_time
 from ..core.http import defender_error, json_body
 from ..ratelimits import MDE_DEFAULT
 from ..tokens import Principal
-from .routes import (
-    ALERT_READ,
-    ALERT_WRITE,
-    FILE_FIELDS,
-    USER_TIMES,
-    _context,
-    _format_times,
-    _machine_or_404,
-    _store,
-    render_alert,
-)
+from .alert_routes import render_alert
+from .common import ALERT_READ, ALERT_WRITE, _context, _format_times, _store
+from .files import FILE_FIELDS
+from .machines import USER_TIMES, _machine_or_404
 from .store import MdeStore
 
 module = ApiModule('mde_alerts', host='mde', audiences=('mde',), error_style='defender',

@@ -49,16 +49,9 @@ from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks, parse_time
 from ..core.http import acting_identity, base_url, defender_error, json_body
 from ..ratelimits import MDE_DEFAULT, RateLimitRule
 from ..tokens import Principal
-from .routes import (
-    _action_or_404,
-    _bad_body,
-    _context,
-    _machine_or_404,
-    _spellings,
-    _store,
-    action_raw,
-    render_action,
-)
+from .actions import _action_or_404, _spellings, action_raw, render_action
+from .common import _bad_body, _context, _store
+from .machines import _machine_or_404
 from .store import ActiveRequestExists, MachineAction, MdeStore
 
 COMMAND_ORDER = ('PutFile', 'RunScript', 'GetFile')

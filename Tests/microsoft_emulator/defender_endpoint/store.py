@@ -15,12 +15,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.clock import TICKS_PER_SECOND, now_ticks
-
-if TYPE_CHECKING:
-    from ..context import EmulatorContext
 
 DEFAULT_STEP_SECONDS = 4.0
 
@@ -400,18 +397,3 @@ class MdeStore:
                      'isolation': m.isolation, 'restricted': m.restricted, 'broken': m.broken,
                      'machineTags': list(m.tags), 'onboardingStatus': m.onboarding_status,
                      'healthStatus': m.health_status} for m in self.machines.values()]
-
-
-STORE_NAME = 'defender_endpoint'
-
-
-def get_store(ctx: EmulatorContext) -> MdeStore:
-    """The emulator's Defender for Endpoint store, created (and seeded from the seed's ``defender_endpoint``
-    section) on first use and reset with the emulator."""
-    def create() -> MdeStore:
-        from .seed import seed_store
-
-        seed_spec = ctx.state.seed.get('defender_endpoint') if isinstance(ctx.state.seed, dict) else None
-        spec = seed_spec if isinstance(seed_spec, dict) else None
-        return MdeStore(ctx.state.default_tenant_id, seeder=lambda s: seed_store(s, spec))
-    return ctx.stores.get(STORE_NAME, create)

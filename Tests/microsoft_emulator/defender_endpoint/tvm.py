@@ -29,8 +29,11 @@ from ..core.http import defender_error
 from ..core.ids import mix
 from ..ratelimits import MDE_DEFAULT
 from ..tokens import Principal
-from .routes import ODataError, Prop, _context, _format_times, _machine_or_404, _odata_error, page, parse_query
-from .store import Machine, MdeStore, get_store
+from .common import _context, _format_times, _odata_error, page
+from .instance import get_store
+from .machines import _machine_or_404
+from .odata import ODataError, Prop, parse_query
+from .store import Machine, MdeStore
 
 SOFTWARE_READ = ['Software.Read.All', 'Software.Read']
 VULNERABILITY_READ = ['Vulnerability.Read.All', 'Vulnerability.Read']

@@ -8,6 +8,8 @@ from ..core.api import ApiModule
 
 
 def modules() -> list[ApiModule]:
+    from .admin import routes as admin_routes
     from .graph_routes import module as graph_module
     from .routes import module
+    module.mount(admin_routes)
     return [module, graph_module]

@@ -26,6 +26,7 @@ from ..context import EmuRoute, emulator_context
 from ..core.clock import now_ticks, parse_time
 from . import hunting
 from . import seed as xdr_seed
+from .instance import get_store
 from .routes import legacy_incident
 from .store import (
     CLASSIFICATION,
@@ -41,7 +42,6 @@ from .store import (
     NotFound,
     XdrStore,
     enum_lookup,
-    get_store,
 )
 
 

@@ -28,6 +28,7 @@ from ..ratelimits import GRAPH_SECURITY
 from ..requestlog import annotate
 from ..tokens import Principal
 from .hunting import XdrTables
+from .instance import get_store
 from .odata import ODataError, Prop, parse_count, parse_filter, parse_orderby, run_incident_query
 from .routes import validate_changes
 from .store import (
@@ -40,7 +41,6 @@ from .store import (
     Alert,
     Incident,
     NotFound,
-    get_store,
 )
 
 MAX_INCIDENTS_TOP = 50

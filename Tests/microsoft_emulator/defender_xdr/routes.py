@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..context import EmuRoute, emulator_context
+from ..context import emulator_context
 from ..core.api import ApiModule
 from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks
 from ..core.http import acting_identity, base_url, defender_error, json_body, next_link
@@ -27,6 +27,7 @@ from ..core.kql import KqlError, run_query
 from ..ratelimits import M365D_HUNTING, M365D_INCIDENTS
 from ..tokens import Principal
 from .hunting import XdrTables
+from .instance import get_store
 from .odata import ODataError, Prop, parse_count, parse_filter, run_incident_query
 from .store import (
     ALERT_STATUS,
@@ -44,7 +45,6 @@ from .store import (
     XdrStore,
     determination_allowed,
     enum_lookup,
-    get_store,
 )
 
 MAX_TOP = 100
@@ -55,16 +55,9 @@ WRITE = ['Incident.ReadWrite.All', 'Incident.ReadWrite']
 HUNT = ['AdvancedHunting.Read.All', 'AdvancedHunting.Read']
 
 
-class _DefenderXdrModule(ApiModule):
-    """The Defender XDR module, which also mounts the store's admin routes (no token needed)."""
-
-    def starlette_routes(self) -> list[EmuRoute]:
-        from .admin import routes as admin_routes
-        return [*super().starlette_routes(), *admin_routes()]
-
-
-module = _DefenderXdrModule('defender_xdr', host='m365d', audiences=('m365d',), error_style='defender',
-                            rate_limits=[*M365D_INCIDENTS, *M365D_HUNTING])
+# The package's modules() mounts the store's admin routes (admin.py, no token needed) on this module.
+module = ApiModule('defender_xdr', host='m365d', audiences=('m365d',), error_style='defender',
+                   rate_limits=[*M365D_INCIDENTS, *M365D_HUNTING])
 
 
 # ----- rendering ----------------------------------------------------------------------------------------------------

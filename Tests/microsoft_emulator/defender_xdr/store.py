@@ -14,12 +14,9 @@ import bisect
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.clock import format_time, now_ticks
-
-if TYPE_CHECKING:
-    from ..context import EmulatorContext
 
 # ----- enums: Graph value (canonical) <-> legacy Defender XDR value -------------------------------------------------
 
@@ -334,20 +331,3 @@ def sort_incidents(items: Iterable[Incident], keys: list[tuple[str, bool]]) -> l
     for attribute, descending in reversed(keys):
         result.sort(key=lambda i, a=attribute: getattr(i, a), reverse=descending)   # type: ignore[misc]
     return result
-
-
-# ----- one store per emulator ---------------------------------------------------------------------------------------
-
-STORE_NAME = 'defender_xdr'
-
-
-def get_store(ctx: EmulatorContext) -> XdrStore:
-    """The emulator's incident store, created (and seeded from the seed's ``defender_xdr`` section) on first use and
-    reset with the emulator."""
-    def create() -> XdrStore:
-        from .seed import seed_store
-
-        seed_spec = ctx.state.seed.get('defender_xdr') if isinstance(ctx.state.seed, dict) else None
-        return XdrStore(ctx.state.default_tenant_id,
-                        seeder=lambda s: seed_store(s, seed_spec if isinstance(seed_spec, dict) else None))
-    return ctx.stores.get(STORE_NAME, create)

@@ -1,0 +1,130 @@
+"""``/api/alerts``: list (``$expand=evidence``), get and update alerts."""
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..core.clock import now_ticks
+from ..core.http import acting_identity, defender_error, json_body
+from ..tokens import Principal
+from .common import ALERT_READ, ALERT_WRITE, _bad_body, _context, _format_times, _odata_error, _store, module, page
+from .indicators import _enum_value
+from .odata import ODataError, Prop, parse_query, time_bounds
+from .store import (
+    ALERT_CLASSIFICATIONS,
+    ALERT_DETERMINATIONS,
+    ALERT_STATUSES,
+)
+
+ALERT_TIMES = ('alertCreationTime', 'firstEventTime', 'lastEventTime', 'lastUpdateTime', 'resolvedTime')
+EVIDENCE_TIMES = ('evidenceCreationTime', 'processCreationTime', 'parentProcessCreationTime')
+ALERT_FIELDS = ('id', 'incidentId', 'investigationId', 'assignedTo', 'severity', 'status', 'classification',
+                'determination', 'investigationState', 'detectionSource', 'detectorId', 'category',
+                'threatFamilyName', 'title', 'description', 'alertCreationTime', 'firstEventTime', 'lastEventTime',
+                'lastUpdateTime', 'resolvedTime', 'machineId', 'computerDnsName', 'rbacGroupName', 'aadTenantId',
+                'threatName', 'mitreTechniques', 'relatedUser', 'loggedOnUsers', 'comments')
+ALERT_PROPS = {n: Prop(n, k) for n, k in [
+    ('alertCreationTime', 'datetime'), ('lastUpdateTime', 'datetime'), ('lastEventTime', 'datetime'),
+    ('firstEventTime', 'datetime'), ('incidentId', 'number'), ('investigationId', 'number'), ('id', 'string'),
+    ('assignedTo', 'string'), ('detectionSource', 'string'), ('status', 'string'), ('severity', 'string'),
+    ('category', 'string'), ('machineId', 'string'), ('computerDnsName', 'string'), ('title', 'string'),
+    ('classification', 'string'), ('determination', 'string')]}
+
+
+def render_alert(alert: dict[str, Any], evidence: bool) -> dict[str, Any]:
+    out = _format_times({k: alert.get(k) for k in ALERT_FIELDS}, ALERT_TIMES)
+    out['mitreTechniques'] = list(alert['mitreTechniques'])
+    out['relatedUser'] = dict(alert['relatedUser']) if alert.get('relatedUser') else None
+    out['loggedOnUsers'] = [dict(u) for u in alert.get('loggedOnUsers') or []]
+    out['comments'] = [_format_times(c, ('createdTime',)) for c in alert.get('comments') or []]
+    if evidence:
+        out['evidence'] = [_format_times(e, EVIDENCE_TIMES) for e in alert.get('evidence') or []]
+    return out
+
+
+def _expand_evidence(request: Request) -> bool | JSONResponse:
+    expand = next((v for k, v in request.query_params.items() if k.lower() == '$expand'), None)
+    if expand is None:
+        return False
+    parts = {p.strip().lower() for p in expand.split(',') if p.strip()}
+    unknown = parts - {'evidence'}
+    if unknown:
+        return _odata_error(ODataError(f"Could not find a property named '{sorted(unknown)[0]}' to expand."))
+    return True
+
+
+@module.route('/api/alerts', permissions=ALERT_READ)
+async def list_alerts(request: Request, principal: Principal) -> Response:
+    try:
+        query = parse_query(request, ALERT_PROPS, 'microsoft.windowsDefenderATP.api.PublicAlert',
+                            orderable=('alertCreationTime', 'lastUpdateTime', 'severity'))
+    except ODataError as exc:
+        return _odata_error(exc)
+    evidence = _expand_evidence(request)
+    if isinstance(evidence, JSONResponse):
+        return evidence
+    store = _store(request)
+    with store.lock:
+        low, high = time_bounds(query.node, 'alertCreationTime')
+        items = store.alerts_between(low, high)          # oldest first, ties by id
+        return page(request, '/api/alerts', 'Alerts', items, query, lambda a: render_alert(a, evidence))
+
+
+@module.route('/api/alerts/{alert_id}', permissions=ALERT_READ)
+async def get_alert(request: Request, principal: Principal) -> Response:
+    evidence = _expand_evidence(request)
+    if isinstance(evidence, JSONResponse):
+        return evidence
+    alert_id = request.path_params['alert_id']
+    store = _store(request)
+    with store.lock:
+        alert = store.alerts.get(alert_id)
+        if alert is None:
+            return defender_error(404, 'ResourceNotFound', f'Alert {alert_id} was not found')
+        out = render_alert(alert, evidence)
+    return JSONResponse({'@odata.context': _context(request, 'Alerts/$entity'), **out})
+
+
+@module.route('/api/alerts/{alert_id}', methods=['PATCH'], permissions=ALERT_WRITE)
+async def update_alert(request: Request, principal: Principal) -> Response:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        return _bad_body()
+    changes: dict[str, Any] = {}
+    for name, allowed in (('status', ALERT_STATUSES[1:]), ('classification', ALERT_CLASSIFICATIONS),
+                          ('determination', ALERT_DETERMINATIONS)):
+        if name in body:
+            value = _enum_value(body[name], allowed)
+            if value is None:
+                return _bad_body(f"{name} '{body[name]}' is not valid. Valid values are: {', '.join(allowed)}.")
+            changes[name] = value
+    if 'assignedTo' in body:
+        if body['assignedTo'] is not None and not isinstance(body['assignedTo'], str):
+            return _bad_body('assignedTo must be a string')
+        changes['assignedTo'] = body['assignedTo'] or None
+    comment = body.get('comment')
+    if comment is not None and not isinstance(comment, str):
+        return _bad_body('comment must be a string')
+    alert_id = request.path_params['alert_id']
+    store = _store(request)
+    with store.lock:
+        alert = store.alerts.get(alert_id)
+        if alert is None:
+            return defender_error(404, 'ResourceNotFound', f'Alert {alert_id} was not found')
+        now = now_ticks()
+        alert.update(changes)
+        if changes.get('status') == 'Resolved' and not alert.get('resolvedTime'):
+            alert['resolvedTime'] = now
+        elif 'status' in changes and changes['status'] != 'Resolved':
+            alert['resolvedTime'] = None
+        if comment:
+            alert['comments'] = [*alert.get('comments', []),
+                                 {'comment': comment, 'createdBy': acting_identity(principal), 'createdTime': now}]
+        alert['lastUpdateTime'] = max(now, alert['lastUpdateTime'] + 1)
+        store.bump()
+        out = render_alert(alert, False)
+    return JSONResponse({'@odata.context': _context(request, 'Alerts/$entity'), **out})
+
+

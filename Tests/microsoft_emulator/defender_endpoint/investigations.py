@@ -1,0 +1,91 @@
+"""``/api/investigations`` and starting an automated investigation on a machine."""
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..core.clock import now_ticks
+from ..core.http import defender_error, json_body
+from ..tokens import Principal
+from .actions import _spellings
+from .common import ALERT_READ, ALERT_WRITE, _bad_body, _context, _format_times, _odata_error, _store, module, page
+from .machines import _machine_or_404
+from .odata import ODataError, Prop, parse_query
+from .store import (
+    Investigation,
+)
+
+INVESTIGATION_TIMES = ('startTime', 'endTime')
+INVESTIGATION_PROPS = {n: Prop(n, k) for n, k in [
+    ('id', 'string'), ('startTime', 'datetime'), ('endTime', 'datetime'), ('investigationState', 'string'),
+    ('machineId', 'string'), ('computerDnsName', 'string'), ('triggeringAlertId', 'string')]}
+
+
+def investigation_raw(investigation: Investigation, now: int) -> dict[str, Any]:
+    state, end = investigation.state_at(now)
+    return {'id': str(investigation.id), 'startTime': investigation.start, 'endTime': end,
+            'cancelledBy': investigation.cancelled_by, 'investigationState': state,
+            'statusDetails': investigation.status_details, 'machineId': investigation.machine_id,
+            'computerDnsName': investigation.computer_dns_name,
+            'triggeringAlertId': investigation.triggering_alert_id}
+
+
+def render_investigation(raw: dict[str, Any]) -> dict[str, Any]:
+    return _format_times(raw, INVESTIGATION_TIMES)
+
+
+@module.route('/api/investigations', permissions=ALERT_READ)
+async def list_investigations(request: Request, principal: Principal) -> Response:
+    try:
+        query = parse_query(request, INVESTIGATION_PROPS, 'microsoft.windowsDefenderATP.api.Investigation',
+                            orderable=('startTime', 'endTime'))
+    except ODataError as exc:
+        return _odata_error(exc)
+    store = _store(request)
+    now = now_ticks()
+    with store.lock:
+        items = [investigation_raw(i, now) for i in sorted(store.investigations.values(), key=lambda i: i.id)]
+    return page(request, '/api/investigations', 'Investigations', items, query, render_investigation)
+
+
+@module.route('/api/investigations/{investigation_id}', permissions=ALERT_READ)
+async def get_investigation(request: Request, principal: Principal) -> Response:
+    raw_id = request.path_params['investigation_id']
+    store = _store(request)
+    with store.lock:
+        investigation = store.investigations.get(int(raw_id)) if raw_id.isdigit() else None
+        if investigation is None:
+            return defender_error(404, 'ResourceNotFound', f'Investigation {raw_id} was not found')
+        raw = investigation_raw(investigation, now_ticks())
+    return JSONResponse({'@odata.context': _context(request, 'Investigations/$entity'),
+                         **render_investigation(raw)})
+
+
+async def start_investigation(request: Request, principal: Principal) -> Response:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        return _bad_body()
+    comment = body.get('Comment')
+    if not isinstance(comment, str) or not comment.strip():
+        return _bad_body('Comment is required')
+    store = _store(request)
+    with store.lock:
+        machine = _machine_or_404(store, request.path_params['machine_id'])
+        if isinstance(machine, JSONResponse):
+            return machine
+        investigation = store.add_investigation(Investigation(
+            id=0, start=now_ticks(), machine_id=machine.id, computer_dns_name=machine.computer_dns_name,
+            triggering_alert_id=None, state='Failed' if machine.broken else 'SuccessfullyRemediated',
+            step=store.step_ticks(), status_details=comment))
+        raw = investigation_raw(investigation, now_ticks())
+    return JSONResponse({'@odata.context': _context(request, 'Investigations/$entity'),
+                         **render_investigation(raw)}, status_code=201)
+
+
+for _segment in _spellings('startInvestigation'):
+    module.add_route(f'/api/machines/{{machine_id}}/{_segment}', start_investigation, methods=['POST'],
+                     permissions=ALERT_WRITE)
+
+
