@@ -53,37 +53,50 @@ def render_action(raw: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    path: str
     type: str
     permissions: tuple[str, ...]
     scope_field: str | None = None
     scopes: tuple[str, ...] = ()
     scope_required: bool = False
     default_scope: str | None = None
+    # The documented spelling first, then the ones clients send (ASP.NET matches paths case-insensitively).
+    paths: tuple[str, ...] = ()
 
 
 ACTION_SPECS = [
-    ActionSpec('isolate', 'Isolate', ('Machine.Isolate',), 'IsolationType', ('Full', 'Selective', 'UnManagedDevice'),
-               default_scope='Full'),
-    ActionSpec('unisolate', 'Unisolate', ('Machine.Isolate',)),
-    ActionSpec('runAntiVirusScan', 'RunAntiVirusScan', ('Machine.Scan',), 'ScanType', ('Quick', 'Full'),
-               scope_required=True),
-    ActionSpec('restrictCodeExecution', 'RestrictCodeExecution', ('Machine.RestrictExecution',)),
-    ActionSpec('unrestrictCodeExecution', 'UnrestrictCodeExecution', ('Machine.RestrictExecution',)),
-    ActionSpec('stopAndQuarantineFile', 'StopAndQuarantineFile', ('Machine.StopAndQuarantine',)),
-    ActionSpec('collectInvestigationPackage', 'CollectInvestigationPackage', ('Machine.CollectForensics',)),
-    ActionSpec('offboard', 'Offboard', ('Machine.Offboard',)),
+    ActionSpec('Isolate', ('Machine.Isolate',), 'IsolationType', ('Full', 'Selective', 'UnManagedDevice'),
+               default_scope='Full',
+               paths=('/api/machines/{machine_id}/isolate',
+                      '/api/machines/{machine_id}/Isolate')),
+    ActionSpec('Unisolate', ('Machine.Isolate',),
+               paths=('/api/machines/{machine_id}/unisolate',
+                      '/api/machines/{machine_id}/Unisolate')),
+    ActionSpec('RunAntiVirusScan', ('Machine.Scan',), 'ScanType', ('Quick', 'Full'), scope_required=True,
+               paths=('/api/machines/{machine_id}/runAntiVirusScan',
+                      '/api/machines/{machine_id}/runantivirusscan',
+                      '/api/machines/{machine_id}/RunAntiVirusScan')),
+    ActionSpec('RestrictCodeExecution', ('Machine.RestrictExecution',),
+               paths=('/api/machines/{machine_id}/restrictCodeExecution',
+                      '/api/machines/{machine_id}/restrictcodeexecution',
+                      '/api/machines/{machine_id}/RestrictCodeExecution')),
+    ActionSpec('UnrestrictCodeExecution', ('Machine.RestrictExecution',),
+               paths=('/api/machines/{machine_id}/unrestrictCodeExecution',
+                      '/api/machines/{machine_id}/unrestrictcodeexecution',
+                      '/api/machines/{machine_id}/UnrestrictCodeExecution')),
+    ActionSpec('StopAndQuarantineFile', ('Machine.StopAndQuarantine',),
+               paths=('/api/machines/{machine_id}/stopAndQuarantineFile',
+                      '/api/machines/{machine_id}/stopandquarantinefile',
+                      '/api/machines/{machine_id}/StopAndQuarantineFile')),
+    ActionSpec('CollectInvestigationPackage', ('Machine.CollectForensics',),
+               paths=('/api/machines/{machine_id}/collectInvestigationPackage',
+                      '/api/machines/{machine_id}/collectinvestigationpackage',
+                      '/api/machines/{machine_id}/CollectInvestigationPackage')),
+    ActionSpec('Offboard', ('Machine.Offboard',),
+               paths=('/api/machines/{machine_id}/offboard',
+                      '/api/machines/{machine_id}/Offboard')),
 ]
+
 _SHA1 = re.compile(r'^[0-9a-fA-F]{40}$')
-
-
-def _spellings(segment: str) -> list[str]:
-    """The documented spelling and the ones clients use (ASP.NET routes are case-insensitive)."""
-    out = [segment]
-    for variant in (segment.lower(), segment[0].upper() + segment[1:], segment[0].lower() + segment[1:]):
-        if variant not in out:
-            out.append(variant)
-    return out
 
 
 def _action_handler(spec: ActionSpec) -> Callable[[Request, Principal], Any]:
@@ -130,14 +143,13 @@ def _action_handler(spec: ActionSpec) -> Callable[[Request, Principal], Any]:
             raw = action_raw(action, now_ticks())
         return JSONResponse({'@odata.context': _context(request, 'MachineActions/$entity'), **render_action(raw)},
                             status_code=201)
-    handler.__name__ = f'action_{spec.path}'
+    handler.__name__ = f'action_{spec.type}'
     return handler
 
 
 for _spec in ACTION_SPECS:
-    for _segment in _spellings(_spec.path):
-        module.add_route(f'/api/machines/{{machine_id}}/{_segment}', _action_handler(_spec), methods=['POST'],
-                         permissions=_spec.permissions)
+    for _path in _spec.paths:
+        module.add_route(_path, _action_handler(_spec), methods=['POST'], permissions=_spec.permissions)
 
 
 @module.route('/api/machineactions', permissions=MACHINE_READ)
@@ -173,6 +185,9 @@ async def get_action(request: Request, principal: Principal) -> Response:
     return JSONResponse({'@odata.context': _context(request, 'MachineActions/$entity'), **render_action(raw)})
 
 
+@module.route('/api/machineactions/{action_id}/getPackageUri', permissions=MACHINE_READ)
+@module.route('/api/machineactions/{action_id}/getpackageuri', permissions=MACHINE_READ)
+@module.route('/api/machineactions/{action_id}/GetPackageUri', permissions=MACHINE_READ)
 async def package_uri(request: Request, principal: Principal) -> Response:
     store = _store(request)
     with store.lock:
@@ -192,10 +207,8 @@ async def package_uri(request: Request, principal: Principal) -> Response:
     return JSONResponse({'@odata.context': _context(request, 'Edm.String'), 'value': url})
 
 
-for _segment in _spellings('getPackageUri'):
-    module.add_route(f'/api/machineactions/{{action_id}}/{_segment}', package_uri, permissions=MACHINE_READ)
-
-
+@module.route('/api/machineactions/{action_id}/cancel', methods=['POST'], permissions=CANCEL)
+@module.route('/api/machineactions/{action_id}/Cancel', methods=['POST'], permissions=CANCEL)
 async def cancel_action(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
@@ -215,10 +228,3 @@ async def cancel_action(request: Request, principal: Principal) -> Response:
                                   f'Machine action {action_id} cannot be cancelled: its status is {exc}')
         raw = action_raw(action, now_ticks())
     return JSONResponse({'@odata.context': _context(request, 'MachineActions/$entity'), **render_action(raw)})
-
-
-for _segment in _spellings('cancel'):
-    module.add_route(f'/api/machineactions/{{action_id}}/{_segment}', cancel_action, methods=['POST'],
-                     permissions=CANCEL)
-
-

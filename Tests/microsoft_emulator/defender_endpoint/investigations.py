@@ -9,7 +9,6 @@ from starlette.responses import JSONResponse, Response
 from ..core.clock import now_ticks
 from ..core.http import defender_error, json_body
 from ..tokens import Principal
-from .actions import _spellings
 from .common import ALERT_READ, ALERT_WRITE, _bad_body, _context, _format_times, _odata_error, _store, module, page
 from .machines import _machine_or_404
 from .odata import ODataError, Prop, parse_query
@@ -63,6 +62,9 @@ async def get_investigation(request: Request, principal: Principal) -> Response:
                          **render_investigation(raw)})
 
 
+@module.route('/api/machines/{machine_id}/startInvestigation', methods=['POST'], permissions=ALERT_WRITE)
+@module.route('/api/machines/{machine_id}/startinvestigation', methods=['POST'], permissions=ALERT_WRITE)
+@module.route('/api/machines/{machine_id}/StartInvestigation', methods=['POST'], permissions=ALERT_WRITE)
 async def start_investigation(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
@@ -82,10 +84,5 @@ async def start_investigation(request: Request, principal: Principal) -> Respons
         raw = investigation_raw(investigation, now_ticks())
     return JSONResponse({'@odata.context': _context(request, 'Investigations/$entity'),
                          **render_investigation(raw)}, status_code=201)
-
-
-for _segment in _spellings('startInvestigation'):
-    module.add_route(f'/api/machines/{{machine_id}}/{_segment}', start_investigation, methods=['POST'],
-                     permissions=ALERT_WRITE)
 
 

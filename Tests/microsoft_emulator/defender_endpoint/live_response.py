@@ -49,7 +49,7 @@ from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks, parse_time
 from ..core.http import acting_identity, base_url, defender_error, json_body
 from ..ratelimits import MDE_DEFAULT, RateLimitRule
 from ..tokens import Principal
-from .actions import _action_or_404, _spellings, action_raw, render_action
+from .actions import _action_or_404, action_raw, render_action
 from .common import _bad_body, _context, _store
 from .machines import _machine_or_404
 from .store import ActiveRequestExists, MachineAction, MdeStore
@@ -63,6 +63,7 @@ UNREACHABLE = 'The device could not be reached: the command was not delivered.'
 LR_MINUTE = RateLimitRule('mde-live-response-minute', 10, 60, path_regex=r'/runliveresponse$', methods=('POST',))
 LIVE_RESPONSE_READ = ['Machine.Read.All', 'Machine.ReadWrite.All', 'Machine.LiveResponse', 'Machine.Read',
                       'Machine.ReadWrite']
+LIVE_RESPONSE = ['Machine.LiveResponse']
 LIVE_STEPS = 2            # a live response takes twice as long as other machine actions in each status
 _SIGNING_KEY = secrets.token_bytes(32)
 
@@ -245,6 +246,10 @@ def plan_failures(commands: list[LiveCommand], state: LiveState, broken: bool) -
 
 # ----- routes -------------------------------------------------------------------------------------------------------
 
+@module.route('/api/machines/{machine_id}/runliveresponse', methods=['POST'], permissions=LIVE_RESPONSE)
+@module.route('/api/machines/{machine_id}/Runliveresponse', methods=['POST'], permissions=LIVE_RESPONSE)
+@module.route('/api/machines/{machine_id}/runLiveResponse', methods=['POST'], permissions=LIVE_RESPONSE)
+@module.route('/api/machines/{machine_id}/RunLiveResponse', methods=['POST'], permissions=LIVE_RESPONSE)
 async def run_live_response(request: Request, principal: Principal) -> Response:
     try:
         commands, comment = parse_request(await json_body(request))
@@ -271,11 +276,6 @@ async def run_live_response(request: Request, principal: Principal) -> Response:
                         status_code=201)
 
 
-for _segment in _spellings('runliveresponse') + ['runLiveResponse', 'RunLiveResponse']:
-    module.add_route(f'/api/machines/{{machine_id}}/{_segment}', run_live_response, methods=['POST'],
-                     permissions=['Machine.LiveResponse'])
-
-
 def _signature(action_id: str, index: int, expiry: str) -> str:
     mac = hmac.new(_SIGNING_KEY, f'{action_id}/{index}/{expiry}'.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip('=')
@@ -293,6 +293,12 @@ def _command_or_error(store: MdeStore, action_id: str, raw_index: str) -> tuple[
     return action, int(raw_index)
 
 
+@module.route('/api/machineactions/{action_id}/GetLiveResponseResultDownloadLink(index={index})',
+              permissions=LIVE_RESPONSE_READ)
+@module.route('/api/machineactions/{action_id}/getliveresponseresultdownloadlink(index={index})',
+              permissions=LIVE_RESPONSE_READ)
+@module.route('/api/machineactions/{action_id}/getLiveResponseResultDownloadLink(index={index})',
+              permissions=LIVE_RESPONSE_READ)
 async def result_link(request: Request, principal: Principal) -> Response:
     store = _store(request)
     with store.lock:
@@ -312,11 +318,6 @@ async def result_link(request: Request, principal: Principal) -> Response:
     url = (f'{base_url(request)}/_emulator/blob/live-response/{action.id}/{index}/{name}?sv=2020-08-04&se='
            f'{quote(expiry)}&sr=b&sp=r&sig={_signature(action.id, index, expiry)}')
     return JSONResponse({'@odata.context': _context(request, 'Edm.String'), 'value': url})
-
-
-for _segment in _spellings('GetLiveResponseResultDownloadLink'):
-    module.add_route(f'/api/machineactions/{{action_id}}/{_segment}(index={{index}})', result_link,
-                     permissions=LIVE_RESPONSE_READ)
 
 
 def _storage_error(status: int, code: str, message: str) -> Response:

@@ -398,26 +398,31 @@ async def list_host_whois_history(request: Request, principal: Principal) -> Res
     return collection(request, DATA.whois_history[host_id])
 
 
-def _host_collection(name: str, source: Callable[[str], list[dict[str, Any]] | None]) -> None:
+def _host_collection(path: str, source: Callable[[str], list[dict[str, Any]] | None]) -> None:
     async def handler(request: Request, principal: Principal) -> Response:
         host_id = _host_id(request)
         if host_id not in DATA.hosts:
             return not_found('host', host_id)
         return collection(request, source(host_id) or [])
-    handler.__name__ = f'list_host_{name}'
-    module.add_route(f'{BASE}/hosts/{{host_id}}/{name}', handler, permissions=PERMISSIONS)
+    handler.__name__ = 'list_host_' + path.rsplit('/', 1)[-1]
+    module.add_route(BASE + path, handler, permissions=PERMISSIONS)
 
 
-_host_collection('passiveDns', DATA.passive_dns.get)
-_host_collection('passiveDnsReverse', DATA.passive_dns_reverse.get)
-_host_collection('subdomains', DATA.subdomains.get)
-_host_collection('sslCertificates', DATA.ssl_certificates.get)
-_host_collection('trackers', DATA.trackers.get)
-_host_collection('components', DATA.components.get)
-_host_collection('cookies', DATA.cookies.get)
-_host_collection('hostPairs', lambda host: DATA.pairs_of(host, 'any'))
-_host_collection('parentHostPairs', lambda host: DATA.pairs_of(host, 'child'))
-_host_collection('childHostPairs', lambda host: DATA.pairs_of(host, 'parent'))
+# A host's collections: path (under BASE) -> the host's items.
+HOST_COLLECTIONS: list[tuple[str, Callable[[str], list[dict[str, Any]] | None]]] = [
+    ('/hosts/{host_id}/passiveDns', DATA.passive_dns.get),
+    ('/hosts/{host_id}/passiveDnsReverse', DATA.passive_dns_reverse.get),
+    ('/hosts/{host_id}/subdomains', DATA.subdomains.get),
+    ('/hosts/{host_id}/sslCertificates', DATA.ssl_certificates.get),
+    ('/hosts/{host_id}/trackers', DATA.trackers.get),
+    ('/hosts/{host_id}/components', DATA.components.get),
+    ('/hosts/{host_id}/cookies', DATA.cookies.get),
+    ('/hosts/{host_id}/hostPairs', lambda host: DATA.pairs_of(host, 'any')),
+    ('/hosts/{host_id}/parentHostPairs', lambda host: DATA.pairs_of(host, 'child')),
+    ('/hosts/{host_id}/childHostPairs', lambda host: DATA.pairs_of(host, 'parent')),
+]
+for _path, _source in HOST_COLLECTIONS:
+    _host_collection(_path, _source)
 
 
 @route('/whoisRecords')
@@ -445,16 +450,24 @@ async def get_vulnerability(request: Request, principal: Principal) -> Response:
     return single(request, DATA.vulnerabilities.get(key), 'vulnerability', key)
 
 
-def _by_id(name: str, what: str) -> None:
+def _by_id(path: str, name: str, what: str) -> None:
     async def handler(request: Request, principal: Principal) -> Response:
         key = request.path_params['item_id']
         return single(request, DATA.by_collection[name].get(key), what, key)
     handler.__name__ = f'get_{name}'
-    module.add_route(f'{BASE}/{name}/{{item_id}}', handler, permissions=PERMISSIONS)
+    module.add_route(BASE + path, handler, permissions=PERMISSIONS)
 
 
-for _name, _what in (('passiveDnsRecords', 'passiveDnsRecord'), ('subdomains', 'subdomain'),
-                     ('sslCertificates', 'sslCertificate'), ('hostSslCertificates', 'hostSslCertificate'),
-                     ('hostTrackers', 'hostTracker'), ('hostComponents', 'hostComponent'),
-                     ('hostCookies', 'hostCookie'), ('hostPairs', 'hostPair')):
-    _by_id(_name, _what)
+# Items read by ID: path (under BASE), the data set's collection, the entity name in a 404.
+ITEMS_BY_ID = [
+    ('/passiveDnsRecords/{item_id}', 'passiveDnsRecords', 'passiveDnsRecord'),
+    ('/subdomains/{item_id}', 'subdomains', 'subdomain'),
+    ('/sslCertificates/{item_id}', 'sslCertificates', 'sslCertificate'),
+    ('/hostSslCertificates/{item_id}', 'hostSslCertificates', 'hostSslCertificate'),
+    ('/hostTrackers/{item_id}', 'hostTrackers', 'hostTracker'),
+    ('/hostComponents/{item_id}', 'hostComponents', 'hostComponent'),
+    ('/hostCookies/{item_id}', 'hostCookies', 'hostCookie'),
+    ('/hostPairs/{item_id}', 'hostPairs', 'hostPair'),
+]
+for _path, _name, _what in ITEMS_BY_ID:
+    _by_id(_path, _name, _what)
