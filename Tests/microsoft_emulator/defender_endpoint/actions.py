@@ -12,10 +12,11 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks
 from ..core.http import acting_identity, base_url, defender_error, json_body
+from ..core.odata import ODataError, Prop
 from ..tokens import Principal
 from .common import CANCEL, MACHINE_READ, _bad_body, _context, _format_times, _odata_error, _store, module, page
 from .machines import _machine_or_404
-from .odata import ODataError, Prop, parse_query
+from .odata import parse_query
 from .store import (
     FAILED_HRESULT,
     ActiveRequestExists,

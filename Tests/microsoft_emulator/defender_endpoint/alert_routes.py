@@ -8,10 +8,11 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.clock import now_ticks
 from ..core.http import acting_identity, defender_error, json_body
+from ..core.odata import ODataError, Prop, parse_expand, query_options, time_bounds
 from ..tokens import Principal
 from .common import ALERT_READ, ALERT_WRITE, _bad_body, _context, _format_times, _odata_error, _store, module, page
 from .indicators import _enum_value
-from .odata import ODataError, Prop, parse_query, time_bounds
+from .odata import parse_query
 from .store import (
     ALERT_CLASSIFICATIONS,
     ALERT_DETERMINATIONS,
@@ -45,14 +46,12 @@ def render_alert(alert: dict[str, Any], evidence: bool) -> dict[str, Any]:
 
 
 def _expand_evidence(request: Request) -> bool | JSONResponse:
-    expand = next((v for k, v in request.query_params.items() if k.lower() == '$expand'), None)
-    if expand is None:
-        return False
-    parts = {p.strip().lower() for p in expand.split(',') if p.strip()}
-    unknown = parts - {'evidence'}
-    if unknown:
-        return _odata_error(ODataError(f"Could not find a property named '{sorted(unknown)[0]}' to expand."))
-    return True
+    try:
+        raw = query_options(request.query_params.items()).get('$expand')
+        return bool(parse_expand(raw, ('evidence',), lambda name: f"Could not find a property named '{name}' to "
+                                                                  f"expand."))
+    except ODataError as exc:
+        return _odata_error(exc)
 
 
 @module.route('/api/alerts', permissions=ALERT_READ)
@@ -67,7 +66,8 @@ async def list_alerts(request: Request, principal: Principal) -> Response:
         return evidence
     store = _store(request)
     with store.lock:
-        low, high = time_bounds(query.node, 'alertCreationTime')
+        bounds = time_bounds(query.node, 'alertCreationTime')     # inclusive either way: the filter decides ties
+        low, high = (bounds[0], bounds[2]) if bounds is not None else (None, None)
         items = store.alerts_between(low, high)          # oldest first, ties by id
         return page(request, '/api/alerts', 'Alerts', items, query, lambda a: render_alert(a, evidence))
 

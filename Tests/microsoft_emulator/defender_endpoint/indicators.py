@@ -11,9 +11,10 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.clock import now_ticks, parse_time
 from ..core.http import acting_identity, defender_error, json_body
+from ..core.odata import ODataError, Prop
 from ..tokens import Principal
 from .common import MAX_IMPORT, TI, TI_READ, _bad_body, _context, _format_times, _odata_error, _store, module, page
-from .odata import ODataError, Prop, parse_query
+from .odata import parse_query
 from .store import (
     INDICATOR_ACTIONS,
     INDICATOR_SEVERITIES,

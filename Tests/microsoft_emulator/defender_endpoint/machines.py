@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.clock import TICKS_PER_SECOND, now_ticks, parse_time
 from ..core.http import defender_error, json_body
+from ..core.odata import ODataError, Prop
 from ..tokens import Principal
 from .common import (
     HUNTING_WINDOW,
@@ -24,7 +25,7 @@ from .common import (
     module,
     page,
 )
-from .odata import ODataError, Prop, parse_query
+from .odata import parse_query
 from .store import (
     Machine,
     MdeStore,

@@ -27,12 +27,13 @@ from ..core.api import ApiModule
 from ..core.clock import parse_time
 from ..core.http import defender_error
 from ..core.ids import mix
+from ..core.odata import ODataError, Prop
 from ..ratelimits import MDE_DEFAULT
 from ..tokens import Principal
 from .common import _context, _format_times, _odata_error, page
 from .instance import get_store
 from .machines import _machine_or_404
-from .odata import ODataError, Prop, parse_query
+from .odata import parse_query
 from .store import Machine, MdeStore
 
 SOFTWARE_READ = ['Software.Read.All', 'Software.Read']

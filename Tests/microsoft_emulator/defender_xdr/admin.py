@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from ..adminkit import AdminError, Endpoint, admin_handler, json_body
 from ..context import EmuRoute, emulator_context
 from ..core.clock import now_ticks, parse_time
+from ..core.odata import enum_lookup
 from . import hunting
 from . import seed as xdr_seed
 from .instance import get_store
@@ -41,7 +42,6 @@ from .store import (
     Incident,
     NotFound,
     XdrStore,
-    enum_lookup,
 )
 
 

@@ -24,11 +24,12 @@ from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks
 from ..core.http import acting_identity, base_url, defender_error, json_body, next_link
 from ..core.hunting import hunting_stats
 from ..core.kql import KqlError, run_query
+from ..core.odata import ODataError, Prop, enum_lookup, parse_count, parse_filter, query_options
 from ..ratelimits import M365D_HUNTING, M365D_INCIDENTS
 from ..tokens import Principal
 from .hunting import XdrTables
 from .instance import get_store
-from .odata import ODataError, Prop, parse_count, parse_filter, run_incident_query
+from .query import run_incident_query
 from .store import (
     ALERT_STATUS,
     CLASSIFICATION,
@@ -44,7 +45,6 @@ from .store import (
     NotFound,
     XdrStore,
     determination_allowed,
-    enum_lookup,
 )
 
 MAX_TOP = 100
@@ -149,13 +149,8 @@ def _odata_error(message: str) -> JSONResponse:
 
 @module.route('/api/incidents', permissions=READ)
 async def list_incidents(request: Request, principal: Principal) -> Response:
-    params = request.query_params
-    for key in params:
-        if key.startswith('$') and key.lower() not in ALLOWED_OPTIONS:
-            return _odata_error(f"Query option '{key}' is not allowed. To allow it, set the 'AllowedQueryOptions' "
-                                f"property on EnableQueryAttribute or QueryValidationSettings.")
-    options = {k.lower(): v for k, v in params.items() if k.startswith('$')}
     try:
+        options = query_options(request.query_params.items(), ALLOWED_OPTIONS)
         top = parse_count('$top', options.get('$top'))
         skip = parse_count('$skip', options.get('$skip')) or 0
         node = parse_filter(options['$filter'], FILTER_PROPS, 'Incident', KNOWN_PROPS) if '$filter' in options \

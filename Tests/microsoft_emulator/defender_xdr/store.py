@@ -72,19 +72,6 @@ DETECTION_SOURCES = {
 }
 
 
-def enum_lookup(value: Any, table: dict[str, str], aliases: dict[str, str] | None = None) -> str | None:
-    """A Graph or legacy spelling (any case) -> the canonical Graph value, or None when unknown."""
-    if not isinstance(value, str):
-        return None
-    lowered = value.strip().lower()
-    for graph_value, legacy_value in table.items():
-        if lowered in (graph_value.lower(), legacy_value.lower()):
-            return graph_value
-    if aliases and lowered in aliases:
-        return aliases[lowered]
-    return None
-
-
 def determination_allowed(classification: str, determination: str) -> bool:
     return determination == 'unknown' or determination in DETERMINATIONS_FOR.get(classification, frozenset())
 
