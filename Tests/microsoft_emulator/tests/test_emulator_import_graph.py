@@ -177,3 +177,21 @@ def test_a_product_importing_another_is_reported():
                                                               'microsoft_emulator.core.clock'}}
     assert _violations(graph) == ['microsoft_emulator.defender_endpoint.routes (product:defender_endpoint) imports '
                                   'microsoft_emulator.defender_xdr.store (product:defender_xdr)']
+
+
+def test_one_odata_engine_and_one_store_registry():
+    """Only core defines the OData engine and the store registry: no product grows its own parser or keeps its
+    store on the context by hand."""
+    core_only = {'ODataError', 'FilterParser', 'StoreRegistry', 'Prop'}
+    found = []
+    for path in ROOT.rglob('*.py'):
+        parts = path.relative_to(ROOT).parts
+        if parts[0] in ('core', 'tests'):
+            continue
+        source = path.read_text(encoding='utf-8')
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef) and node.name in core_only:
+                found.append(f'{"/".join(parts)} defines {node.name}')
+        if 'reset_hooks' in source or 'setattr(ctx' in source:
+            found.append(f'{"/".join(parts)} attaches state to the context by hand')
+    assert found == []

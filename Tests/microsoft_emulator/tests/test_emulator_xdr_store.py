@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from microsoft_emulator.core.clock import format_time, parse_time
-from microsoft_emulator.defender_xdr import seed as xdr_seed
 from microsoft_emulator.core.odata import ODataError, Prop, parse_filter, time_bounds
+from microsoft_emulator.defender_xdr import seed as xdr_seed
 from microsoft_emulator.defender_xdr.store import INCIDENT_STATUS, XdrStore
 from microsoft_emulator.testing import GRAPH, M365D, access_token, admin
 
