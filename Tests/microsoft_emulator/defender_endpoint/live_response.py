@@ -116,7 +116,7 @@ class LiveCommand:
 
 @dataclass
 class LiveResponse:
-    """Attached to a LiveResponse MachineAction: what mde_store's action_raw shows as ``commands``."""
+    """Attached to a LiveResponse MachineAction: what actions.action_raw shows as ``commands``."""
     commands: list[LiveCommand]
 
     @property

@@ -1,7 +1,7 @@
 """The data behind the Defender for Endpoint API (``https://api.securitycenter.microsoft.com``): machines, machine
 actions, investigations, alerts, indicators, and the file/domain/IP observations the statistics come from.
 
-Times are ticks (100 ns since the Unix epoch, see xdr_store). Machine actions are not driven by a timer: their status
+Times are ticks (100 ns since the Unix epoch, see core/clock.py). Machine actions are not driven by a timer: their status
 is a function of their age (Pending for one step, InProgress for the next, then Succeeded, or Failed on a machine
 marked broken), worked out under the lock whenever the store is read (:meth:`MdeStore.advance`). When an action
 completes, its effect on the machine (isolation, code-execution restriction, offboarding) is applied once. The step
@@ -111,7 +111,7 @@ class MachineAction:
     cancellation_comment: str | None = None
     cancelled: int | None = None
     applied: bool = False
-    live: Any = None                      # live response: the commands and their outcome (mde_live_response)
+    live: Any = None                      # live response: the commands and their outcome (live_response.py)
     aged: int = 0                         # ticks added to the age by the admin API (tests step without the clock)
 
     def status_at(self, now: int) -> str:

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from ..adminkit import AdminError, Endpoint, admin_handler, json_body
 from ..context import EmuRoute, emulator_context
 from ..core.clock import now_ticks, parse_time
+from ..core.ids import mix
 from ..core.odata import enum_lookup
 from . import hunting
 from . import seed as xdr_seed
@@ -115,7 +116,7 @@ def incident_changes(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _alert_from_spec(spec: Any, incident_id: int, n: int, created: int, last_update: int) -> Alert:
-    h = xdr_seed.mix(xdr_seed.mix(incident_id) + n)
+    h = mix(mix(incident_id) + n)
     if not isinstance(spec, dict):
         spec = {}
     template = xdr_seed.TEMPLATES[spec['template'] % len(xdr_seed.TEMPLATES)] if isinstance(spec.get('template'), int) \

@@ -6,7 +6,7 @@ advanced hunting, as documented under "Microsoft Defender XDR APIs".
   refused, as the API refuses it. Newest first. ``@odata.nextLink`` (a ``$skip`` link) while more remain.
 * ``GET /api/incidents/{id}``, ``PATCH /api/incidents/{id}`` (status, assignedTo, classification, determination,
   tags, comment; enum values and the classification/determination pairs are checked).
-* ``POST /api/advancedhunting/run`` ``{"Query": ...}`` -> ``{"Stats", "Schema", "Results"}`` (see kql.py).
+* ``POST /api/advancedhunting/run`` ``{"Query": ...}`` -> ``{"Stats", "Schema", "Results"}`` (see core/kql.py).
 
 Errors are shaped like the service's: ``{"error": {"code", "message", "target"}}``. :func:`modules` returns this
 module and the Graph security module; this module also carries the ``/_emulator/xdr/...`` admin routes.

@@ -153,7 +153,7 @@ class XdrStore:
         self.tenant_id = tenant_id
         self._seeder = seeder
         self.version = 0                 # bumped on every change (caches key on it)
-        self.hunting: dict[str, Any] = {}  # kql tables, owned by kql.py
+        self.hunting: dict[str, Any] = {}  # hunting tables, owned by hunting.py
         self.clear(reset_ids=True)
         if seeder is not None:
             seeder(self)

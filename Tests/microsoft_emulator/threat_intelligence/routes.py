@@ -17,7 +17,7 @@ Collections answer at most :data:`PAGE_SIZE` items per page (``$top`` asks for f
 ``$search`` (a substring of the object's text) and a ``$filter`` subset: ``eq ne gt ge lt le`` on (nested, ``a/b``)
 properties, ``in (...)``, ``contains/startswith/endswith(prop, 'x')``, ``and``/``or``/``not`` and parentheses.
 Host IDs are hostnames or IP addresses (a single path segment; IPv6 addresses keep their colons). Unknown IDs
-answer 404 with Graph's error body. The data set is in :mod:`.threat_intel_data`.
+answer 404 with Graph's error body. The data set is in :mod:`.data`.
 """
 from __future__ import annotations
 
