@@ -2,7 +2,8 @@
 schemas in ``core/hunting.py``). Defender XDR's tables are generated rows plus its incident store's alerts, Defender
 for Endpoint's are derived from its machines. Supported query language::
 
-    Table [| operator]... [;]
+    [let name = <scalar literal>; | let name = <tabular expression>; | let name = (<tabular expression>);]...
+    Table-or-let-name [| operator]... [;]
     where <predicate>          == != =~ !~ < <= > >=  has !has has_cs contains !contains contains_cs
                                startswith !startswith endswith !endswith  in (..) !in (..) in~ (..)
                                has_any (..) has_all (..)
@@ -239,6 +240,7 @@ class Operator:
 class Query:
     table: Token
     operators: list[Operator]
+    source: Query | None = None     # the tabular ``let`` the query starts from (None: the table named ``table``)
 
 
 STRING_OPS = {'has', '!has', 'has_cs', '!has_cs', 'contains', '!contains', 'contains_cs', '!contains_cs',
@@ -250,10 +252,16 @@ TERM_LIST_OPS = {'has_any', 'has_all'}   # whole-term matches against a list, ca
 LIST_OPS = IN_OPS | TERM_LIST_OPS
 
 
+_SCALAR_STARTS = {'true', 'false', 'datetime', 'ago', 'now', 'timespan', 'time', 'long', 'int', 'real', 'double',
+                  'bool', 'boolean', 'dynamic'}
+
+
 class Parser:
     def __init__(self, query: str):
         self.tokens = tokenize(query)
         self.i = 0
+        self.scalars: dict[str, Literal] = {}     # let name = scalar;
+        self.tabular: dict[str, Query] = {}       # let name = tabular expression;
 
     def peek(self, ahead: int = 0) -> Token:
         return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
@@ -280,6 +288,43 @@ class Parser:
         return None
 
     def parse(self) -> Query:
+        """``[let name = scalar | tabular expression;]... tabular expression [;]``."""
+        while self.word('let'):
+            self.let_statement()
+        query = self.tabular_expression()
+        if self.peek().kind == 'op' and self.peek().value == ';':
+            self.next()
+        if self.peek().kind != 'end':
+            raise self.error(self.peek())
+        return query
+
+    def let_statement(self) -> None:
+        name = self.next()
+        if name.kind != 'ident':
+            raise self.error(name)
+        self.expect_op('=')
+        token = self.peek()
+        if token.kind == 'op' and token.value == '(' and self.peek(1).kind == 'ident' \
+                and self.peek(1).value.lower() not in _SCALAR_STARTS:
+            self.next()
+            self.bind(name.value, tabular=self.tabular_expression())
+            self.expect_op(')')
+        elif token.kind == 'ident' and token.value.lower() not in _SCALAR_STARTS and token.value not in self.scalars:
+            self.bind(name.value, tabular=self.tabular_expression())
+        else:
+            self.bind(name.value, scalar=self.literal())
+        self.expect_op(';')
+
+    def bind(self, name: str, *, scalar: Literal | None = None, tabular: Query | None = None) -> None:
+        """A later ``let`` of the same name replaces the earlier one, as in KQL."""
+        self.scalars.pop(name, None)
+        self.tabular.pop(name, None)
+        if scalar is not None:
+            self.scalars[name] = scalar
+        if tabular is not None:
+            self.tabular[name] = tabular
+
+    def tabular_expression(self) -> Query:
         table = self.next()
         if table.kind != 'ident':
             raise self.error(table)
@@ -287,11 +332,7 @@ class Parser:
         while self.peek().kind == 'op' and self.peek().value == '|':
             self.next()
             operators.append(self.operator())
-        if self.peek().kind == 'op' and self.peek().value == ';':
-            self.next()
-        if self.peek().kind != 'end':
-            raise self.error(self.peek())
-        return Query(table, operators)
+        return Query(table, operators, self.tabular.get(table.value))
 
     def operator(self) -> Operator:
         token = self.next()
@@ -326,6 +367,9 @@ class Parser:
 
     def integer(self) -> int:
         token = self.next()
+        bound = self.scalars.get(token.value) if token.kind == 'ident' else None
+        if bound is not None and bound.type == 'Int64' and bound.value >= 0:
+            return int(bound.value)
         if token.kind != 'number' or not isinstance(token.value, int):
             raise self.error(token)
         return token.value
@@ -426,6 +470,8 @@ class Parser:
             inner = self.literal()
             return Literal(-inner.value, inner.type)
         if token.kind == 'ident':
+            if token.value in self.scalars:
+                return self.scalars[token.value]
             word = token.value.lower()
             if word in ('true', 'false'):
                 return Literal(word == 'true', 'Boolean')
@@ -616,19 +662,28 @@ class Executor:
                        f"'{column.name}'. Fix semantic errors in your query.", 'semantic')
 
     def run(self, query_text: str, window: tuple[int, int] | None) -> tuple[list[tuple[str, str]], list[Row]]:
-        query = Parser(query_text).parse()
-        table = query.table.value
-        schema_list = TABLE_SCHEMAS.get(table)
-        if schema_list is None:
-            first = query.operators[0].token.value.lower() if query.operators else None
-            prefix = f"'{first}' operator: " if first else ''
-            raise KqlError(f"{prefix}Failed to resolve table or column expression named '{table}'. Fix semantic "
-                           f"errors in your query.", 'semantic')
-        columns: list[tuple[str, str]] = list(schema_list)
-        rows: list[Row] = self.tables.rows(table)
-        if window is not None and any(name == 'Timestamp' for name, _ in columns):
-            start, end = window
-            rows = [r for r in rows if r['Timestamp'] is not None and start <= r['Timestamp'] <= end]
+        return self.evaluate(Parser(query_text).parse(), window)
+
+    def evaluate(self, query: Query, window: tuple[int, int] | None) -> tuple[list[tuple[str, str]], list[Row]]:
+        """A tabular expression: its source (a ``let``-bound expression, or a table within the time window), then
+        its operators."""
+        columns: list[tuple[str, str]]
+        rows: list[Row]
+        if query.source is not None:
+            columns, rows = self.evaluate(query.source, window)
+        else:
+            table = query.table.value
+            schema_list = TABLE_SCHEMAS.get(table)
+            if schema_list is None:
+                first = query.operators[0].token.value.lower() if query.operators else None
+                prefix = f"'{first}' operator: " if first else ''
+                raise KqlError(f"{prefix}Failed to resolve table or column expression named '{table}'. Fix semantic "
+                               f"errors in your query.", 'semantic')
+            columns = list(schema_list)
+            rows = self.tables.rows(table)
+            if window is not None and any(name == 'Timestamp' for name, _ in columns):
+                start, end = window
+                rows = [r for r in rows if r['Timestamp'] is not None and start <= r['Timestamp'] <= end]
         for op in query.operators:
             schema = dict(columns)
             if op.name == 'where':
