@@ -212,6 +212,23 @@ class MdeStore:
     def bump(self) -> None:
         self.version += 1
 
+    TRANSIENT = ('lock', '_seeder', 'hunting_cache', '_tvm_inventory')   # rebuilt on demand
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restart must keep (the store registry saves it): machines, actions (their status follows
+        from their age, so it carries on), investigations, alerts, indicators, observations, settings, added
+        hunting rows and other features' state."""
+        with self.lock:
+            return {k: v for k, v in vars(self).items() if k not in self.TRANSIENT}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        with self.lock:
+            for name in self.TRANSIENT[2:]:
+                self.__dict__.pop(name, None)
+            self.__dict__.update(state)
+            self.hunting_cache = None
+            self.bump()
+
     # ----- machines ---------------------------------------------------------------------------------------------
     def add_machine(self, machine: Machine) -> Machine:
         with self.lock:

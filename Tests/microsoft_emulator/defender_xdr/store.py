@@ -179,6 +179,21 @@ class XdrStore:
             if self._seeder is not None:
                 self._seeder(self)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restart must keep (the store registry saves it): incidents, alerts, indexes, IDs, the
+        hunting tables' anchor, sizes and added rows (generated rows are made again from them)."""
+        with self.lock:
+            state = {k: v for k, v in vars(self).items() if k not in ('lock', '_seeder')}
+            state['hunting'] = {k: v for k, v in self.hunting.items() if k != 'rows'}
+            return state
+
+    def restore(self, state: dict[str, Any]) -> None:
+        with self.lock:
+            self.__dict__.update(state)
+            if self.hunting:
+                self.hunting['rows'] = {}
+            self.version += 1
+
     def allocate_ids(self, count: int) -> int:
         with self.lock:
             first = self.next_id
