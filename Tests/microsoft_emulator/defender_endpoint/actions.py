@@ -14,8 +14,8 @@ from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks
 from ..core.http import acting_identity, base_url, defender_error, json_body
 from ..core.odata import ODataError, Prop
 from ..tokens import Principal
-from .common import CANCEL, MACHINE_READ, _bad_body, _context, _format_times, _odata_error, _store, module, page
-from .machines import _machine_or_404
+from .common import CANCEL, MACHINE_READ, bad_body, format_times, module, odata_context, odata_error, page, request_store
+from .machines import machine_or_404
 from .odata import parse_query
 from .store import (
     FAILED_HRESULT,
@@ -49,7 +49,7 @@ def action_raw(action: MachineAction, now: int) -> dict[str, Any]:
 
 
 def render_action(raw: dict[str, Any]) -> dict[str, Any]:
-    return _format_times(raw, ACTION_TIMES)
+    return format_times(raw, ACTION_TIMES)
 
 
 @dataclass(frozen=True)
@@ -104,33 +104,33 @@ def _action_handler(spec: ActionSpec) -> Callable[[Request, Principal], Any]:
     async def handler(request: Request, principal: Principal) -> Response:
         body = await json_body(request)
         if not isinstance(body, dict):
-            return _bad_body()
+            return bad_body()
         comment = body.get('Comment')
         if not isinstance(comment, str) or not comment.strip():
-            return _bad_body('Comment is required')
+            return bad_body('Comment is required')
         scope: str | None = None
         if spec.scope_field:
             raw_scope = body.get(spec.scope_field)
             if raw_scope is None:
                 if spec.scope_required:
-                    return _bad_body(f'{spec.scope_field} is required')
+                    return bad_body(f'{spec.scope_field} is required')
                 scope = spec.default_scope
             else:
                 scope = next((s for s in spec.scopes if isinstance(raw_scope, str) and s.lower() == raw_scope.lower()),
                              None)
                 if scope is None:
-                    return _bad_body(f"{spec.scope_field} '{raw_scope}' is not valid. Valid values are: "
+                    return bad_body(f"{spec.scope_field} '{raw_scope}' is not valid. Valid values are: "
                                      f"{', '.join(spec.scopes)}.")
         related = None
         if spec.type == 'StopAndQuarantineFile':
             sha1 = body.get('Sha1')
             if not isinstance(sha1, str) or not _SHA1.match(sha1):
-                return _bad_body('Sha1 must be a valid SHA-1 hash')
+                return bad_body('Sha1 must be a valid SHA-1 hash')
             related = {'fileIdentifier': sha1.lower(), 'fileIdentifierType': 'Sha1'}
         external_id = body.get('ExternalID') if isinstance(body.get('ExternalID'), str) else None
-        store = _store(request)
+        store = request_store(request)
         with store.lock:
-            machine = _machine_or_404(store, request.path_params['machine_id'])
+            machine = machine_or_404(store, request.path_params['machine_id'])
             if isinstance(machine, JSONResponse):
                 return machine
             if machine.onboarding_status == 'Offboarded':
@@ -142,7 +142,7 @@ def _action_handler(spec: ActionSpec) -> Callable[[Request, Principal], Any]:
             except ActiveRequestExists:
                 return defender_error(400, 'ActiveRequestAlreadyExists', 'Action is already in progress')
             raw = action_raw(action, now_ticks())
-        return JSONResponse({'@odata.context': _context(request, 'MachineActions/$entity'), **render_action(raw)},
+        return JSONResponse({'@odata.context': odata_context(request, 'MachineActions/$entity'), **render_action(raw)},
                             status_code=201)
     handler.__name__ = f'action_{spec.type}'
     return handler
@@ -159,8 +159,8 @@ async def list_actions(request: Request, principal: Principal) -> Response:
         query = parse_query(request, ACTION_PROPS, 'microsoft.windowsDefenderATP.api.MachineAction',
                             orderable=('creationDateTimeUtc', 'lastUpdateDateTimeUtc'))
     except ODataError as exc:
-        return _odata_error(exc)
-    store = _store(request)
+        return odata_error(exc)
+    store = request_store(request)
     with store.lock:
         now = now_ticks()
         store.advance(now)
@@ -168,7 +168,7 @@ async def list_actions(request: Request, principal: Principal) -> Response:
     return page(request, '/api/machineactions', 'MachineActions', items, query, render_action)
 
 
-def _action_or_404(store: MdeStore, action_id: str) -> MachineAction | JSONResponse:
+def action_or_404(store: MdeStore, action_id: str) -> MachineAction | JSONResponse:
     try:
         return store.action(action_id)
     except NotFound:
@@ -177,22 +177,22 @@ def _action_or_404(store: MdeStore, action_id: str) -> MachineAction | JSONRespo
 
 @module.route('/api/machineactions/{action_id}', permissions=MACHINE_READ)
 async def get_action(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
-        action = _action_or_404(store, request.path_params['action_id'])
+        action = action_or_404(store, request.path_params['action_id'])
         if isinstance(action, JSONResponse):
             return action
         raw = action_raw(action, now_ticks())
-    return JSONResponse({'@odata.context': _context(request, 'MachineActions/$entity'), **render_action(raw)})
+    return JSONResponse({'@odata.context': odata_context(request, 'MachineActions/$entity'), **render_action(raw)})
 
 
 @module.route('/api/machineactions/{action_id}/getPackageUri', permissions=MACHINE_READ)
 @module.route('/api/machineactions/{action_id}/getpackageuri', permissions=MACHINE_READ)
 @module.route('/api/machineactions/{action_id}/GetPackageUri', permissions=MACHINE_READ)
 async def package_uri(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
-        action = _action_or_404(store, request.path_params['action_id'])
+        action = action_or_404(store, request.path_params['action_id'])
         if isinstance(action, JSONResponse):
             return action
         if action.type != 'CollectInvestigationPackage':
@@ -205,7 +205,7 @@ async def package_uri(request: Request, principal: Principal) -> Response:
                                   f'(status {status})')
     url = f'{base_url(request)}/_emulator/mde/packages/{action.id}.zip?sv=2020-08-04&se=' \
           f"{format_time(now_ticks() + 3600 * TICKS_PER_SECOND)}&sr=b&sp=r&sig=emulator"
-    return JSONResponse({'@odata.context': _context(request, 'Edm.String'), 'value': url})
+    return JSONResponse({'@odata.context': odata_context(request, 'Edm.String'), 'value': url})
 
 
 @module.route('/api/machineactions/{action_id}/cancel', methods=['POST'], permissions=CANCEL)
@@ -213,11 +213,11 @@ async def package_uri(request: Request, principal: Principal) -> Response:
 async def cancel_action(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
-        return _bad_body()
+        return bad_body()
     comment = body.get('Comment')
     if not isinstance(comment, str) or not comment.strip():
-        return _bad_body('Comment is required')
-    store = _store(request)
+        return bad_body('Comment is required')
+    store = request_store(request)
     with store.lock:
         action_id = request.path_params['action_id']
         try:
@@ -228,4 +228,4 @@ async def cancel_action(request: Request, principal: Principal) -> Response:
             return defender_error(400, 'InvalidRequest',
                                   f'Machine action {action_id} cannot be cancelled: its status is {exc}')
         raw = action_raw(action, now_ticks())
-    return JSONResponse({'@odata.context': _context(request, 'MachineActions/$entity'), **render_action(raw)})
+    return JSONResponse({'@odata.context': odata_context(request, 'MachineActions/$entity'), **render_action(raw)})

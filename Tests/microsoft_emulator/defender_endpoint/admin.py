@@ -36,12 +36,7 @@ from . import seed as mde_seed
 from .actions import action_raw, render_action
 from .alert_routes import render_alert
 from .instance import get_store
-from .store import (
-    ALERT_SEVERITIES,
-    ALERT_STATUSES,
-    MdeStore,
-    NotFound,
-)
+from .store import ALERT_SEVERITIES, ALERT_STATUSES, MdeStore, NotFound
 
 
 def _handler(fn: Endpoint) -> Endpoint:

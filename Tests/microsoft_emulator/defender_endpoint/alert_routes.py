@@ -10,14 +10,10 @@ from ..core.clock import now_ticks
 from ..core.http import acting_identity, defender_error, json_body
 from ..core.odata import ODataError, Prop, parse_expand, query_options, time_bounds
 from ..tokens import Principal
-from .common import ALERT_READ, ALERT_WRITE, _bad_body, _context, _format_times, _odata_error, _store, module, page
-from .indicators import _enum_value
+from .common import ALERT_READ, ALERT_WRITE, bad_body, format_times, module, odata_context, odata_error, page, request_store
+from .indicators import enum_value
 from .odata import parse_query
-from .store import (
-    ALERT_CLASSIFICATIONS,
-    ALERT_DETERMINATIONS,
-    ALERT_STATUSES,
-)
+from .store import ALERT_CLASSIFICATIONS, ALERT_DETERMINATIONS, ALERT_STATUSES
 
 ALERT_TIMES = ('alertCreationTime', 'firstEventTime', 'lastEventTime', 'lastUpdateTime', 'resolvedTime')
 EVIDENCE_TIMES = ('evidenceCreationTime', 'processCreationTime', 'parentProcessCreationTime')
@@ -35,13 +31,13 @@ ALERT_PROPS = {n: Prop(n, k) for n, k in [
 
 
 def render_alert(alert: dict[str, Any], evidence: bool) -> dict[str, Any]:
-    out = _format_times({k: alert.get(k) for k in ALERT_FIELDS}, ALERT_TIMES)
+    out = format_times({k: alert.get(k) for k in ALERT_FIELDS}, ALERT_TIMES)
     out['mitreTechniques'] = list(alert['mitreTechniques'])
     out['relatedUser'] = dict(alert['relatedUser']) if alert.get('relatedUser') else None
     out['loggedOnUsers'] = [dict(u) for u in alert.get('loggedOnUsers') or []]
-    out['comments'] = [_format_times(c, ('createdTime',)) for c in alert.get('comments') or []]
+    out['comments'] = [format_times(c, ('createdTime',)) for c in alert.get('comments') or []]
     if evidence:
-        out['evidence'] = [_format_times(e, EVIDENCE_TIMES) for e in alert.get('evidence') or []]
+        out['evidence'] = [format_times(e, EVIDENCE_TIMES) for e in alert.get('evidence') or []]
     return out
 
 
@@ -51,7 +47,7 @@ def _expand_evidence(request: Request) -> bool | JSONResponse:
         return bool(parse_expand(raw, ('evidence',), lambda name: f"Could not find a property named '{name}' to "
                                                                   f"expand."))
     except ODataError as exc:
-        return _odata_error(exc)
+        return odata_error(exc)
 
 
 @module.route('/api/alerts', permissions=ALERT_READ)
@@ -60,11 +56,11 @@ async def list_alerts(request: Request, principal: Principal) -> Response:
         query = parse_query(request, ALERT_PROPS, 'microsoft.windowsDefenderATP.api.PublicAlert',
                             orderable=('alertCreationTime', 'lastUpdateTime', 'severity'))
     except ODataError as exc:
-        return _odata_error(exc)
+        return odata_error(exc)
     evidence = _expand_evidence(request)
     if isinstance(evidence, JSONResponse):
         return evidence
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         bounds = time_bounds(query.node, 'alertCreationTime')     # inclusive either way: the filter decides ties
         low, high = (bounds[0], bounds[2]) if bounds is not None else (None, None)
@@ -78,37 +74,37 @@ async def get_alert(request: Request, principal: Principal) -> Response:
     if isinstance(evidence, JSONResponse):
         return evidence
     alert_id = request.path_params['alert_id']
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         alert = store.alerts.get(alert_id)
         if alert is None:
             return defender_error(404, 'ResourceNotFound', f'Alert {alert_id} was not found')
         out = render_alert(alert, evidence)
-    return JSONResponse({'@odata.context': _context(request, 'Alerts/$entity'), **out})
+    return JSONResponse({'@odata.context': odata_context(request, 'Alerts/$entity'), **out})
 
 
 @module.route('/api/alerts/{alert_id}', methods=['PATCH'], permissions=ALERT_WRITE)
 async def update_alert(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
-        return _bad_body()
+        return bad_body()
     changes: dict[str, Any] = {}
     for name, allowed in (('status', ALERT_STATUSES[1:]), ('classification', ALERT_CLASSIFICATIONS),
                           ('determination', ALERT_DETERMINATIONS)):
         if name in body:
-            value = _enum_value(body[name], allowed)
+            value = enum_value(body[name], allowed)
             if value is None:
-                return _bad_body(f"{name} '{body[name]}' is not valid. Valid values are: {', '.join(allowed)}.")
+                return bad_body(f"{name} '{body[name]}' is not valid. Valid values are: {', '.join(allowed)}.")
             changes[name] = value
     if 'assignedTo' in body:
         if body['assignedTo'] is not None and not isinstance(body['assignedTo'], str):
-            return _bad_body('assignedTo must be a string')
+            return bad_body('assignedTo must be a string')
         changes['assignedTo'] = body['assignedTo'] or None
     comment = body.get('comment')
     if comment is not None and not isinstance(comment, str):
-        return _bad_body('comment must be a string')
+        return bad_body('comment must be a string')
     alert_id = request.path_params['alert_id']
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         alert = store.alerts.get(alert_id)
         if alert is None:
@@ -125,6 +121,6 @@ async def update_alert(request: Request, principal: Principal) -> Response:
         alert['lastUpdateTime'] = max(now, alert['lastUpdateTime'] + 1)
         store.bump()
         out = render_alert(alert, False)
-    return JSONResponse({'@odata.context': _context(request, 'Alerts/$entity'), **out})
+    return JSONResponse({'@odata.context': odata_context(request, 'Alerts/$entity'), **out})
 
 

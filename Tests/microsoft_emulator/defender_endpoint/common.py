@@ -17,9 +17,7 @@ from ..core.http import base_url, defender_error, next_link
 from ..ratelimits import MDE_DEFAULT, MDE_HUNTING
 from .instance import get_store
 from .odata import Query
-from .store import (
-    MdeStore,
-)
+from .store import MdeStore
 
 HUNTING_WINDOW = 30 * 86400 * TICKS_PER_SECOND
 MAX_IMPORT = 500
@@ -40,19 +38,19 @@ module = ApiModule('defender_endpoint', host='mde', audiences=('mde',), error_st
                    rate_limits=[*MDE_DEFAULT, *MDE_HUNTING])
 
 
-def _store(request: Request) -> MdeStore:
+def request_store(request: Request) -> MdeStore:
     return get_store(emulator_context(request))
 
 
-def _context(request: Request, entity: str) -> str:
+def odata_context(request: Request, entity: str) -> str:
     return f'{base_url(request)}/api/$metadata#{entity}'
 
 
-def _bad_body(message: str = 'Request body is incorrect') -> JSONResponse:
+def bad_body(message: str = 'Request body is incorrect') -> JSONResponse:
     return defender_error(400, 'InvalidRequestBody', message)
 
 
-def _odata_error(exc: Exception) -> JSONResponse:
+def odata_error(exc: Exception) -> JSONResponse:
     return defender_error(400, 'ODataError', f'Invalid OData URI query - {exc}')
 
 
@@ -72,13 +70,13 @@ def page(request: Request, path: str, entity: str, items: list[dict[str, Any]], 
         items = [i for i in items if query.node.test(i)]
     items = _sort(list(items), query.order)
     selected = items[query.skip:query.skip + query.top]
-    body: dict[str, Any] = {'@odata.context': _context(request, entity), 'value': [render(i) for i in selected]}
+    body: dict[str, Any] = {'@odata.context': odata_context(request, entity), 'value': [render(i) for i in selected]}
     if query.top and query.skip + query.top < len(items):
         body['@odata.nextLink'] = next_link(request, path, query.skip + query.top)
     return JSONResponse(body)
 
 
-def _format_times(record: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+def format_times(record: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     out = dict(record)
     for name in names:
         if name in out and isinstance(out[name], int) and not isinstance(out[name], bool):

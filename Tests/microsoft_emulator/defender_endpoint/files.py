@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks
 from ..core.http import defender_error
 from ..tokens import Principal
-from .common import _context, _format_times, _store, module
+from .common import format_times, module, odata_context, request_store
 
 FILE_FIELDS = ('sha1', 'sha256', 'md5', 'globalPrevalence', 'globalFirstObserved', 'globalLastObserved', 'size',
                'fileType', 'isPeFile', 'filePublisher', 'fileProductName', 'signer', 'issuer', 'signerHash',
@@ -34,12 +34,12 @@ async def get_file(request: Request, principal: Principal) -> Response:
     file_hash = request.path_params['file_hash']
     if not _HASH.match(file_hash):
         return defender_error(400, 'InvalidRequest', f'Invalid file hash {file_hash}')
-    observation = _store(request).files.get(file_hash.lower())
+    observation = request_store(request).files.get(file_hash.lower())
     if observation is None:
         return defender_error(404, 'ResourceNotFound', f'File {file_hash} was not found')
     out = {k: observation.extra.get(k) for k in FILE_FIELDS}
-    out = _format_times(out, ('globalFirstObserved', 'globalLastObserved'))
-    return JSONResponse({'@odata.context': _context(request, 'Files/$entity'), **out})
+    out = format_times(out, ('globalFirstObserved', 'globalLastObserved'))
+    return JSONResponse({'@odata.context': odata_context(request, 'Files/$entity'), **out})
 
 
 def _org_stats(observation: Any, lookback: int) -> tuple[str, str | None, str | None]:
@@ -56,11 +56,11 @@ async def file_stats(request: Request, principal: Principal) -> Response:
     lookback = _lookback(request)
     if isinstance(lookback, JSONResponse):
         return lookback
-    observation = _store(request).files.get(file_hash.lower())
+    observation = request_store(request).files.get(file_hash.lower())
     prevalence, first, last = _org_stats(observation, lookback)
     extra = observation.extra if observation else {}
     return JSONResponse({
-        '@odata.context': _context(request, 'microsoft.windowsDefenderATP.api.InOrgFileStats'),
+        '@odata.context': odata_context(request, 'microsoft.windowsDefenderATP.api.InOrgFileStats'),
         'sha1': extra.get('sha1', file_hash.lower() if len(file_hash) == 40 else None),
         # Learn documents the numbers organizationPrevalence and globallyPrevalence; the service also sends the
         # older string counts orgPrevalence and globalPrevalence, which integrations built on it still read.
@@ -80,8 +80,8 @@ async def domain_stats(request: Request, principal: Principal) -> Response:
     if isinstance(lookback, JSONResponse):
         return lookback
     domain = request.path_params['domain'].lower()
-    prevalence, first, last = _org_stats(_store(request).domains.get(domain), lookback)
-    return JSONResponse({'@odata.context': _context(request, 'microsoft.windowsDefenderATP.api.InOrgDomainStats'),
+    prevalence, first, last = _org_stats(request_store(request).domains.get(domain), lookback)
+    return JSONResponse({'@odata.context': odata_context(request, 'microsoft.windowsDefenderATP.api.InOrgDomainStats'),
                          'host': domain, 'organizationPrevalence': int(prevalence), 'orgPrevalence': prevalence,
                          'orgFirstSeen': first, 'orgLastSeen': last})
 
@@ -96,8 +96,8 @@ async def ip_stats(request: Request, principal: Principal) -> Response:
     lookback = _lookback(request)
     if isinstance(lookback, JSONResponse):
         return lookback
-    prevalence, first, last = _org_stats(_store(request).ips.get(ip), lookback)
-    return JSONResponse({'@odata.context': _context(request, 'microsoft.windowsDefenderATP.api.InOrgIPStats'),
+    prevalence, first, last = _org_stats(request_store(request).ips.get(ip), lookback)
+    return JSONResponse({'@odata.context': odata_context(request, 'microsoft.windowsDefenderATP.api.InOrgIPStats'),
                          'ipAddress': ip, 'organizationPrevalence': int(prevalence), 'orgPrevalence': prevalence,
                          'orgFirstSeen': first, 'orgLastSeen': last})
 

@@ -9,7 +9,7 @@ from ..core.http import defender_error, json_body
 from ..core.hunting import hunting_stats
 from ..core.kql import KqlError, run_query
 from ..tokens import Principal
-from .common import HUNTING_WINDOW, _bad_body, _store, module
+from .common import HUNTING_WINDOW, bad_body, module, request_store
 from .hunting import hunting_view
 
 
@@ -17,11 +17,11 @@ from .hunting import hunting_view
 async def run_hunting(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
-        return _bad_body()
+        return bad_body()
     query = body.get('Query')
     if not isinstance(query, str) or not query.strip():
-        return _bad_body('Missing query.')
-    tables = hunting_view(_store(request))
+        return bad_body('Missing query.')
+    tables = hunting_view(request_store(request))
     now = now_ticks()
     try:
         result = run_query(tables, query, (now - HUNTING_WINDOW, now))

@@ -13,14 +13,9 @@ from ..core.clock import now_ticks, parse_time
 from ..core.http import acting_identity, defender_error, json_body
 from ..core.odata import ODataError, Prop
 from ..tokens import Principal
-from .common import MAX_IMPORT, TI, TI_READ, _bad_body, _context, _format_times, _odata_error, _store, module, page
+from .common import MAX_IMPORT, TI, TI_READ, bad_body, format_times, module, odata_context, odata_error, page, request_store
 from .odata import parse_query
-from .store import (
-    INDICATOR_ACTIONS,
-    INDICATOR_SEVERITIES,
-    INDICATOR_TYPES,
-    NotFound,
-)
+from .store import INDICATOR_ACTIONS, INDICATOR_SEVERITIES, INDICATOR_TYPES, NotFound
 
 INDICATOR_TIMES = ('creationTimeDateTimeUtc', 'expirationTime', 'lastUpdateTime')
 INDICATOR_PROPS = {n: Prop(n, k) for n, k in [
@@ -38,7 +33,7 @@ _INTERNAL_NETWORKS = [ipaddress.ip_network(n) for n in (
     '::1/128', 'fc00::/7', 'fe80::/10')]
 
 
-def _enum_value(value: Any, allowed: tuple[str, ...]) -> str | None:
+def enum_value(value: Any, allowed: tuple[str, ...]) -> str | None:
     if not isinstance(value, str):
         return None
     return next((a for a in allowed if a.lower() == value.strip().lower()), None)
@@ -51,11 +46,11 @@ def validate_indicator(body: Any, who: str) -> dict[str, Any]:
     for name in ('indicatorValue', 'indicatorType', 'action', 'title', 'description'):
         if not isinstance(body.get(name), str) or not body[name].strip():
             raise ValueError(f'{name} is required')
-    kind = _enum_value(body['indicatorType'], INDICATOR_TYPES)
+    kind = enum_value(body['indicatorType'], INDICATOR_TYPES)
     if kind is None:
         raise ValueError(f"indicatorType '{body['indicatorType']}' is not valid. Valid values are: "
                          f"{', '.join(INDICATOR_TYPES)}.")
-    action = _enum_value(body['action'], INDICATOR_ACTIONS)
+    action = enum_value(body['action'], INDICATOR_ACTIONS)
     if action is None:
         raise ValueError(f"action '{body['action']}' is not valid. Valid values are: {', '.join(INDICATOR_ACTIONS)}.")
     if action in FILE_ACTIONS_ONLY and kind not in _HEX:
@@ -80,7 +75,7 @@ def validate_indicator(body: Any, who: str) -> dict[str, Any]:
         raise ValueError(f"indicatorValue '{value}' is not a valid URL.")
     severity = None
     if body.get('severity') is not None:
-        severity = _enum_value(body['severity'], INDICATOR_SEVERITIES)
+        severity = enum_value(body['severity'], INDICATOR_SEVERITIES)
         if severity is None:
             raise ValueError(f"severity '{body['severity']}' is not valid. Valid values are: "
                              f"{', '.join(INDICATOR_SEVERITIES)}.")
@@ -117,7 +112,7 @@ def validate_indicator(body: Any, who: str) -> dict[str, Any]:
 
 
 def render_indicator(raw: dict[str, Any]) -> dict[str, Any]:
-    return _format_times(raw, INDICATOR_TIMES)
+    return format_times(raw, INDICATOR_TIMES)
 
 
 @module.route('/api/indicators', permissions=TI_READ)
@@ -126,8 +121,8 @@ async def list_indicators(request: Request, principal: Principal) -> Response:
         query = parse_query(request, INDICATOR_PROPS, 'microsoft.windowsDefenderATP.api.Indicator',
                             orderable=('creationTimeDateTimeUtc', 'lastUpdateTime', 'expirationTime', 'title'))
     except ODataError as exc:
-        return _odata_error(exc)
-    store = _store(request)
+        return odata_error(exc)
+    store = request_store(request)
     with store.lock:
         items = [dict(i) for i in sorted(store.indicators.values(), key=lambda i: int(i['id']))]
     return page(request, '/api/indicators', 'Indicators', items, query, render_indicator)
@@ -136,13 +131,13 @@ async def list_indicators(request: Request, principal: Principal) -> Response:
 @module.route('/api/indicators/{indicator_id}', permissions=TI_READ)
 async def get_indicator(request: Request, principal: Principal) -> Response:
     indicator_id = request.path_params['indicator_id']
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         record = store.indicators.get(indicator_id)
         if record is None:
             return defender_error(404, 'ResourceNotFound', f'Indicator {indicator_id} was not found')
         out = render_indicator(record)
-    return JSONResponse({'@odata.context': _context(request, 'Indicators/$entity'), **out})
+    return JSONResponse({'@odata.context': odata_context(request, 'Indicators/$entity'), **out})
 
 
 @module.route('/api/indicators', methods=['POST'], permissions=TI)
@@ -150,12 +145,12 @@ async def submit_indicator(request: Request, principal: Principal) -> Response:
     try:
         record = validate_indicator(await json_body(request), acting_identity(principal))
     except ValueError as exc:
-        return _bad_body(str(exc))
-    store = _store(request)
+        return bad_body(str(exc))
+    store = request_store(request)
     with store.lock:
         saved, _ = store.upsert_indicator(record)
         out = render_indicator(saved)
-    return JSONResponse({'@odata.context': _context(request, 'Indicators/$entity'), **out})
+    return JSONResponse({'@odata.context': odata_context(request, 'Indicators/$entity'), **out})
 
 
 @module.route('/api/indicators/import', methods=['POST'], permissions=TI)
@@ -163,11 +158,11 @@ async def import_indicators(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     items = body.get('Indicators') if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
-        return _bad_body('Indicators must be a non-empty list')
+        return bad_body('Indicators must be a non-empty list')
     if len(items) > MAX_IMPORT:
-        return _bad_body(f'A batch can hold at most {MAX_IMPORT} indicators')
+        return bad_body(f'A batch can hold at most {MAX_IMPORT} indicators')
     who = acting_identity(principal)
-    store = _store(request)
+    store = request_store(request)
     results = []
     with store.lock:
         for item in items:
@@ -179,7 +174,7 @@ async def import_indicators(request: Request, principal: Principal) -> Response:
                 continue
             results.append({'id': saved['id'], 'indicator': saved['indicatorValue'], 'isFailed': False,
                             'failureReason': None})
-    return JSONResponse({'@odata.context': _context(request, 'Collection(microsoft.windowsDefenderATP.api.'
+    return JSONResponse({'@odata.context': odata_context(request, 'Collection(microsoft.windowsDefenderATP.api.'
                                                              'ImportIndicatorResult)'), 'value': results})
 
 
@@ -187,7 +182,7 @@ async def import_indicators(request: Request, principal: Principal) -> Response:
 async def delete_indicator(request: Request, principal: Principal) -> Response:
     indicator_id = request.path_params['indicator_id']
     try:
-        _store(request).delete_indicator(indicator_id)
+        request_store(request).delete_indicator(indicator_id)
     except NotFound:
         return defender_error(404, 'ResourceNotFound', f'Indicator {indicator_id} was not found')
     return Response(status_code=204)

@@ -10,12 +10,10 @@ from ..core.clock import now_ticks
 from ..core.http import defender_error, json_body
 from ..core.odata import ODataError, Prop
 from ..tokens import Principal
-from .common import ALERT_READ, ALERT_WRITE, _bad_body, _context, _format_times, _odata_error, _store, module, page
-from .machines import _machine_or_404
+from .common import ALERT_READ, ALERT_WRITE, bad_body, format_times, module, odata_context, odata_error, page, request_store
+from .machines import machine_or_404
 from .odata import parse_query
-from .store import (
-    Investigation,
-)
+from .store import Investigation
 
 INVESTIGATION_TIMES = ('startTime', 'endTime')
 INVESTIGATION_PROPS = {n: Prop(n, k) for n, k in [
@@ -33,7 +31,7 @@ def investigation_raw(investigation: Investigation, now: int) -> dict[str, Any]:
 
 
 def render_investigation(raw: dict[str, Any]) -> dict[str, Any]:
-    return _format_times(raw, INVESTIGATION_TIMES)
+    return format_times(raw, INVESTIGATION_TIMES)
 
 
 @module.route('/api/investigations', permissions=ALERT_READ)
@@ -42,8 +40,8 @@ async def list_investigations(request: Request, principal: Principal) -> Respons
         query = parse_query(request, INVESTIGATION_PROPS, 'microsoft.windowsDefenderATP.api.Investigation',
                             orderable=('startTime', 'endTime'))
     except ODataError as exc:
-        return _odata_error(exc)
-    store = _store(request)
+        return odata_error(exc)
+    store = request_store(request)
     now = now_ticks()
     with store.lock:
         items = [investigation_raw(i, now) for i in sorted(store.investigations.values(), key=lambda i: i.id)]
@@ -53,13 +51,13 @@ async def list_investigations(request: Request, principal: Principal) -> Respons
 @module.route('/api/investigations/{investigation_id}', permissions=ALERT_READ)
 async def get_investigation(request: Request, principal: Principal) -> Response:
     raw_id = request.path_params['investigation_id']
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         investigation = store.investigations.get(int(raw_id)) if raw_id.isdigit() else None
         if investigation is None:
             return defender_error(404, 'ResourceNotFound', f'Investigation {raw_id} was not found')
         raw = investigation_raw(investigation, now_ticks())
-    return JSONResponse({'@odata.context': _context(request, 'Investigations/$entity'),
+    return JSONResponse({'@odata.context': odata_context(request, 'Investigations/$entity'),
                          **render_investigation(raw)})
 
 
@@ -69,13 +67,13 @@ async def get_investigation(request: Request, principal: Principal) -> Response:
 async def start_investigation(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
-        return _bad_body()
+        return bad_body()
     comment = body.get('Comment')
     if not isinstance(comment, str) or not comment.strip():
-        return _bad_body('Comment is required')
-    store = _store(request)
+        return bad_body('Comment is required')
+    store = request_store(request)
     with store.lock:
-        machine = _machine_or_404(store, request.path_params['machine_id'])
+        machine = machine_or_404(store, request.path_params['machine_id'])
         if isinstance(machine, JSONResponse):
             return machine
         investigation = store.add_investigation(Investigation(
@@ -83,7 +81,7 @@ async def start_investigation(request: Request, principal: Principal) -> Respons
             triggering_alert_id=None, state='Failed' if machine.broken else 'SuccessfullyRemediated',
             step=store.step_ticks(), status_details=comment))
         raw = investigation_raw(investigation, now_ticks())
-    return JSONResponse({'@odata.context': _context(request, 'Investigations/$entity'),
+    return JSONResponse({'@odata.context': odata_context(request, 'Investigations/$entity'),
                          **render_investigation(raw)}, status_code=201)
 
 

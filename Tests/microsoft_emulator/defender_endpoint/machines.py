@@ -17,20 +17,16 @@ from .common import (
     HUNTING_WINDOW,
     MACHINE_READ,
     MACHINE_WRITE,
-    _bad_body,
-    _context,
-    _format_times,
-    _odata_error,
-    _store,
+    bad_body,
+    format_times,
     module,
+    odata_context,
+    odata_error,
     page,
+    request_store,
 )
 from .odata import parse_query
-from .store import (
-    Machine,
-    MdeStore,
-    NotFound,
-)
+from .store import Machine, MdeStore, NotFound
 
 MACHINE_TIMES = ('firstSeen', 'lastSeen')
 MACHINE_PROPS = {n: Prop(n, k) for n, k in [
@@ -60,10 +56,10 @@ def machine_raw(m: Machine) -> dict[str, Any]:
 
 
 def render_machine(raw: dict[str, Any]) -> dict[str, Any]:
-    return _format_times(raw, MACHINE_TIMES)
+    return format_times(raw, MACHINE_TIMES)
 
 
-def _machine_or_404(store: MdeStore, key: str) -> Machine | JSONResponse:
+def machine_or_404(store: MdeStore, key: str) -> Machine | JSONResponse:
     try:
         return store.machine(key)
     except NotFound:
@@ -76,8 +72,8 @@ async def list_machines(request: Request, principal: Principal) -> Response:
         query = parse_query(request, MACHINE_PROPS, 'microsoft.windowsDefenderATP.api.PublicMachine',
                             orderable=('computerDnsName', 'lastSeen', 'firstSeen', 'riskScore', 'healthStatus'))
     except ODataError as exc:
-        return _odata_error(exc)
-    store = _store(request)
+        return odata_error(exc)
+    store = request_store(request)
     with store.lock:
         items = [machine_raw(m) for m in store.machines.values()]
     return page(request, '/api/machines', 'Machines', items, query, render_machine)
@@ -104,23 +100,23 @@ async def find_by_ip(request: Request, principal: Principal) -> Response:
     if when < now - HUNTING_WINDOW:
         return defender_error(400, 'InvalidRequest', 'The timestamp must be within the last 30 days.')
     margin = 15 * 60 * TICKS_PER_SECOND
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         found = [machine_raw(m) for m in store.machines.values()
                  if m.last_ip == ip and m.first_seen - margin <= when and when <= max(now, m.last_seen) + margin]
-    return JSONResponse({'@odata.context': _context(request, 'Machines'),
+    return JSONResponse({'@odata.context': odata_context(request, 'Machines'),
                          'value': [render_machine(m) for m in found]})
 
 
 @module.route('/api/machines/{machine_id}', permissions=MACHINE_READ)
 async def get_machine(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
-        machine = _machine_or_404(store, request.path_params['machine_id'])
+        machine = machine_or_404(store, request.path_params['machine_id'])
         if isinstance(machine, JSONResponse):
             return machine
         raw = machine_raw(machine)
-    return JSONResponse({'@odata.context': _context(request, 'Machines/$entity'), **render_machine(raw)})
+    return JSONResponse({'@odata.context': odata_context(request, 'Machines/$entity'), **render_machine(raw)})
 
 
 USER_TIMES = ('firstSeen', 'lastSeen')
@@ -128,30 +124,30 @@ USER_TIMES = ('firstSeen', 'lastSeen')
 
 @module.route('/api/machines/{machine_id}/logonusers', permissions=['User.Read.All', 'User.Read'])
 async def logon_users(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
-        machine = _machine_or_404(store, request.path_params['machine_id'])
+        machine = machine_or_404(store, request.path_params['machine_id'])
         if isinstance(machine, JSONResponse):
             return machine
-        users = [_format_times(u, USER_TIMES) for u in machine.logon_users]
-    return JSONResponse({'@odata.context': _context(request, 'Users'), 'value': users})
+        users = [format_times(u, USER_TIMES) for u in machine.logon_users]
+    return JSONResponse({'@odata.context': odata_context(request, 'Users'), 'value': users})
 
 
 @module.route('/api/machines/{machine_id}/tags', methods=['POST'], permissions=MACHINE_WRITE)
 async def machine_tags(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
-        return _bad_body()
+        return bad_body()
     value, action = body.get('Value'), body.get('Action')
     if not isinstance(value, str) or not value.strip():
-        return _bad_body('Value is required')
+        return bad_body('Value is required')
     if not isinstance(action, str) or action.lower() not in ('add', 'remove'):
-        return _bad_body("Action must be 'Add' or 'Remove'")
+        return bad_body("Action must be 'Add' or 'Remove'")
     if len(value) > 200:
-        return _bad_body('Tag value is too long (maximum 200 characters)')
-    store = _store(request)
+        return bad_body('Tag value is too long (maximum 200 characters)')
+    store = request_store(request)
     with store.lock:
-        machine = _machine_or_404(store, request.path_params['machine_id'])
+        machine = machine_or_404(store, request.path_params['machine_id'])
         if isinstance(machine, JSONResponse):
             return machine
         if action.lower() == 'add' and value not in machine.tags:
@@ -160,27 +156,27 @@ async def machine_tags(request: Request, principal: Principal) -> Response:
             machine.tags.remove(value)
         store.bump()
         raw = machine_raw(machine)
-    return JSONResponse({'@odata.context': _context(request, 'Machines/$entity'), **render_machine(raw)})
+    return JSONResponse({'@odata.context': odata_context(request, 'Machines/$entity'), **render_machine(raw)})
 
 
 def _related(request: Request, machine_ids: list[str]) -> JSONResponse:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         items = [machine_raw(store.machines[i]) for i in machine_ids if i in store.machines]
-    return JSONResponse({'@odata.context': _context(request, 'Machines'),
+    return JSONResponse({'@odata.context': odata_context(request, 'Machines'),
                          'value': [render_machine(i) for i in items]})
 
 
 @module.route('/api/files/{file_hash}/machines', permissions=MACHINE_READ)
 async def file_machines(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     observation = store.files.get(request.path_params['file_hash'].lower())
     return _related(request, observation.machine_ids if observation else [])
 
 
 @module.route('/api/domains/{domain}/machines', permissions=MACHINE_READ)
 async def domain_machines(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     observation = store.domains.get(request.path_params['domain'].lower())
     return _related(request, observation.machine_ids if observation else [])
 
@@ -189,7 +185,7 @@ async def domain_machines(request: Request, principal: Principal) -> Response:
 async def user_machines(request: Request, principal: Principal) -> Response:
     wanted = request.path_params['user'].lower()
     wanted = wanted.split('\\')[-1].split('@')[0]
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         ids = [m.id for m in store.machines.values()
                if any(u['accountName'].lower() == wanted for u in m.logon_users)]

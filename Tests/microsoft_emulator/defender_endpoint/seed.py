@@ -12,12 +12,7 @@ from typing import Any
 from ..core.clock import TICKS_PER_SECOND, now_ticks
 from ..core.directory import USERS
 from ..core.ids import guid, hex_digest, mix
-from .store import (
-    Investigation,
-    Machine,
-    MdeStore,
-    Observation,
-)
+from .store import Investigation, Machine, MdeStore, Observation
 
 DEFAULT_MACHINES = 40
 DEFAULT_ALERTS = 30

@@ -15,12 +15,7 @@ from ..core.clock import TICKS_PER_SECOND, now_ticks
 from ..core.directory import DOMAIN, USERS, User
 from ..core.hunting import TABLE_SCHEMAS
 from ..core.ids import guid, hex_digest, mix
-from .store import (
-    Alert,
-    Comment,
-    Incident,
-    XdrStore,
-)
+from .store import Alert, Comment, Incident, XdrStore
 
 MAX_GENERATE = 200_000
 ANALYSTS = [f'secop{i}@{DOMAIN}' for i in (1, 2, 3)] + [f'soc.analyst@{DOMAIN}']
