@@ -24,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..core.api import ApiModule
+from ..core.http import next_link
 from ..core.odata import (
     ODataError,
     lookup,
@@ -130,10 +130,7 @@ def collection(request: Request, items: list[dict[str, Any]]) -> Response:
         return api_error(400, 'BadRequest', str(exc))
     end = query.skip + len(page)
     if page and end < len(rows):
-        params = [(k, v) for k, v in request.query_params.multi_items() if k.lower() != '$skip']
-        params.append(('$skip', str(end)))
-        body['@odata.nextLink'] = (f'{str(request.base_url).rstrip("/")}{request.url.path}?'
-                                   f'{urlencode(params, quote_via=quote, safe="$,:()")}')
+        body['@odata.nextLink'] = next_link(request, request.url.path, end)
     return JSONResponse(body)
 
 
