@@ -8,7 +8,7 @@ import time
 import pytest
 from e2e_runtime import ok
 
-from microsoft_emulator.apis.mde_live_response import get_file_gzip, script_result
+from microsoft_emulator.defender_endpoint.live_response import get_file_gzip, script_result
 from microsoft_emulator.testing import admin
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from e2e_runtime import as_list, ok
 
-from microsoft_emulator.apis.mde_seed import PLATFORMS
+from microsoft_emulator.defender_endpoint.seed import PLATFORMS
 from microsoft_emulator.testing import admin
 
 pytestmark = pytest.mark.e2e

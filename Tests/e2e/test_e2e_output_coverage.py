@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from e2e_runtime import LocalRun, as_list, ok
 
-from microsoft_emulator.apis.mde_seed import file_hashes
+from microsoft_emulator.defender_endpoint.seed import file_hashes
 from microsoft_emulator.testing import admin
 from xsoar_local.context import written_paths
 

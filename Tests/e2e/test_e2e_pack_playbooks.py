@@ -24,7 +24,7 @@ import pytest
 import yaml
 from e2e_runtime import as_list
 
-from microsoft_emulator.apis.mde_seed import file_hashes
+from microsoft_emulator.defender_endpoint.seed import file_hashes
 from microsoft_emulator.testing import admin
 from xsoar_local.emulator import emulator_env
 

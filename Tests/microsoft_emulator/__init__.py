@@ -1,5 +1,6 @@
 """A local emulator of the Microsoft services the Defender packs talk to (Entra ID, managed identities, the
-Cortex XSOAR token proxy, and the product APIs registered in ``apis``), served over real HTTP(S) on loopback.
+Cortex XSOAR token proxy, and the product APIs, one package per product over a small ``core``), served over real
+HTTP(S) on loopback.
 
 ``EmulatorServer`` runs it in-process; ``microsoft-emulator serve`` runs it as a process. See README.md.
 """

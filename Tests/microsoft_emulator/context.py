@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from .core.stores import StoreRegistry
 from .faults import FaultRegistry
 from .ratelimits import RateLimiter, RateLimitRule
 from .requestlog import RequestLog
@@ -17,7 +18,7 @@ from .state import EmulatorState
 from .tokens import TokenService
 
 if TYPE_CHECKING:
-    from .apis import ApiModule
+    from .core.api import ApiModule
 
 
 class EmuRoute(Route):
@@ -40,8 +41,8 @@ class EmulatorContext:
     log: RequestLog = field(default_factory=RequestLog)
     ca_path: Path | None = None
     rate_limit_overrides: dict[str, list[RateLimitRule]] = field(default_factory=dict)
-    # Product data kept outside EmulatorState (e.g. the Defender XDR store) registers here to be reset with it.
-    reset_hooks: list[Callable[[], None]] = field(default_factory=list)
+    # Every product's data (incidents, machines, indicators...): created on first use, reset with the emulator.
+    stores: StoreRegistry = field(default_factory=StoreRegistry)
 
     def rate_rules(self, module: ApiModule) -> list[RateLimitRule]:
         return self.rate_limit_overrides.get(module.name, list(module.rate_limits))
@@ -53,8 +54,7 @@ class EmulatorContext:
         self.log.clear()
         self.limiter.clear()
         self.rate_limit_overrides.clear()
-        for hook in self.reset_hooks:
-            hook()
+        self.stores.reset()
 
 
 def emulator_context(request: Request) -> EmulatorContext:

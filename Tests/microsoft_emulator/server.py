@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import pickle
 import socket
 import tempfile
 import threading
@@ -15,11 +17,13 @@ import uvicorn
 from starlette.applications import Starlette
 
 from . import admin, identity
-from .apis import ApiModule, builtin_modules
 from .certs import tls_material
 from .context import EmulatorContext, EmuRoute
+from .core.api import ApiModule
+from .core.stores import StoreRegistry
 from .faults import FaultRegistry, parse_fault
 from .middleware import EmulatorMiddleware
+from .products import builtin_modules
 from .requestlog import RequestLog
 from .state import EmulatorState, load_seed
 from .tokens import TokenService
@@ -123,7 +127,8 @@ class EmulatorServer:
             if host not in ('0.0.0.0', '::', '', *names):  # noqa: S104
                 names = (host, *names)
             self.ca_path, self._server_pem = tls_material(self.state_dir / 'tls', names)
-        self.context = EmulatorContext(state=self.state, tokens=self.tokens, modules=modules, ca_path=self.ca_path)
+        self.context = EmulatorContext(state=self.state, tokens=self.tokens, modules=modules, ca_path=self.ca_path,
+                                       stores=StoreRegistry(self.state_dir / 'stores'))
         self.app = create_app(self.context)
         self.host = host
         self._sock = bind_socket(host, port)
@@ -200,6 +205,14 @@ class EmulatorServer:
         finally:
             self._cleanup()
 
+    def save_stores(self) -> None:
+        """Keep the products' data (incidents, machines...) for the next start on this state directory; done when
+        the server stops. A temporary state directory is removed instead."""
+        try:
+            self.context.stores.save()
+        except (OSError, TypeError, AttributeError, pickle.PicklingError) as exc:
+            logging.getLogger(__name__).warning('could not save the product stores: %s', exc)
+
     def stop(self) -> None:
         self.app.stopping = True
         if self._uvicorn is not None:
@@ -218,6 +231,8 @@ class EmulatorServer:
             self._sock.close()
         except OSError:
             pass
+        if self._tmp is None:
+            self.save_stores()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

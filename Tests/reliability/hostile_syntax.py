@@ -11,7 +11,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from microsoft_emulator.apis import kql
+from microsoft_emulator.core import kql
 
 _ODATA_STRING = re.compile(r"'(?:[^']|'')*'")
 

@@ -306,3 +306,14 @@ def issue_app_token(ctx: EmulatorContext, *, app: App, tenant_id: str, resource:
                 'access_token': at.token}
     return {'token_type': 'Bearer', 'expires_in': at.expires_in, 'ext_expires_in': at.expires_in,
             'access_token': at.token}
+
+
+NO_STORE = {'Cache-Control': 'no-store, no-cache', 'Pragma': 'no-cache'}
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get('content-type', '')
+    if 'application/x-www-form-urlencoded' not in content_type and 'multipart/form-data' not in content_type:
+        return {}
+    form = await request.form()
+    return {k: str(v) for k, v in form.items()}

@@ -22,12 +22,14 @@ from ..errors import EntraError, entra_error_response
 from ..requestlog import annotate
 from ..state import DeviceCode
 from .common import (
+    NO_STORE,
     TenantRef,
     authenticate_client,
     base_url,
     find_app,
     issue_delegated,
     parse_scopes,
+    read_form,
     resolve_tenant,
     resource_scope_request,
 )
@@ -40,8 +42,6 @@ def _normalize_user_code(value: str) -> str:
 
 
 async def devicecode_endpoint(request: Request) -> Response:
-    from .entra import NO_STORE, read_form
-
     ctx = emulator_context(request)
     v1 = '/v2.0/' not in request.url.path
     try:

@@ -15,6 +15,7 @@ from ..requestlog import annotate
 from . import authorize, device_code
 from .common import (
     DEVICE_CODE_GRANT,
+    NO_STORE,
     TenantRef,
     authenticate_client,
     base_url,
@@ -23,19 +24,10 @@ from .common import (
     issue_app_token,
     issue_delegated,
     parse_scopes,
+    read_form,
     resolve_tenant,
     resource_scope_request,
 )
-
-NO_STORE = {'Cache-Control': 'no-store, no-cache', 'Pragma': 'no-cache'}
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    content_type = request.headers.get('content-type', '')
-    if 'application/x-www-form-urlencoded' not in content_type and 'multipart/form-data' not in content_type:
-        return {}
-    form = await request.form()
-    return {k: str(v) for k, v in form.items()}
 
 
 def _iso(epoch: float) -> str:

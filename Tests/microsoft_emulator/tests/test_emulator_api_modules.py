@@ -8,7 +8,7 @@ import pytest
 import requests
 from starlette.responses import JSONResponse
 
-from microsoft_emulator.apis import ApiModule
+from microsoft_emulator.core.api import ApiModule
 from microsoft_emulator.ratelimits import GRAPH_SECURITY, M365D_INCIDENTS, MDE_DEFAULT, MDE_HUNTING, RateLimitRule
 from microsoft_emulator.server import EmulatorServer
 from microsoft_emulator.testing import (

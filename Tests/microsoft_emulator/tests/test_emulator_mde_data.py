@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from microsoft_emulator.apis.xdr_store import parse_time
+from microsoft_emulator.core.clock import parse_time
 from microsoft_emulator.testing import MDE, access_token, admin
 
 ALERT_KEYS = ['id', 'incidentId', 'investigationId', 'assignedTo', 'severity', 'status', 'classification',

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from microsoft_emulator.apis.mde_live_response import get_file_content, get_file_gzip, script_result
+from microsoft_emulator.defender_endpoint.live_response import get_file_content, get_file_gzip, script_result
 from microsoft_emulator.testing import MDE, access_token, admin
 
 STEP = 0.1

@@ -7,8 +7,6 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from microsoft_emulator.apis.threat_intel import PAGE_SIZE, ODataError, parse_filter
-from microsoft_emulator.apis.threat_intel_data import DATA
 from microsoft_emulator.testing import (
     GRAPH,
     MDE,
@@ -17,6 +15,8 @@ from microsoft_emulator.testing import (
     SECRET_APP_ID,
     access_token,
 )
+from microsoft_emulator.threat_intelligence.data import DATA
+from microsoft_emulator.threat_intelligence.routes import PAGE_SIZE, ODataError, parse_filter
 
 TI = '/v1.0/security/threatIntelligence'
 WHOIS_ID = DATA.whois['contoso.com']['id']

@@ -8,9 +8,10 @@ import tracemalloc
 import pytest
 import requests
 
-from microsoft_emulator.apis import xdr_seed
-from microsoft_emulator.apis.xdr_odata import ODataError, Prop, parse_filter, time_bounds
-from microsoft_emulator.apis.xdr_store import INCIDENT_STATUS, XdrStore, format_time, parse_time
+from microsoft_emulator.core.clock import format_time, parse_time
+from microsoft_emulator.core.odata import ODataError, Prop, parse_filter, time_bounds
+from microsoft_emulator.defender_xdr import seed as xdr_seed
+from microsoft_emulator.defender_xdr.store import INCIDENT_STATUS, XdrStore
 from microsoft_emulator.testing import GRAPH, M365D, access_token, admin
 
 START = '2026-01-01T10:00:00Z'

@@ -6,29 +6,31 @@ advanced hunting, as documented under "Microsoft Defender XDR APIs".
   refused, as the API refuses it. Newest first. ``@odata.nextLink`` (a ``$skip`` link) while more remain.
 * ``GET /api/incidents/{id}``, ``PATCH /api/incidents/{id}`` (status, assignedTo, classification, determination,
   tags, comment; enum values and the classification/determination pairs are checked).
-* ``POST /api/advancedhunting/run`` ``{"Query": ...}`` -> ``{"Stats", "Schema", "Results"}`` (see kql.py).
+* ``POST /api/advancedhunting/run`` ``{"Query": ...}`` -> ``{"Stats", "Schema", "Results"}`` (see core/kql.py).
 
 Errors are shaped like the service's: ``{"error": {"code", "message", "target"}}``. :func:`modules` returns this
 module and the Graph security module; this module also carries the ``/_emulator/xdr/...`` admin routes.
 """
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..context import EmuRoute, emulator_context
+from ..context import emulator_context
+from ..core.api import ApiModule
+from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks
+from ..core.http import acting_identity, base_url, defender_error, json_body, next_link
+from ..core.hunting import hunting_stats
+from ..core.kql import KqlError, run_query
+from ..core.odata import ODataError, Prop, enum_lookup, parse_count, parse_filter, query_options
 from ..ratelimits import M365D_HUNTING, M365D_INCIDENTS
-from ..requestlog import annotate
 from ..tokens import Principal
-from . import ApiModule
-from .kql import KqlError, run_query
-from .xdr_odata import ODataError, Prop, parse_count, parse_filter, run_incident_query
-from .xdr_store import (
+from .hunting import XdrTables
+from .instance import get_store
+from .query import run_incident_query
+from .store import (
     ALERT_STATUS,
     CLASSIFICATION,
     DEPRECATED_DETERMINATIONS,
@@ -38,16 +40,11 @@ from .xdr_store import (
     LEGACY_DETERMINATION_ALIASES,
     SERVICE_SOURCES,
     SEVERITY,
-    TICKS_PER_SECOND,
     Alert,
     Incident,
     NotFound,
     XdrStore,
     determination_allowed,
-    enum_lookup,
-    format_time,
-    get_store,
-    now_ticks,
 )
 
 MAX_TOP = 100
@@ -58,63 +55,9 @@ WRITE = ['Incident.ReadWrite.All', 'Incident.ReadWrite']
 HUNT = ['AdvancedHunting.Read.All', 'AdvancedHunting.Read']
 
 
-class _DefenderXdrModule(ApiModule):
-    """The Defender XDR module, which also mounts the store's admin routes (no token needed)."""
-
-    def starlette_routes(self) -> list[EmuRoute]:
-        from .xdr_admin import routes as admin_routes
-        return [*super().starlette_routes(), *admin_routes()]
-
-
-module = _DefenderXdrModule('defender_xdr', host='m365d', audiences=('m365d',), error_style='defender',
-                            rate_limits=[*M365D_INCIDENTS, *M365D_HUNTING])
-
-
-def modules() -> list[ApiModule]:
-    """Defender XDR and Graph security, for ``builtin_modules()``."""
-    from .graph_security import module as graph_module
-    return [module, graph_module]
-
-
-# ----- errors -------------------------------------------------------------------------------------------------------
-
-def defender_error(status: int, code: str, message: str) -> JSONResponse:
-    annotate(error=code)
-    return JSONResponse({'error': {'code': code, 'message': message, 'target': f'|{uuid.uuid4().hex[:16]}.'}},
-                        status_code=status)
-
-
-def acting_identity(principal: Principal) -> str:
-    """Who a comment or change is attributed to: the signed-in user's UPN, or ``API-App:<client id>``."""
-    if not principal.is_app_only:
-        upn = principal.claims.get('upn') or principal.claims.get('unique_name')
-        if upn:
-            return str(upn)
-    return f'API-App:{principal.client_id}'
-
-
-async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip('/')
-
-
-def next_link(request: Request, path: str, skip: int) -> str:
-    """The request's URL with ``$skip`` replaced."""
-    query = [(k, v) for k, v in request.query_params.multi_items() if k.lower() != '$skip']
-    query.append(('$skip', str(skip)))
-    return f"{base_url(request)}{path}?{urlencode(query, quote_via=quote, safe=SAFE_QUERY_CHARS)}"
-
-
-SAFE_QUERY_CHARS = "$,:'()"
+# The package's modules() mounts the store's admin routes (admin.py, no token needed) on this module.
+module = ApiModule('defender_xdr', host='m365d', audiences=('m365d',), error_style='defender',
+                   rate_limits=[*M365D_INCIDENTS, *M365D_HUNTING])
 
 
 # ----- rendering ----------------------------------------------------------------------------------------------------
@@ -206,13 +149,8 @@ def _odata_error(message: str) -> JSONResponse:
 
 @module.route('/api/incidents', permissions=READ)
 async def list_incidents(request: Request, principal: Principal) -> Response:
-    params = request.query_params
-    for key in params:
-        if key.startswith('$') and key.lower() not in ALLOWED_OPTIONS:
-            return _odata_error(f"Query option '{key}' is not allowed. To allow it, set the 'AllowedQueryOptions' "
-                                f"property on EnableQueryAttribute or QueryValidationSettings.")
-    options = {k.lower(): v for k, v in params.items() if k.startswith('$')}
     try:
+        options = query_options(request.query_params.items(), ALLOWED_OPTIONS)
         top = parse_count('$top', options.get('$top'))
         skip = parse_count('$skip', options.get('$skip')) or 0
         node = parse_filter(options['$filter'], FILTER_PROPS, 'Incident', KNOWN_PROPS) if '$filter' in options \
@@ -340,22 +278,6 @@ async def update_incident(request: Request, principal: Principal) -> Response:
 
 # ----- advanced hunting ---------------------------------------------------------------------------------------------
 
-def hunting_stats(seconds: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    size = sum(len(json.dumps(r, separators=(',', ':'))) for r in rows[:1000]) * max(1, len(rows)) // max(
-        1, min(len(rows), 1000))
-    cpu = f'00:00:{min(seconds * 4, 59.9999999):010.7f}'
-    return {
-        'ExecutionTime': round(seconds, 6),
-        'resource_usage': {
-            'cache': {'memory': {'hits': 1000 + len(rows), 'misses': 12, 'total': 1012 + len(rows)},
-                      'disk': {'hits': 8, 'misses': 1, 'total': 9}},
-            'cpu': {'user': cpu, 'kernel': '00:00:00', 'total cpu': cpu},
-            'memory': {'peak_per_node': 16_777_216 + size},
-        },
-        'dataset_statistics': [{'table_row_count': len(rows), 'table_size': size}],
-    }
-
-
 @module.route('/api/advancedhunting/run', methods=['POST'], permissions=HUNT)
 async def run_hunting(request: Request, principal: Principal) -> Response:
     body = await json_body(request)
@@ -367,7 +289,7 @@ async def run_hunting(request: Request, principal: Principal) -> Response:
     store = get_store(emulator_context(request))
     now = now_ticks()
     try:
-        result = run_query(store, query, (now - HUNTING_WINDOW, now))
+        result = run_query(XdrTables(store), query, (now - HUNTING_WINDOW, now))
     except KqlError as exc:
         return defender_error(400, 'BadRequest', str(exc))
     return JSONResponse({

@@ -1,7 +1,7 @@
 """The data behind the Defender for Endpoint API (``https://api.securitycenter.microsoft.com``): machines, machine
 actions, investigations, alerts, indicators, and the file/domain/IP observations the statistics come from.
 
-Times are ticks (100 ns since the Unix epoch, see xdr_store). Machine actions are not driven by a timer: their status
+Times are ticks (100 ns since the Unix epoch, see core/clock.py). Machine actions are not driven by a timer: their status
 is a function of their age (Pending for one step, InProgress for the next, then Succeeded, or Failed on a machine
 marked broken), worked out under the lock whenever the store is read (:meth:`MdeStore.advance`). When an action
 completes, its effect on the machine (isolation, code-execution restriction, offboarding) is applied once. The step
@@ -15,12 +15,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .xdr_store import TICKS_PER_SECOND, now_ticks
-
-if TYPE_CHECKING:
-    from ..context import EmulatorContext
+from ..core.clock import TICKS_PER_SECOND, now_ticks
 
 DEFAULT_STEP_SECONDS = 4.0
 
@@ -114,7 +111,7 @@ class MachineAction:
     cancellation_comment: str | None = None
     cancelled: int | None = None
     applied: bool = False
-    live: Any = None                      # live response: the commands and their outcome (mde_live_response)
+    live: Any = None                      # live response: the commands and their outcome (live_response.py)
     aged: int = 0                         # ticks added to the age by the admin API (tests step without the clock)
 
     def status_at(self, now: int) -> str:
@@ -214,6 +211,23 @@ class MdeStore:
 
     def bump(self) -> None:
         self.version += 1
+
+    TRANSIENT = ('lock', '_seeder', 'hunting_cache', '_tvm_inventory')   # rebuilt on demand
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restart must keep (the store registry saves it): machines, actions (their status follows
+        from their age, so it carries on), investigations, alerts, indicators, observations, settings, added
+        hunting rows and other features' state."""
+        with self.lock:
+            return {k: v for k, v in vars(self).items() if k not in self.TRANSIENT}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        with self.lock:
+            for name in self.TRANSIENT[2:]:
+                self.__dict__.pop(name, None)
+            self.__dict__.update(state)
+            self.hunting_cache = None
+            self.bump()
 
     # ----- machines ---------------------------------------------------------------------------------------------
     def add_machine(self, machine: Machine) -> Machine:
@@ -400,26 +414,3 @@ class MdeStore:
                      'isolation': m.isolation, 'restricted': m.restricted, 'broken': m.broken,
                      'machineTags': list(m.tags), 'onboardingStatus': m.onboarding_status,
                      'healthStatus': m.health_status} for m in self.machines.values()]
-
-
-_STORE_ATTRIBUTE = '_mde_store'
-_CREATE_LOCK = threading.Lock()
-
-
-def get_store(ctx: EmulatorContext) -> MdeStore:
-    """The context's store, created (seeded, and registered for reset) on first use."""
-    store = getattr(ctx, _STORE_ATTRIBUTE, None)
-    if store is not None:
-        return store
-    with _CREATE_LOCK:
-        store = getattr(ctx, _STORE_ATTRIBUTE, None)
-        if store is not None:
-            return store
-        from .mde_seed import seed_store
-
-        seed_spec = ctx.state.seed.get('defender_endpoint') if isinstance(ctx.state.seed, dict) else None
-        spec = seed_spec if isinstance(seed_spec, dict) else None
-        store = MdeStore(ctx.state.default_tenant_id, seeder=lambda s: seed_store(s, spec))
-        ctx.reset_hooks.append(store.reset)
-        setattr(ctx, _STORE_ATTRIBUTE, store)
-        return store

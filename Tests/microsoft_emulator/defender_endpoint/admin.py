@@ -30,10 +30,13 @@ from starlette.responses import JSONResponse, Response
 
 from ..adminkit import AdminError, Endpoint, admin_handler, json_body
 from ..context import EmuRoute, emulator_context
-from . import mde_seed, xdr_seed
-from .defender_endpoint import action_raw, render_action, render_alert
-from .mde_store import ALERT_SEVERITIES, ALERT_STATUSES, MdeStore, NotFound, get_store
-from .xdr_store import format_time, now_ticks, parse_time
+from ..core.clock import format_time, now_ticks, parse_time
+from ..core.hunting import TABLE_SCHEMAS
+from . import seed as mde_seed
+from .actions import action_raw, render_action
+from .alert_routes import render_alert
+from .instance import get_store
+from .store import ALERT_SEVERITIES, ALERT_STATUSES, MdeStore, NotFound
 
 
 def _handler(fn: Endpoint) -> Endpoint:
@@ -152,7 +155,7 @@ async def settings(request: Request) -> Response:
 async def hunting_rows(request: Request) -> Response:
     body = await json_body(request)
     table = body.get('table')
-    schema = xdr_seed.TABLE_SCHEMAS.get(table) if isinstance(table, str) else None
+    schema = TABLE_SCHEMAS.get(table) if isinstance(table, str) else None
     if schema is None or table not in mde_seed.HUNTING_TABLES or table == 'AlertInfo':
         raise AdminError(f"table must be one of {', '.join(t for t in mde_seed.HUNTING_TABLES if t != 'AlertInfo')}")
     rows = body.get('rows')
@@ -176,7 +179,7 @@ async def hunting_rows(request: Request) -> Response:
 
 
 async def reset_store(request: Request) -> Response:
-    from .graph_ti_indicators import reset_indicators
+    from .graph_indicators import reset_indicators
 
     _store(request).reset()
     reset_indicators(request)

@@ -11,61 +11,12 @@ change, so time-range filters bisect instead of scanning. Every method takes the
 from __future__ import annotations
 
 import bisect
-import calendar
-import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ..context import EmulatorContext
-
-TICKS_PER_SECOND = 10_000_000
-
-# ----- time ---------------------------------------------------------------------------------------------------------
-
-_ISO = re.compile(r'^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?'
-                  r'(Z|z|[+-]\d{2}:?\d{2})?$')
-
-
-def now_ticks() -> int:
-    return time.time_ns() // 100
-
-
-def parse_time(text: str) -> int:
-    """An ISO 8601 date or date-time (fraction up to 7 digits kept exactly; offsets honoured) -> ticks.
-    Raises ``ValueError``."""
-    match = _ISO.match(text.strip())
-    if not match:
-        raise ValueError(f'not an ISO 8601 date-time: {text!r}')
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    seconds = calendar.timegm((int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)))
-    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hour or 0) < 24 and int(minute or 0) < 60
-            and int(second or 0) < 61):
-        raise ValueError(f'not a valid date-time: {text!r}')
-    ticks = seconds * TICKS_PER_SECOND
-    if fraction:
-        ticks += int((fraction + '0000000')[:7])
-    if offset and offset not in ('Z', 'z'):
-        sign = -1 if offset[0] == '-' else 1
-        digits = offset[1:].replace(':', '')
-        ticks -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60) * TICKS_PER_SECOND
-    return ticks
-
-
-def format_time(ticks: int | None) -> str | None:
-    """Ticks -> ``2026-01-01T10:00:00.123Z`` (fraction trimmed of trailing zeros, none when whole seconds), the way
-    Microsoft's APIs print DateTimeOffset values."""
-    if ticks is None:
-        return None
-    seconds, fraction = divmod(ticks, TICKS_PER_SECOND)
-    base = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))
-    if fraction:
-        return f"{base}.{f'{fraction:07d}'.rstrip('0')}Z"
-    return base + 'Z'
-
+from ..core.clock import format_time, now_ticks
 
 # ----- enums: Graph value (canonical) <-> legacy Defender XDR value -------------------------------------------------
 
@@ -119,19 +70,6 @@ DETECTION_SOURCES = {
     'm365d': ('MTP', 'microsoft365Defender'),
     'aadip': ('AzureAdIdentityProtection', 'azureAdIdentityProtection'),
 }
-
-
-def enum_lookup(value: Any, table: dict[str, str], aliases: dict[str, str] | None = None) -> str | None:
-    """A Graph or legacy spelling (any case) -> the canonical Graph value, or None when unknown."""
-    if not isinstance(value, str):
-        return None
-    lowered = value.strip().lower()
-    for graph_value, legacy_value in table.items():
-        if lowered in (graph_value.lower(), legacy_value.lower()):
-            return graph_value
-    if aliases and lowered in aliases:
-        return aliases[lowered]
-    return None
 
 
 def determination_allowed(classification: str, determination: str) -> bool:
@@ -215,7 +153,7 @@ class XdrStore:
         self.tenant_id = tenant_id
         self._seeder = seeder
         self.version = 0                 # bumped on every change (caches key on it)
-        self.hunting: dict[str, Any] = {}  # kql tables, owned by kql.py
+        self.hunting: dict[str, Any] = {}  # hunting tables, owned by hunting.py
         self.clear(reset_ids=True)
         if seeder is not None:
             seeder(self)
@@ -240,6 +178,21 @@ class XdrStore:
             self.clear(reset_ids=True)
             if self._seeder is not None:
                 self._seeder(self)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restart must keep (the store registry saves it): incidents, alerts, indexes, IDs, the
+        hunting tables' anchor, sizes and added rows (generated rows are made again from them)."""
+        with self.lock:
+            state = {k: v for k, v in vars(self).items() if k not in ('lock', '_seeder')}
+            state['hunting'] = {k: v for k, v in self.hunting.items() if k != 'rows'}
+            return state
+
+    def restore(self, state: dict[str, Any]) -> None:
+        with self.lock:
+            self.__dict__.update(state)
+            if self.hunting:
+                self.hunting['rows'] = {}
+            self.version += 1
 
     def allocate_ids(self, count: int) -> int:
         with self.lock:
@@ -380,30 +333,3 @@ def sort_incidents(items: Iterable[Incident], keys: list[tuple[str, bool]]) -> l
     for attribute, descending in reversed(keys):
         result.sort(key=lambda i, a=attribute: getattr(i, a), reverse=descending)   # type: ignore[misc]
     return result
-
-
-# ----- one store per emulator ---------------------------------------------------------------------------------------
-
-_STORE_ATTRIBUTE = '_microsoft_emulator_xdr_store'
-_CREATE_LOCK = threading.Lock()
-
-
-def get_store(ctx: EmulatorContext) -> XdrStore:
-    """The emulator's incident store, created (and seeded) on first use. The emulator's reset (``POST
-    /_emulator/reset``, ``EmulatorServer.reset()``) goes through ``EmulatorContext.reset``; the first use wraps
-    that method so a reset also puts the store back to its seed."""
-    store = getattr(ctx, _STORE_ATTRIBUTE, None)
-    if store is not None:
-        return store
-    with _CREATE_LOCK:
-        store = getattr(ctx, _STORE_ATTRIBUTE, None)
-        if store is not None:
-            return store
-        from .xdr_seed import seed_store
-
-        seed_spec = ctx.state.seed.get('defender_xdr') if isinstance(ctx.state.seed, dict) else None
-        store = XdrStore(ctx.state.default_tenant_id,
-                         seeder=lambda s: seed_store(s, seed_spec if isinstance(seed_spec, dict) else None))
-        ctx.reset_hooks.append(store.reset)
-        setattr(ctx, _STORE_ATTRIBUTE, store)
-        return store

@@ -19,15 +19,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import emulator_context
+from ..core.api import ApiModule
+from ..core.clock import format_time
+from ..core.http import acting_identity, base_url, json_body, next_link
+from ..core.kql import KqlError, parse_timespan, run_query
+from ..core.odata import (
+    ODataError,
+    Prop,
+    parse_bool,
+    parse_count,
+    parse_expand,
+    parse_filter,
+    parse_orderby,
+    parse_select,
+    query_options,
+)
 from ..errors import api_error, api_error_body
 from ..ratelimits import GRAPH_SECURITY
 from ..requestlog import annotate
 from ..tokens import Principal
-from . import ApiModule
-from .defender_xdr import acting_identity, base_url, json_body, next_link, validate_changes
-from .kql import KqlError, parse_timespan, run_query
-from .xdr_odata import ODataError, Prop, parse_count, parse_filter, parse_orderby, run_incident_query
-from .xdr_store import (
+from .hunting import XdrTables
+from .instance import get_store
+from .query import run_incident_query
+from .routes import validate_changes
+from .store import (
     CLASSIFICATION,
     DETECTION_SOURCES,
     DETERMINATION,
@@ -37,8 +52,6 @@ from .xdr_store import (
     Alert,
     Incident,
     NotFound,
-    format_time,
-    get_store,
 )
 
 MAX_INCIDENTS_TOP = 50
@@ -220,48 +233,18 @@ INCIDENT_ORDER = {'createdDateTime': 'created', 'lastUpdateDateTime': 'last_upda
 INCIDENT_TYPE = 'microsoft.graph.security.incident'
 
 
-class _Options:
-    """The collection query options common to incidents and alerts."""
-
-    def __init__(self, request: Request, allowed: tuple[str, ...]):
-        self.raw = {k.lower(): v for k, v in request.query_params.items() if k.startswith('$')}
-        for key in self.raw:
-            if key not in allowed:
-                raise ODataError(f"Query option '{key}' is not allowed. To allow it, set the 'AllowedQueryOptions' "
-                                 f"property on EnableQueryAttribute or QueryValidationSettings.", 'option')
-
-    def get(self, name: str) -> str | None:
-        return self.raw.get(name)
-
-
 def _select(items: list[dict[str, Any]], select: str | None, properties: tuple[str, ...],
             type_name: str) -> list[dict[str, Any]]:
-    if select is None:
+    names = parse_select(select, properties, type_name)
+    if names is None:
         return items
-    names = [s.strip() for s in select.split(',') if s.strip()]
-    for name in names:
-        if name not in properties:
-            raise ODataError(f"Could not find a property named '{name}' on type '{type_name}'.", 'select')
     keep = {'@odata.type', 'id', *names, 'alerts'}
     return [{k: v for k, v in item.items() if k in keep} for item in items]
 
 
 def _parse_expand(raw: str | None) -> bool:
-    if raw is None:
-        return False
-    parts = [p.strip() for p in raw.split(',') if p.strip()]
-    for part in parts:
-        if part.lower() != 'alerts':
-            raise ODataError(f"Could not find a property named '{part}' on type '{INCIDENT_TYPE}'.", 'expand')
-    return bool(parts)
-
-
-def _parse_bool(name: str, raw: str | None) -> bool:
-    if raw is None:
-        return False
-    if raw.lower() in ('true', 'false'):
-        return raw.lower() == 'true'
-    raise ODataError(f"'{raw}' is not a valid count option.", 'count')
+    return bool(parse_expand(raw, ('alerts',),
+                             lambda name: f"Could not find a property named '{name}' on type '{INCIDENT_TYPE}'."))
 
 
 def _top_exceeded(limit: int, top: int) -> JSONResponse:
@@ -282,7 +265,8 @@ def _odata_response(exc: ODataError) -> JSONResponse:
 @module.route('/security/incidents', permissions=INCIDENT_READ)
 async def list_incidents(request: Request, principal: Principal) -> Response:
     try:
-        options = _Options(request, ('$filter', '$orderby', '$top', '$skip', '$count', '$expand', '$select'))
+        options = query_options(request.query_params.items(),
+                                ('$filter', '$orderby', '$top', '$skip', '$count', '$expand', '$select'))
         top = parse_count('$top', options.get('$top'))
         skip = parse_count('$skip', options.get('$skip')) or 0
         node = parse_filter(options.get('$filter') or '', INCIDENT_FILTER, INCIDENT_TYPE, INCIDENT_PROPERTIES) \
@@ -290,7 +274,7 @@ async def list_incidents(request: Request, principal: Principal) -> Response:
         order = parse_orderby(options.get('$orderby') or '', INCIDENT_ORDER) \
             if options.get('$orderby') is not None else []
         expand = _parse_expand(options.get('$expand'))
-        count = _parse_bool('$count', options.get('$count'))
+        count = parse_bool('$count', options.get('$count'))
     except ODataError as exc:
         return _odata_response(exc)
     if top is not None and top > MAX_INCIDENTS_TOP:
@@ -327,7 +311,7 @@ def _find_incident(request: Request) -> tuple[Any, Incident | None, JSONResponse
 @module.route('/security/incidents/{incident_id}', permissions=INCIDENT_READ)
 async def get_incident(request: Request, principal: Principal) -> Response:
     try:
-        options = _Options(request, ('$expand', '$select'))
+        options = query_options(request.query_params.items(), ('$expand', '$select'))
         expand = _parse_expand(options.get('$expand'))
     except ODataError as exc:
         return _odata_response(exc)
@@ -426,14 +410,14 @@ ALERT_ORDER = {'createdDateTime': 'created', 'lastUpdateDateTime': 'last_update'
 @module.route('/security/alerts_v2', permissions=ALERT_READ)
 async def list_alerts(request: Request, principal: Principal) -> Response:
     try:
-        options = _Options(request, ('$filter', '$orderby', '$top', '$skip', '$count', '$select'))
+        options = query_options(request.query_params.items(), ('$filter', '$orderby', '$top', '$skip', '$count', '$select'))
         top = parse_count('$top', options.get('$top'))
         skip = parse_count('$skip', options.get('$skip')) or 0
         node = parse_filter(options.get('$filter') or '', ALERT_FILTER, ALERT_TYPE, ALERT_PROPERTIES) \
             if options.get('$filter') is not None else None
         order = parse_orderby(options.get('$orderby') or '', ALERT_ORDER) \
             if options.get('$orderby') is not None else [('created', True)]
-        count = _parse_bool('$count', options.get('$count'))
+        count = parse_bool('$count', options.get('$count'))
     except ODataError as exc:
         return _odata_response(exc)
     if top is not None and top > MAX_ALERTS_TOP:
@@ -496,7 +480,7 @@ async def run_hunting_query(request: Request, principal: Principal) -> Response:
                             f"or start/end, duration/end or start/duration.")
     store = get_store(emulator_context(request))
     try:
-        result = run_query(store, query, window)
+        result = run_query(XdrTables(store), query, window)
     except KqlError as exc:
         return _bad_request(str(exc))
     return JSONResponse({

@@ -14,7 +14,7 @@ permissions it needs (any one of them, as an application role or a delegated sco
         return JSONResponse(...)
 
 Handlers run only after the verifier accepted the token (401 ``invalid_token`` otherwise) and found one of the
-permissions (403 ``Forbidden`` otherwise). Put the module in :data:`BUILTIN_MODULES` (or pass it to
+permissions (403 ``Forbidden`` otherwise). Add the module to ``products.builtin_modules()`` (or pass it to
 ``EmulatorServer(api_modules=[...])``). Handlers that need the token check by hand call :func:`require_token`.
 """
 from __future__ import annotations
@@ -64,6 +64,7 @@ class ApiModule:
         self.prefixes = tuple(prefixes)
         self.error_style = error_style
         self.routes: list[ApiRoute] = []
+        self.mounted: list[Callable[[], list[EmuRoute]]] = []
 
     def route(self, path: str, *, methods: Sequence[str] = ('GET',), permissions: Sequence[str] = (),
               audiences: Sequence[str] | None = None) -> Callable[[Handler], Handler]:
@@ -78,12 +79,20 @@ class ApiModule:
                                     permissions=tuple(permissions),
                                     audiences=tuple(audiences) if audiences is not None else None))
 
+    def mount(self, routes: Callable[[], list[EmuRoute]]) -> None:
+        """Serve ``routes()`` (a product's admin endpoints: no token, mounted as given) with this module. Mounting the
+        same function again is a no-op, so a product's ``modules()`` may run once per server."""
+        if routes not in self.mounted:
+            self.mounted.append(routes)
+
     def starlette_routes(self) -> list[EmuRoute]:
         out = []
         for prefix in self.prefixes:
             for api_route in self.routes:
                 out.append(EmuRoute(prefix.rstrip('/') + api_route.path, self._endpoint(api_route), host=self.host,
                                     methods=list(api_route.methods), module=self))
+        for routes in self.mounted:
+            out.extend(routes())
         return out
 
     def _endpoint(self, api_route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
@@ -141,17 +150,3 @@ def require_token(request: Request, *, audiences: Sequence[str], permissions: Se
         annotate(error='Forbidden')
         raise AuthFailure(JSONResponse(api_error_body('Forbidden', message), status_code=403))
     return principal
-
-
-def builtin_modules() -> list[ApiModule]:
-    """The product API modules served by default. Later issues append theirs here."""
-    from .defender_endpoint import module as defender_endpoint
-    from .defender_xdr import modules as defender_xdr_modules
-    from .graph_ti_indicators import module as graph_ti_indicators
-    from .mde_alerts import module as mde_alerts
-    from .mde_live_response import module as mde_live_response
-    from .mde_tvm import module as mde_tvm
-    from .threat_intel import module as threat_intel
-    from .whoami import module as whoami
-    return [whoami, *defender_xdr_modules(), threat_intel, defender_endpoint, mde_tvm, mde_live_response, mde_alerts,
-            graph_ti_indicators]

@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import emulator_context
+from ..core.api import ApiModule
+from ..core.http import base_url, json_body, next_link
 from ..errors import api_error
 from ..tokens import Principal
-from . import ApiModule
-from .defender_xdr import base_url, json_body, next_link
 
 module = ApiModule('graph_ti_indicators', host='graph', audiences=('graph',), error_style='graph', prefixes=('/beta',))
 
@@ -90,18 +90,13 @@ class _Store:
             self.items[record['id']] = record
 
 
-_STORE_ATTRIBUTE = '_graph_ti_store'
+STORE_NAME = 'defender_endpoint.graph_ti_indicators'
 SEED_OWNER = '0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e'     # the default seed's self-deployed secret app
 
 
 def _store(request: Request) -> _Store:
     ctx = emulator_context(request)
-    store = getattr(ctx, _STORE_ATTRIBUTE, None)
-    if store is None:
-        store = _Store(ctx.state.default_tenant_id, SEED_OWNER)
-        ctx.reset_hooks.append(store.reset)
-        setattr(ctx, _STORE_ATTRIBUTE, store)
-    return store
+    return ctx.stores.get(STORE_NAME, lambda: _Store(ctx.state.default_tenant_id, SEED_OWNER))
 
 
 def reset_indicators(request: Request) -> None:

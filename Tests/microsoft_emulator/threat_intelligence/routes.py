@@ -17,23 +17,31 @@ Collections answer at most :data:`PAGE_SIZE` items per page (``$top`` asks for f
 ``$search`` (a substring of the object's text) and a ``$filter`` subset: ``eq ne gt ge lt le`` on (nested, ``a/b``)
 properties, ``in (...)``, ``contains/startswith/endswith(prop, 'x')``, ``and``/``or``/``not`` and parentheses.
 Host IDs are hostnames or IP addresses (a single path segment; IPv6 addresses keep their colons). Unknown IDs
-answer 404 with Graph's error body. The data set is in :mod:`.threat_intel_data`.
+answer 404 with Graph's error body. The data set is in :mod:`.data`.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..core.api import ApiModule
+from ..core.http import next_link
+from ..core.odata import (
+    ODataError,
+    lookup,
+    parse_count,
+    parse_orderby,
+    parse_select,
+    query_options,
+)
+from ..core.odata import parse_filter as parse_odata_filter
 from ..errors import api_error
 from ..tokens import Principal
-from . import ApiModule
-from .threat_intel_data import DATA
+from .data import DATA
 
 PAGE_SIZE = 20
 PERMISSIONS = ['ThreatIntelligence.Read.All']
@@ -43,202 +51,36 @@ module = ApiModule('threat_intel', host='graph', audiences=('graph',), error_sty
                    prefixes=('/v1.0', '/beta'))
 
 
-class ODataError(Exception):
-    """A query option the service refuses (400 BadRequest)."""
-
-
-# ----- $filter ------------------------------------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')"
-                    r"|(?P<date>\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?)"
-                    r"|(?P<num>-?\d+(?:\.\d+)?)(?![\w:-])"
-                    r"|(?P<punct>[(),])"
-                    r"|(?P<word>[A-Za-z_][\w/.:-]*))")
-_COMPARISONS = {'eq', 'ne', 'gt', 'ge', 'lt', 'le'}
-_FUNCTIONS = {'contains', 'startswith', 'endswith'}
-
-
-def _tokens(expression: str) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    position = 0
-    while position < len(expression):
-        if expression[position:].strip() == '':
-            break
-        match = _TOKEN.match(expression, position)
-        if not match:
-            raise ODataError(f"Invalid $filter near '{expression[position:position + 20]}'.")
-        position = match.end()
-        if match.group('str') is not None:
-            out.append(('value', match.group('str')[1:-1].replace("''", "'")))
-        elif match.group('date') is not None:
-            out.append(('value', match.group('date')))
-        elif match.group('num') is not None:
-            number = match.group('num')
-            out.append(('value', float(number) if '.' in number else int(number)))
-        elif match.group('punct') is not None:
-            out.append((match.group('punct'), match.group('punct')))
-        else:
-            word = match.group('word')
-            lowered = word.lower()
-            if lowered in ('true', 'false'):
-                out.append(('value', lowered == 'true'))
-            elif lowered == 'null':
-                out.append(('value', None))
-            else:
-                out.append(('word', word))
-    return out
-
-
-Predicate = Callable[[dict[str, Any]], bool]
-
-
-def _lookup(item: Any, path: str) -> Any:
-    for part in path.split('/'):
-        item = item.get(part) if isinstance(item, dict) else None
-    return item
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if isinstance(left, list):
-        return any(_compare(op, v, right) for v in left)
-    if op == 'eq':
-        return _norm(left) == _norm(right)
-    if op == 'ne':
-        return _norm(left) != _norm(right)
-    if left is None or right is None:
-        return False
-    try:
-        return {'gt': left > right, 'ge': left >= right, 'lt': left < right, 'le': left <= right}[op]
-    except TypeError:
-        return False
-
-
-def _norm(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
-class _FilterParser:
-    def __init__(self, expression: str) -> None:
-        self.tokens = _tokens(expression)
-        self.position = 0
-
-    def parse(self) -> Predicate:
-        predicate = self._or()
-        if self.position != len(self.tokens):
-            raise ODataError(f"Invalid $filter: unexpected '{self.tokens[self.position][1]}'.")
-        return predicate
-
-    def _peek_word(self) -> str:
-        if self.position < len(self.tokens) and self.tokens[self.position][0] == 'word':
-            return str(self.tokens[self.position][1]).lower()
-        return ''
-
-    def _take(self, kind: str) -> Any:
-        if self.position >= len(self.tokens) or self.tokens[self.position][0] != kind:
-            raise ODataError(f'Invalid $filter: expected {kind}.')
-        self.position += 1
-        return self.tokens[self.position - 1][1]
-
-    def _or(self) -> Predicate:
-        parts = [self._and()]
-        while self._peek_word() == 'or':
-            self.position += 1
-            parts.append(self._and())
-        return parts[0] if len(parts) == 1 else (lambda item: any(p(item) for p in parts))
-
-    def _and(self) -> Predicate:
-        parts = [self._unary()]
-        while self._peek_word() == 'and':
-            self.position += 1
-            parts.append(self._unary())
-        return parts[0] if len(parts) == 1 else (lambda item: all(p(item) for p in parts))
-
-    def _unary(self) -> Predicate:
-        if self._peek_word() == 'not':
-            self.position += 1
-            inner = self._unary()
-            return lambda item: not inner(item)
-        if self.position < len(self.tokens) and self.tokens[self.position][0] == '(':
-            self.position += 1
-            inner = self._or()
-            self._take(')')
-            return inner
-        word = self._take('word')
-        if word.lower() in _FUNCTIONS:
-            return self._function(word.lower())
-        op = self._take('word').lower()
-        if op == 'in':
-            self._take('(')
-            values = [self._take('value')]
-            while self.position < len(self.tokens) and self.tokens[self.position][0] == ',':
-                self.position += 1
-                values.append(self._take('value'))
-            self._take(')')
-            return lambda item: any(_compare('eq', _lookup(item, word), v) for v in values)
-        if op not in _COMPARISONS:
-            raise ODataError(f"Invalid $filter: operator '{op}' is not supported.")
-        value = self._take('value')
-        return lambda item: _compare(op, _lookup(item, word), value)
-
-    def _function(self, name: str) -> Predicate:
-        self._take('(')
-        prop = self._take('word')
-        self._take(',')
-        needle = str(self._take('value')).lower()
-        self._take(')')
-
-        def test(item: dict[str, Any]) -> bool:
-            value = _lookup(item, prop)
-            values = value if isinstance(value, list) else [value]
-            checks = {'contains': lambda s: needle in s, 'startswith': lambda s: s.startswith(needle),
-                      'endswith': lambda s: s.endswith(needle)}[name]
-            return any(isinstance(v, str) and checks(v.lower()) for v in values)
-        return test
-
-
-def parse_filter(expression: str) -> Predicate:
-    return _FilterParser(expression).parse()
-
-
 # ----- query options ------------------------------------------------------------------------------------------------
+
+def parse_filter(expression: str) -> Callable[[Any], bool]:
+    """A ``$filter`` over the data set's type-less objects (any property path; a literal's syntax gives its type)."""
+    return parse_odata_filter(expression, None, functions=True).test
+
 
 @dataclass
 class Query:
     top: int | None = None
     skip: int = 0
     select: list[str] | None = None
-    filter: Predicate | None = None
-    orderby: tuple[str, bool] | None = None
+    filter: Callable[[Any], bool] | None = None
+    orderby: list[tuple[str, bool]] | None = None
     search: str | None = None
     count: bool = False
 
 
-def _non_negative(name: str, raw: str) -> int:
-    if not raw.isdigit():
-        raise ODataError(f"Invalid value '{raw}' for query option {name}: a non-negative integer is expected.")
-    return int(raw)
-
-
 def parse_query(request: Request) -> Query:
-    params = {k.lower(): v for k, v in request.query_params.items()}
-    query = Query()
-    if '$top' in params:
-        query.top = _non_negative('$top', params['$top'])
-    if '$skip' in params:
-        query.skip = _non_negative('$skip', params['$skip'])
-    if params.get('$select'):
-        query.select = [p.strip() for p in params['$select'].split(',') if p.strip()]
-    if params.get('$filter'):
-        query.filter = parse_filter(params['$filter'])
-    if params.get('$orderby'):
-        field, _, direction = params['$orderby'].strip().partition(' ')
-        if direction.strip().lower() not in ('', 'asc', 'desc'):
-            raise ODataError(f"Invalid $orderby direction '{direction.strip()}'.")
-        query.orderby = (field, direction.strip().lower() == 'desc')
-    if params.get('$search'):
-        query.search = params['$search'].strip().strip('"').lower()
-    if '$count' in params:
-        query.count = params['$count'].lower() == 'true'
+    options = query_options(request.query_params.items())
+    query = Query(top=parse_count('$top', options.get('$top')), skip=parse_count('$skip', options.get('$skip')) or 0)
+    query.select = parse_select(options.get('$select') or None, None, '')
+    if options.get('$filter'):
+        query.filter = parse_filter(options['$filter'])
+    if options.get('$orderby'):
+        query.orderby = parse_orderby(options['$orderby'].strip(), None)
+    if options.get('$search'):
+        query.search = options['$search'].strip().strip('"').lower()
+    if '$count' in options:
+        query.count = options['$count'].lower() == 'true'
     return query
 
 
@@ -275,9 +117,9 @@ def collection(request: Request, items: list[dict[str, Any]]) -> Response:
             rows = [r for r in rows if query.filter(r)]
         if query.search:
             rows = [r for r in rows if query.search in _searchable(r)]
-        if query.orderby:
-            field, descending = query.orderby
-            rows.sort(key=lambda r: (_lookup(r, field) is None, str(_lookup(r, field) or '')), reverse=descending)
+        for field, descending in reversed(query.orderby or []):
+            rows.sort(key=lambda r, f=field: (lookup(r, f) is None, str(lookup(r, f) or '')),   # type: ignore[misc]
+                      reverse=descending)
         page_size = min(query.top, PAGE_SIZE) if query.top is not None else PAGE_SIZE
         page = rows[query.skip:query.skip + page_size]
         body: dict[str, Any] = {'@odata.context': _context_url(request)}
@@ -288,10 +130,7 @@ def collection(request: Request, items: list[dict[str, Any]]) -> Response:
         return api_error(400, 'BadRequest', str(exc))
     end = query.skip + len(page)
     if page and end < len(rows):
-        params = [(k, v) for k, v in request.query_params.multi_items() if k.lower() != '$skip']
-        params.append(('$skip', str(end)))
-        body['@odata.nextLink'] = (f'{str(request.base_url).rstrip("/")}{request.url.path}?'
-                                   f'{urlencode(params, quote_via=quote, safe="$,:()")}')
+        body['@odata.nextLink'] = next_link(request, request.url.path, end)
     return JSONResponse(body)
 
 
@@ -398,26 +237,31 @@ async def list_host_whois_history(request: Request, principal: Principal) -> Res
     return collection(request, DATA.whois_history[host_id])
 
 
-def _host_collection(name: str, source: Callable[[str], list[dict[str, Any]] | None]) -> None:
+def _host_collection(path: str, source: Callable[[str], list[dict[str, Any]] | None]) -> None:
     async def handler(request: Request, principal: Principal) -> Response:
         host_id = _host_id(request)
         if host_id not in DATA.hosts:
             return not_found('host', host_id)
         return collection(request, source(host_id) or [])
-    handler.__name__ = f'list_host_{name}'
-    module.add_route(f'{BASE}/hosts/{{host_id}}/{name}', handler, permissions=PERMISSIONS)
+    handler.__name__ = 'list_host_' + path.rsplit('/', 1)[-1]
+    module.add_route(BASE + path, handler, permissions=PERMISSIONS)
 
 
-_host_collection('passiveDns', DATA.passive_dns.get)
-_host_collection('passiveDnsReverse', DATA.passive_dns_reverse.get)
-_host_collection('subdomains', DATA.subdomains.get)
-_host_collection('sslCertificates', DATA.ssl_certificates.get)
-_host_collection('trackers', DATA.trackers.get)
-_host_collection('components', DATA.components.get)
-_host_collection('cookies', DATA.cookies.get)
-_host_collection('hostPairs', lambda host: DATA.pairs_of(host, 'any'))
-_host_collection('parentHostPairs', lambda host: DATA.pairs_of(host, 'child'))
-_host_collection('childHostPairs', lambda host: DATA.pairs_of(host, 'parent'))
+# A host's collections: path (under BASE) -> the host's items.
+HOST_COLLECTIONS: list[tuple[str, Callable[[str], list[dict[str, Any]] | None]]] = [
+    ('/hosts/{host_id}/passiveDns', DATA.passive_dns.get),
+    ('/hosts/{host_id}/passiveDnsReverse', DATA.passive_dns_reverse.get),
+    ('/hosts/{host_id}/subdomains', DATA.subdomains.get),
+    ('/hosts/{host_id}/sslCertificates', DATA.ssl_certificates.get),
+    ('/hosts/{host_id}/trackers', DATA.trackers.get),
+    ('/hosts/{host_id}/components', DATA.components.get),
+    ('/hosts/{host_id}/cookies', DATA.cookies.get),
+    ('/hosts/{host_id}/hostPairs', lambda host: DATA.pairs_of(host, 'any')),
+    ('/hosts/{host_id}/parentHostPairs', lambda host: DATA.pairs_of(host, 'child')),
+    ('/hosts/{host_id}/childHostPairs', lambda host: DATA.pairs_of(host, 'parent')),
+]
+for _path, _source in HOST_COLLECTIONS:
+    _host_collection(_path, _source)
 
 
 @route('/whoisRecords')
@@ -445,16 +289,24 @@ async def get_vulnerability(request: Request, principal: Principal) -> Response:
     return single(request, DATA.vulnerabilities.get(key), 'vulnerability', key)
 
 
-def _by_id(name: str, what: str) -> None:
+def _by_id(path: str, name: str, what: str) -> None:
     async def handler(request: Request, principal: Principal) -> Response:
         key = request.path_params['item_id']
         return single(request, DATA.by_collection[name].get(key), what, key)
     handler.__name__ = f'get_{name}'
-    module.add_route(f'{BASE}/{name}/{{item_id}}', handler, permissions=PERMISSIONS)
+    module.add_route(BASE + path, handler, permissions=PERMISSIONS)
 
 
-for _name, _what in (('passiveDnsRecords', 'passiveDnsRecord'), ('subdomains', 'subdomain'),
-                     ('sslCertificates', 'sslCertificate'), ('hostSslCertificates', 'hostSslCertificate'),
-                     ('hostTrackers', 'hostTracker'), ('hostComponents', 'hostComponent'),
-                     ('hostCookies', 'hostCookie'), ('hostPairs', 'hostPair')):
-    _by_id(_name, _what)
+# Items read by ID: path (under BASE), the data set's collection, the entity name in a 404.
+ITEMS_BY_ID = [
+    ('/passiveDnsRecords/{item_id}', 'passiveDnsRecords', 'passiveDnsRecord'),
+    ('/subdomains/{item_id}', 'subdomains', 'subdomain'),
+    ('/sslCertificates/{item_id}', 'sslCertificates', 'sslCertificate'),
+    ('/hostSslCertificates/{item_id}', 'hostSslCertificates', 'hostSslCertificate'),
+    ('/hostTrackers/{item_id}', 'hostTrackers', 'hostTracker'),
+    ('/hostComponents/{item_id}', 'hostComponents', 'hostComponent'),
+    ('/hostCookies/{item_id}', 'hostCookies', 'hostCookie'),
+    ('/hostPairs/{item_id}', 'hostPairs', 'hostPair'),
+]
+for _path, _name, _what in ITEMS_BY_ID:
+    _by_id(_path, _name, _what)

@@ -20,23 +20,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..core.api import ApiModule
+from ..core.clock import now_ticks, parse_time
+from ..core.http import defender_error, json_body
 from ..ratelimits import MDE_DEFAULT
 from ..tokens import Principal
-from . import ApiModule
-from .defender_endpoint import (
-    ALERT_READ,
-    ALERT_WRITE,
-    FILE_FIELDS,
-    USER_TIMES,
-    _context,
-    _format_times,
-    _machine_or_404,
-    _store,
-    render_alert,
-)
-from .defender_xdr import defender_error, json_body
-from .mde_store import MdeStore
-from .xdr_store import now_ticks, parse_time
+from .alert_routes import render_alert
+from .common import ALERT_READ, ALERT_WRITE, format_times, odata_context, request_store
+from .files import FILE_FIELDS
+from .machines import USER_TIMES, machine_or_404
+from .store import MdeStore
 
 module = ApiModule('mde_alerts', host='mde', audiences=('mde',), error_style='defender',
                    rate_limits=list(MDE_DEFAULT))
@@ -55,7 +48,7 @@ def _alert_or_404(store: MdeStore, alert_id: str) -> dict[str, Any] | JSONRespon
 
 def _alerts_page(request: Request, alerts: list[dict[str, Any]]) -> JSONResponse:
     ordered = sorted(alerts, key=lambda a: (a['alertCreationTime'], a['id']))
-    return JSONResponse({'@odata.context': _context(request, 'Alerts'),
+    return JSONResponse({'@odata.context': odata_context(request, 'Alerts'),
                          'value': [render_alert(a, False) for a in ordered]})
 
 
@@ -97,23 +90,23 @@ async def create_alert(request: Request, principal: Principal) -> Response:
         event_time = parse_time(body['eventTime'])
     except ValueError:
         return defender_error(400, 'InvalidRequestBody', f"eventTime '{body['eventTime']}' is not a valid date-time")
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
-        machine = _machine_or_404(store, body['machineId'])
+        machine = machine_or_404(store, body['machineId'])
         if isinstance(machine, JSONResponse):
             return machine
         alert = _new_alert(store, body, machine, event_time, f'API-App:{principal.client_id}')
         store.add_alerts([alert])
         store.bump()
         out = render_alert(alert, False)
-    return JSONResponse({'@odata.context': _context(request, 'Alerts/$entity'), **out}, status_code=201)
+    return JSONResponse({'@odata.context': odata_context(request, 'Alerts/$entity'), **out}, status_code=201)
 
 
 # ----- entities of an alert -----------------------------------------------------------------------------------------
 
 @module.route('/api/alerts/{alert_id}/user', permissions=['User.Read.All', 'User.Read'])
 async def alert_user(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         alert = _alert_or_404(store, request.path_params['alert_id'])
         if isinstance(alert, JSONResponse):
@@ -124,15 +117,15 @@ async def alert_user(request: Request, principal: Principal) -> Response:
         user = next((u for u in users if u['accountName'].lower() == str(related.get('userName', '')).lower()), None)
         if user is None:
             return defender_error(404, 'ResourceNotFound', f"Alert {alert['id']} has no related user")
-        out = _format_times(dict(user), USER_TIMES)
+        out = format_times(dict(user), USER_TIMES)
         out['mostPrevalentMachineId'] = out.get('mostPrevalentMachineId') or alert['machineId']
         out['leastPrevalentMachineId'] = out.get('leastPrevalentMachineId') or alert['machineId']
-    return JSONResponse({'@odata.context': _context(request, 'Users/$entity'), **out})
+    return JSONResponse({'@odata.context': odata_context(request, 'Users/$entity'), **out})
 
 
 @module.route('/api/alerts/{alert_id}/files', permissions=['File.Read.All', 'File.Read'])
 async def alert_files(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         alert = _alert_or_404(store, request.path_params['alert_id'])
         if isinstance(alert, JSONResponse):
@@ -142,9 +135,9 @@ async def alert_files(request: Request, principal: Principal) -> Response:
         for sha1 in hashes:
             observation = store.files.get(sha1.lower())
             if observation is not None:
-                files.append(_format_times({k: observation.extra.get(k) for k in FILE_FIELDS},
+                files.append(format_times({k: observation.extra.get(k) for k in FILE_FIELDS},
                                            ('globalFirstObserved', 'globalLastObserved')))
-    return JSONResponse({'@odata.context': _context(request, 'Files'), 'value': files})
+    return JSONResponse({'@odata.context': odata_context(request, 'Files'), 'value': files})
 
 
 def _observed_on(observations: dict[str, Any], machine_id: str) -> list[str]:
@@ -153,31 +146,31 @@ def _observed_on(observations: dict[str, Any], machine_id: str) -> list[str]:
 
 @module.route('/api/alerts/{alert_id}/ips', permissions=['Ip.Read.All', 'Ip.Read'])
 async def alert_ips(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         alert = _alert_or_404(store, request.path_params['alert_id'])
         if isinstance(alert, JSONResponse):
             return alert
         ips = _observed_on(store.ips, alert['machineId'])
-    return JSONResponse({'@odata.context': _context(request, 'Ips'), 'value': [{'id': ip} for ip in ips]})
+    return JSONResponse({'@odata.context': odata_context(request, 'Ips'), 'value': [{'id': ip} for ip in ips]})
 
 
 @module.route('/api/alerts/{alert_id}/domains', permissions=['URL.Read.All', 'Url.Read.All', 'URL.Read', 'Url.Read'])
 async def alert_domains(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         alert = _alert_or_404(store, request.path_params['alert_id'])
         if isinstance(alert, JSONResponse):
             return alert
         domains = _observed_on(store.domains, alert['machineId'])
-    return JSONResponse({'@odata.context': _context(request, 'Domains'), 'value': [{'host': d} for d in domains]})
+    return JSONResponse({'@odata.context': odata_context(request, 'Domains'), 'value': [{'host': d} for d in domains]})
 
 
 # ----- alerts of an entity ------------------------------------------------------------------------------------------
 
 @module.route('/api/domains/{domain}/alerts', permissions=ALERT_READ)
 async def domain_alerts(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         observation = store.domains.get(request.path_params['domain'].lower())
         machines = set(observation.machine_ids) if observation else set()
@@ -192,7 +185,7 @@ async def ip_alerts(request: Request, principal: Principal) -> Response:
         ipaddress.ip_address(ip)
     except ValueError:
         return defender_error(400, 'InvalidRequest', f"Invalid IP address '{ip}'")
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         observation = store.ips.get(ip)
         machines = set(observation.machine_ids) if observation else set()
@@ -205,7 +198,7 @@ async def file_alerts(request: Request, principal: Principal) -> Response:
     wanted = request.path_params['file_hash'].lower()
     if len(wanted) != 40 or any(c not in '0123456789abcdef' for c in wanted):
         return defender_error(400, 'InvalidRequest', f'Invalid SHA1 {wanted}')
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         alerts = [a for a in store.alerts.values()
                   if any(str(e.get('sha1') or '').lower() == wanted for e in a.get('evidence') or [])]
@@ -215,7 +208,7 @@ async def file_alerts(request: Request, principal: Principal) -> Response:
 @module.route('/api/users/{user}/alerts', permissions=ALERT_READ)
 async def user_alerts(request: Request, principal: Principal) -> Response:
     wanted = request.path_params['user'].lower()
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         alerts = [a for a in store.alerts.values()
                   if str((a.get('relatedUser') or {}).get('userName') or '').lower() == wanted]
@@ -224,9 +217,9 @@ async def user_alerts(request: Request, principal: Principal) -> Response:
 
 @module.route('/api/machines/{machine_id}/alerts', permissions=ALERT_READ)
 async def machine_alerts(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
-        machine = _machine_or_404(store, request.path_params['machine_id'])
+        machine = machine_or_404(store, request.path_params['machine_id'])
         if isinstance(machine, JSONResponse):
             return machine
         alerts = [a for a in store.alerts.values() if a['machineId'] == machine.id]

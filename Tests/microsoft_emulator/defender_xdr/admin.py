@@ -23,9 +23,14 @@ from starlette.responses import JSONResponse, Response
 
 from ..adminkit import AdminError, Endpoint, admin_handler, json_body
 from ..context import EmuRoute, emulator_context
-from . import kql, xdr_seed
-from .defender_xdr import legacy_incident
-from .xdr_store import (
+from ..core.clock import now_ticks, parse_time
+from ..core.ids import mix
+from ..core.odata import enum_lookup
+from . import hunting
+from . import seed as xdr_seed
+from .instance import get_store
+from .routes import legacy_incident
+from .store import (
     CLASSIFICATION,
     DETECTION_SOURCES,
     DETERMINATION,
@@ -38,10 +43,6 @@ from .xdr_store import (
     Incident,
     NotFound,
     XdrStore,
-    enum_lookup,
-    get_store,
-    now_ticks,
-    parse_time,
 )
 
 
@@ -115,7 +116,7 @@ def incident_changes(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _alert_from_spec(spec: Any, incident_id: int, n: int, created: int, last_update: int) -> Alert:
-    h = xdr_seed.mix(xdr_seed.mix(incident_id) + n)
+    h = mix(mix(incident_id) + n)
     if not isinstance(spec, dict):
         spec = {}
     template = xdr_seed.TEMPLATES[spec['template'] % len(xdr_seed.TEMPLATES)] if isinstance(spec.get('template'), int) \
@@ -260,13 +261,13 @@ async def hunting_rows(request: Request) -> Response:
         if not isinstance(table, str):
             raise AdminError('table is required')
         if 'count' in body:
-            kql.set_table_size(store, table, int(body['count']))
+            hunting.set_table_size(store, table, int(body['count']))
         if 'rows' in body:
             if not isinstance(body['rows'], list):
                 raise AdminError('rows must be a list of objects')
-            kql.add_rows(store, table, body['rows'])
+            hunting.add_rows(store, table, body['rows'])
     with store.lock:
-        sizes = {name: len(kql.table_rows(store, name)) if name == 'AlertInfo' else None for name in kql.table_names()}
+        sizes = {name: len(hunting.table_rows(store, name)) if name == 'AlertInfo' else None for name in hunting.table_names()}
         state = store.hunting
         for name in sizes:
             if name != 'AlertInfo':

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import xdr_seed
-from .mde_store import (
-    Investigation,
-    Machine,
-    MdeStore,
-    Observation,
-)
-from .xdr_seed import guid, hex_digest, mix
-from .xdr_store import TICKS_PER_SECOND, now_ticks
+from ..core.clock import TICKS_PER_SECOND, now_ticks
+from ..core.directory import USERS
+from ..core.ids import guid, hex_digest, mix
+from .store import Investigation, Machine, MdeStore, Observation
 
 DEFAULT_MACHINES = 40
 DEFAULT_ALERTS = 30
@@ -93,7 +88,7 @@ def make_machine(i: int, anchor: int) -> Machine:
     last_seen = anchor - ((h >> 12) % 240) * MINUTE
     users = []
     for k in range(1 + (h >> 20) % 3):
-        user = xdr_seed.USERS[(i + k * 7) % len(xdr_seed.USERS)]
+        user = USERS[(i + k * 7) % len(USERS)]
         users.append({
             'id': f'{DOMAIN.split(".")[0]}\\{user.account_name}', 'accountName': user.account_name,
             'accountDomain': DOMAIN.split('.')[0], 'accountSid': user.sid, 'firstSeen': first_seen + k * DAY,
@@ -324,33 +319,6 @@ def seed_store(store: MdeStore, spec: dict[str, Any] | None = None) -> None:
 
 # ----- advanced hunting rows ----------------------------------------------------------------------------------------
 
-# Tables advanced hunting has that the Defender XDR tables (xdr_seed.TABLE_SCHEMAS) do not; registered there by
-# defender_endpoint so kql.py can query them (they stay empty in Defender XDR's generated data).
-EXTRA_SCHEMAS: dict[str, list[tuple[str, str]]] = {
-    'DeviceFileEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
-                         ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
-                         ('SHA1', 'String'), ('SHA256', 'String'), ('MD5', 'String'), ('FileSize', 'Int64'),
-                         ('FileOriginUrl', 'String'), ('FileOriginReferrerUrl', 'String'), ('FileOriginIP', 'String'),
-                         ('InitiatingProcessFileName', 'String'), ('InitiatingProcessAccountName', 'String'),
-                         ('ReportId', 'Int64')],
-    'DeviceRegistryEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
-                             ('ActionType', 'String'), ('RegistryKey', 'String'), ('RegistryValueType', 'String'),
-                             ('RegistryValueName', 'String'), ('RegistryValueData', 'String'),
-                             ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
-                             ('InitiatingProcessSHA1', 'String'), ('InitiatingProcessSHA256', 'String'),
-                             ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
-    'DeviceImageLoadEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
-                              ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
-                              ('SHA1', 'String'), ('SHA256', 'String'), ('MD5', 'String'),
-                              ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
-                              ('ReportId', 'Int64')],
-    'DeviceLogonEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
-                          ('ActionType', 'String'), ('LogonType', 'String'), ('AccountDomain', 'String'),
-                          ('AccountName', 'String'), ('AccountSid', 'String'), ('RemoteIP', 'String'),
-                          ('IsLocalAdmin', 'Boolean'), ('InitiatingProcessSHA1', 'String'),
-                          ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'),
-                          ('ReportId', 'Int64')],
-}
 HUNTING_TABLES = ('DeviceInfo', 'DeviceProcessEvents', 'DeviceNetworkEvents', 'DeviceFileEvents',
                   'DeviceRegistryEvents', 'DeviceImageLoadEvents', 'DeviceLogonEvents', 'DeviceEvents', 'AlertInfo')
 _PROCESSES = [('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0', 'powershell.exe -nop -w hidden -c IEX'),

@@ -1,10 +1,9 @@
-"""A small Kusto (KQL) engine for advanced hunting, over deterministic tables.
+"""A small Kusto (KQL) engine for advanced hunting, over the tables a product supplies (:class:`HuntingTables`;
+schemas in ``core/hunting.py``). Defender XDR's tables are generated rows plus its incident store's alerts, Defender
+for Endpoint's are derived from its machines. Supported query language::
 
-Tables: DeviceInfo, DeviceProcessEvents, DeviceNetworkEvents, EmailEvents, DeviceEvents (generated rows; the size of
-each can be changed, up to 1,000,000, with ``POST /_emulator/xdr/hunting-rows``) and AlertInfo (the alerts of the
-incident store). Supported query language::
-
-    Table [| operator]... [;]
+    [let name = <scalar literal>; | let name = <tabular expression>; | let name = (<tabular expression>);]...
+    Table-or-let-name [| operator]... [;]
     where <predicate>          == != =~ !~ < <= > >=  has !has has_cs contains !contains contains_cs
                                startswith !startswith endswith !endswith  in (..) !in (..) in~ (..)
                                has_any (..) has_all (..)
@@ -30,20 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import xdr_seed
-from .xdr_store import (
-    DETECTION_SOURCES,
-    SERVICE_SOURCES,
-    SEVERITY,
-    TICKS_PER_SECOND,
-    XdrStore,
-    format_time,
-    now_ticks,
-    parse_time,
-)
+from .clock import TICKS_PER_SECOND, format_time, now_ticks, parse_time
+from .hunting import TABLE_SCHEMAS, HuntingTables, Row
 
 MAX_RESULT_ROWS = 100_000
-MAX_TABLE_ROWS = 1_000_000
 DEFAULT_WINDOW = 30 * 86400 * TICKS_PER_SECOND
 
 # Real KQL tabular operators this engine does not implement: refused with a pointer to the emulator's subset.
@@ -54,7 +43,7 @@ KNOWN_UNSUPPORTED = frozenset({
     'top-hitters', 'find', 'extend-keep',
 })
 
-Row = dict[str, Any]
+
 
 
 class KqlError(ValueError):
@@ -253,6 +242,7 @@ class Operator:
 class Query:
     table: Token
     operators: list[Operator]
+    source: Query | None = None     # the tabular ``let`` the query starts from (None: the table named ``table``)
 
 
 STRING_OPS = {'has', '!has', 'has_cs', '!has_cs', 'contains', '!contains', 'contains_cs', '!contains_cs',
@@ -264,10 +254,16 @@ TERM_LIST_OPS = {'has_any', 'has_all'}   # whole-term matches against a list, ca
 LIST_OPS = IN_OPS | TERM_LIST_OPS
 
 
+_SCALAR_STARTS = {'true', 'false', 'datetime', 'ago', 'now', 'timespan', 'time', 'long', 'int', 'real', 'double',
+                  'bool', 'boolean', 'dynamic'}
+
+
 class Parser:
     def __init__(self, query: str):
         self.tokens = tokenize(query)
         self.i = 0
+        self.scalars: dict[str, Literal] = {}     # let name = scalar;
+        self.tabular: dict[str, Query] = {}       # let name = tabular expression;
 
     def peek(self, ahead: int = 0) -> Token:
         return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
@@ -294,6 +290,43 @@ class Parser:
         return None
 
     def parse(self) -> Query:
+        """``[let name = scalar | tabular expression;]... tabular expression [;]``."""
+        while self.word('let'):
+            self.let_statement()
+        query = self.tabular_expression()
+        if self.peek().kind == 'op' and self.peek().value == ';':
+            self.next()
+        if self.peek().kind != 'end':
+            raise self.error(self.peek())
+        return query
+
+    def let_statement(self) -> None:
+        name = self.next()
+        if name.kind != 'ident':
+            raise self.error(name)
+        self.expect_op('=')
+        token = self.peek()
+        if token.kind == 'op' and token.value == '(' and self.peek(1).kind == 'ident' \
+                and self.peek(1).value.lower() not in _SCALAR_STARTS:
+            self.next()
+            self.bind(name.value, tabular=self.tabular_expression())
+            self.expect_op(')')
+        elif token.kind == 'ident' and token.value.lower() not in _SCALAR_STARTS and token.value not in self.scalars:
+            self.bind(name.value, tabular=self.tabular_expression())
+        else:
+            self.bind(name.value, scalar=self.literal())
+        self.expect_op(';')
+
+    def bind(self, name: str, *, scalar: Literal | None = None, tabular: Query | None = None) -> None:
+        """A later ``let`` of the same name replaces the earlier one, as in KQL."""
+        self.scalars.pop(name, None)
+        self.tabular.pop(name, None)
+        if scalar is not None:
+            self.scalars[name] = scalar
+        if tabular is not None:
+            self.tabular[name] = tabular
+
+    def tabular_expression(self) -> Query:
         table = self.next()
         if table.kind != 'ident':
             raise self.error(table)
@@ -301,11 +334,7 @@ class Parser:
         while self.peek().kind == 'op' and self.peek().value == '|':
             self.next()
             operators.append(self.operator())
-        if self.peek().kind == 'op' and self.peek().value == ';':
-            self.next()
-        if self.peek().kind != 'end':
-            raise self.error(self.peek())
-        return Query(table, operators)
+        return Query(table, operators, self.tabular.get(table.value))
 
     def operator(self) -> Operator:
         token = self.next()
@@ -367,6 +396,9 @@ class Parser:
 
     def integer(self) -> int:
         token = self.next()
+        bound = self.scalars.get(token.value) if token.kind == 'ident' else None
+        if bound is not None and bound.type == 'Int64' and bound.value >= 0:
+            return int(bound.value)
         if token.kind != 'number' or not isinstance(token.value, int):
             raise self.error(token)
         return token.value
@@ -467,6 +499,8 @@ class Parser:
             inner = self.literal()
             return Literal(-inner.value, inner.type)
         if token.kind == 'ident':
+            if token.value in self.scalars:
+                return self.scalars[token.value]
             word = token.value.lower()
             if word in ('true', 'false'):
                 return Literal(word == 'true', 'Boolean')
@@ -512,84 +546,6 @@ class Parser:
             self.expect_op(')')
             return Literal(bool(value.value), 'Boolean')
         raise self.error(token)
-
-
-# ----- tables -------------------------------------------------------------------------------------------------------
-
-def _hunting(store: XdrStore) -> dict[str, Any]:
-    state = store.hunting
-    if 'anchor' not in state:
-        state['anchor'] = now_ticks() // TICKS_PER_SECOND * TICKS_PER_SECOND
-        state['sizes'] = dict(xdr_seed.DEFAULT_ROWS)
-        state['rows'] = {}
-        state['extra'] = {}
-    return state
-
-
-def table_names() -> list[str]:
-    return list(xdr_seed.TABLE_SCHEMAS)
-
-
-def set_table_size(store: XdrStore, table: str, count: int) -> int:
-    """Generated rows of ``table`` (not AlertInfo, which reflects the incident store)."""
-    if table not in xdr_seed.TABLE_SCHEMAS or table == 'AlertInfo':
-        raise ValueError(f"unknown or read-only table {table!r}; tables: "
-                         f"{', '.join(t for t in xdr_seed.TABLE_SCHEMAS if t != 'AlertInfo')}")
-    if not 0 <= count <= MAX_TABLE_ROWS:
-        raise ValueError(f'count must be between 0 and {MAX_TABLE_ROWS}')
-    with store.lock:
-        state = _hunting(store)
-        state['sizes'][table] = count
-        state['rows'].pop(table, None)
-    return count
-
-
-def add_rows(store: XdrStore, table: str, rows: list[dict[str, Any]]) -> int:
-    """Append rows given by a test (missing columns are null; Timestamp defaults to now; ISO strings accepted)."""
-    schema = xdr_seed.TABLE_SCHEMAS.get(table)
-    if schema is None or table == 'AlertInfo':
-        raise ValueError(f'unknown or read-only table {table!r}')
-    names = {name for name, _ in schema}
-    converted = []
-    for row in rows:
-        if not isinstance(row, dict):
-            raise ValueError('rows must be objects')
-        unknown = set(row) - names
-        if unknown:
-            raise ValueError(f"unknown column(s) for {table}: {', '.join(sorted(unknown))}")
-        out = {name: row.get(name) for name, _ in schema}
-        stamp = row.get('Timestamp')
-        out['Timestamp'] = parse_time(stamp) if isinstance(stamp, str) else now_ticks() if stamp is None else stamp
-        converted.append(out)
-    with store.lock:
-        state = _hunting(store)
-        state['extra'].setdefault(table, []).extend(converted)
-        return len(state['extra'][table])
-
-
-def table_rows(store: XdrStore, table: str) -> list[Row]:
-    with store.lock:
-        state = _hunting(store)
-        if table == 'AlertInfo':
-            cached = state['rows'].get(table)
-            if cached is None or cached[0] != store.version:
-                rows: list[Row] = [{
-                    'Timestamp': a.created, 'AlertId': a.alert_id, 'Title': a.title, 'Category': a.category,
-                    'Severity': SEVERITY[a.severity], 'ServiceSource': SERVICE_SOURCES[a.service_source][0],
-                    'DetectionSource': DETECTION_SOURCES[a.detection_source][0],
-                    'AttackTechniques': str(list(a.mitre_techniques)).replace("'", '"'),
-                } for a in store.alerts.values()]
-                rows.sort(key=lambda r: r['Timestamp'], reverse=True)
-                cached = (store.version, rows)
-                state['rows'][table] = cached
-            return cached[1]
-        rows = state['rows'].get(table)
-        if rows is None:
-            anchor = state['anchor']
-            rows = [xdr_seed.hunting_row(table, i, anchor) for i in range(state['sizes'].get(table, 0))]
-            state['rows'][table] = rows
-        extra = state['extra'].get(table)
-        return rows + extra if extra else rows
 
 
 # ----- evaluation ---------------------------------------------------------------------------------------------------
@@ -649,8 +605,8 @@ def _string_test(op: str, value: str) -> Callable[[Any], bool]:
 
 
 class Executor:
-    def __init__(self, store: XdrStore):
-        self.store = store
+    def __init__(self, tables: HuntingTables):
+        self.tables = tables
 
     def compile(self, condition: Condition, schema: dict[str, str], operator: str) -> Callable[[Row], bool]:
         op = condition.op
@@ -756,19 +712,28 @@ class Executor:
         return [(n, schema[n]) for n in by] + [(name, 'Int64') for name, _, _ in measured], out
 
     def run(self, query_text: str, window: tuple[int, int] | None) -> tuple[list[tuple[str, str]], list[Row]]:
-        query = Parser(query_text).parse()
-        table = query.table.value
-        schema_list = xdr_seed.TABLE_SCHEMAS.get(table)
-        if schema_list is None:
-            first = query.operators[0].token.value.lower() if query.operators else None
-            prefix = f"'{first}' operator: " if first else ''
-            raise KqlError(f"{prefix}Failed to resolve table or column expression named '{table}'. Fix semantic "
-                           f"errors in your query.", 'semantic')
-        columns: list[tuple[str, str]] = list(schema_list)
-        rows: list[Row] = table_rows(self.store, table)
-        if window is not None and any(name == 'Timestamp' for name, _ in columns):
-            start, end = window
-            rows = [r for r in rows if r['Timestamp'] is not None and start <= r['Timestamp'] <= end]
+        return self.evaluate(Parser(query_text).parse(), window)
+
+    def evaluate(self, query: Query, window: tuple[int, int] | None) -> tuple[list[tuple[str, str]], list[Row]]:
+        """A tabular expression: its source (a ``let``-bound expression, or a table within the time window), then
+        its operators."""
+        columns: list[tuple[str, str]]
+        rows: list[Row]
+        if query.source is not None:
+            columns, rows = self.evaluate(query.source, window)
+        else:
+            table = query.table.value
+            schema_list = TABLE_SCHEMAS.get(table)
+            if schema_list is None:
+                first = query.operators[0].token.value.lower() if query.operators else None
+                prefix = f"'{first}' operator: " if first else ''
+                raise KqlError(f"{prefix}Failed to resolve table or column expression named '{table}'. Fix semantic "
+                               f"errors in your query.", 'semantic')
+            columns = list(schema_list)
+            rows = self.tables.rows(table)
+            if window is not None and any(name == 'Timestamp' for name, _ in columns):
+                start, end = window
+                rows = [r for r in rows if r['Timestamp'] is not None and start <= r['Timestamp'] <= end]
         for op in query.operators:
             schema = dict(columns)
             if op.name == 'where':
@@ -866,7 +831,7 @@ class HuntingResult:
     seconds: float
 
 
-def run_query(store: XdrStore, query: str, window: tuple[int, int] | None) -> HuntingResult:
+def run_query(tables: HuntingTables, query: str, window: tuple[int, int] | None) -> HuntingResult:
     started = time.perf_counter()
-    columns, rows = Executor(store).run(query, window)
+    columns, rows = Executor(tables).run(query, window)
     return HuntingResult(columns, render_rows(columns, rows), time.perf_counter() - started)

@@ -8,62 +8,18 @@ devices are shared read-only records from fixed pools, which keeps 10,000 incide
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .xdr_store import (
-    TICKS_PER_SECOND,
-    Alert,
-    Comment,
-    Incident,
-    XdrStore,
-    now_ticks,
-)
+from ..core.clock import TICKS_PER_SECOND, now_ticks
+from ..core.directory import DOMAIN, USERS, User
+from ..core.hunting import TABLE_SCHEMAS
+from ..core.ids import guid, hex_digest, mix
+from .store import Alert, Comment, Incident, XdrStore
 
 MAX_GENERATE = 200_000
-DOMAIN = 'contoso.onmicrosoft.com'
-
-
-def mix(value: int) -> int:
-    """splitmix64: a well-spread 64-bit hash of an integer."""
-    value = (value + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return value ^ (value >> 31)
-
-
-def hex_digest(text: str, length: int) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
-def guid(text: str) -> str:
-    h = hex_digest(text, 32)
-    return f'{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}'
-
-
-# ----- pools --------------------------------------------------------------------------------------------------------
-
-FIRST_NAMES = ['Adele', 'Alex', 'Diego', 'Grady', 'Henrietta', 'Isaiah', 'Johanna', 'Joni', 'Lee', 'Lidia', 'Lynne',
-               'Megan', 'Miriam', 'Nestor', 'Patti', 'Pradeep', 'Christie', 'Debra', 'Emily', 'Enrico']
-LAST_NAMES = ['Vance', 'Wilber', 'Siciliani', 'Archie', 'Mueller', 'Langer', 'Lauer', 'Sherman', 'Gu', 'Holloway',
-              'Robbins', 'Bowen', 'Hunter', 'Wilke', 'Fernandez', 'Gupta', 'Cline', 'Berg', 'Braun', 'Rossi']
 ANALYSTS = [f'secop{i}@{DOMAIN}' for i in (1, 2, 3)] + [f'soc.analyst@{DOMAIN}']
 PORTAL_ANALYST = f'analyst@{DOMAIN}'
-
-
-@dataclass(frozen=True)
-class User:
-    account_name: str
-    display_name: str
-    upn: str
-    sid: str
-    aad_id: str
-
-
-USERS = [User(account_name=f'{f.lower()}.{last.lower()}', display_name=f'{f} {last}', upn=f'{f.lower()}.{last.lower()}@{DOMAIN}',
-              sid=f'S-1-5-21-1721254763-462695806-1538882281-{4100 + i}', aad_id=guid(f'user{i}'))
-         for i, (f, last) in enumerate(zip(FIRST_NAMES, LAST_NAMES, strict=True))]
 
 OS = [('Windows11', '22631', '23H2', 'x64'), ('Windows10', '19045', '22H2', 'x64'),
       ('WindowsServer2022', '20348', '21H2', 'x64'), ('WindowsServer2019', '17763', '1809', 'x64'),
@@ -386,39 +342,6 @@ def seed_store(store: XdrStore, spec: dict[str, Any] | None = None) -> None:
 
 # ----- advanced hunting tables --------------------------------------------------------------------------------------
 
-# Column names and types follow Microsoft's advanced hunting schema reference (a subset of each table's columns).
-TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
-    'DeviceInfo': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
-                   ('ClientVersion', 'String'), ('PublicIP', 'String'), ('OSArchitecture', 'String'),
-                   ('OSPlatform', 'String'), ('OSBuild', 'Int64'), ('OSVersion', 'String'),
-                   ('IsAzureADJoined', 'Boolean'), ('AadDeviceId', 'String'), ('MachineGroup', 'String'),
-                   ('OnboardingStatus', 'String'), ('DeviceType', 'String'), ('ReportId', 'Int64')],
-    'DeviceProcessEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
-                            ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
-                            ('SHA1', 'String'), ('SHA256', 'String'), ('ProcessId', 'Int64'),
-                            ('ProcessCommandLine', 'String'), ('AccountDomain', 'String'), ('AccountName', 'String'),
-                            ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
-                            ('InitiatingProcessId', 'Int64'), ('InitiatingProcessParentFileName', 'String'),
-                            ('ReportId', 'Int64')],
-    'DeviceNetworkEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
-                            ('ActionType', 'String'), ('RemoteIP', 'String'), ('RemotePort', 'Int32'),
-                            ('RemoteUrl', 'String'), ('LocalIP', 'String'), ('LocalPort', 'Int32'),
-                            ('Protocol', 'String'), ('RemoteIPType', 'String'), ('InitiatingProcessFileName', 'String'),
-                            ('ReportId', 'Int64')],
-    'EmailEvents': [('Timestamp', 'DateTime'), ('NetworkMessageId', 'String'), ('InternetMessageId', 'String'),
-                    ('SenderFromAddress', 'String'), ('SenderFromDomain', 'String'), ('SenderIPv4', 'String'),
-                    ('RecipientEmailAddress', 'String'), ('Subject', 'String'), ('EmailDirection', 'String'),
-                    ('DeliveryAction', 'String'), ('DeliveryLocation', 'String'), ('ThreatTypes', 'String'),
-                    ('AttachmentCount', 'Int32'), ('UrlCount', 'Int32'), ('ReportId', 'String'), ('SenderIPv6', 'String')],
-    'AlertInfo': [('Timestamp', 'DateTime'), ('AlertId', 'String'), ('Title', 'String'), ('Category', 'String'),
-                  ('Severity', 'String'), ('ServiceSource', 'String'), ('DetectionSource', 'String'),
-                  ('AttackTechniques', 'String')],
-    'DeviceEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
-                     ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
-                     ('AccountName', 'String'), ('RemoteUrl', 'String'), ('AdditionalFields', 'Dynamic'),
-                     ('InitiatingProcessCommandLine', 'String'), ('InitiatingProcessSHA1', 'String'),
-                     ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
-}
 DEFAULT_ROWS = {'DeviceInfo': 200, 'DeviceProcessEvents': 500, 'DeviceNetworkEvents': 400, 'EmailEvents': 300,
                 'DeviceEvents': 300}
 

@@ -44,22 +44,15 @@ from starlette.responses import JSONResponse, Response
 from ..adminkit import AdminError, admin_handler
 from ..adminkit import json_body as admin_json
 from ..context import EmuRoute
+from ..core.api import ApiModule
+from ..core.clock import TICKS_PER_SECOND, format_time, now_ticks, parse_time
+from ..core.http import acting_identity, base_url, defender_error, json_body
 from ..ratelimits import MDE_DEFAULT, RateLimitRule
 from ..tokens import Principal
-from . import ApiModule
-from .defender_endpoint import (
-    _action_or_404,
-    _bad_body,
-    _context,
-    _machine_or_404,
-    _spellings,
-    _store,
-    action_raw,
-    render_action,
-)
-from .defender_xdr import acting_identity, base_url, defender_error, json_body
-from .mde_store import ActiveRequestExists, MachineAction, MdeStore
-from .xdr_store import TICKS_PER_SECOND, format_time, now_ticks, parse_time
+from .actions import action_or_404, action_raw, render_action
+from .common import bad_body, odata_context, request_store
+from .machines import machine_or_404
+from .store import ActiveRequestExists, MachineAction, MdeStore
 
 COMMAND_ORDER = ('PutFile', 'RunScript', 'GetFile')
 PARAMS = {'PutFile': ({'FileName'}, set()), 'RunScript': ({'ScriptName'}, {'Args'}), 'GetFile': ({'Path'}, set())}
@@ -70,6 +63,7 @@ UNREACHABLE = 'The device could not be reached: the command was not delivered.'
 LR_MINUTE = RateLimitRule('mde-live-response-minute', 10, 60, path_regex=r'/runliveresponse$', methods=('POST',))
 LIVE_RESPONSE_READ = ['Machine.Read.All', 'Machine.ReadWrite.All', 'Machine.LiveResponse', 'Machine.Read',
                       'Machine.ReadWrite']
+LIVE_RESPONSE = ['Machine.LiveResponse']
 LIVE_STEPS = 2            # a live response takes twice as long as other machine actions in each status
 _SIGNING_KEY = secrets.token_bytes(32)
 
@@ -122,7 +116,7 @@ class LiveCommand:
 
 @dataclass
 class LiveResponse:
-    """Attached to a LiveResponse MachineAction: what mde_store's action_raw shows as ``commands``."""
+    """Attached to a LiveResponse MachineAction: what actions.action_raw shows as ``commands``."""
     commands: list[LiveCommand]
 
     @property
@@ -252,14 +246,18 @@ def plan_failures(commands: list[LiveCommand], state: LiveState, broken: bool) -
 
 # ----- routes -------------------------------------------------------------------------------------------------------
 
+@module.route('/api/machines/{machine_id}/runliveresponse', methods=['POST'], permissions=LIVE_RESPONSE)
+@module.route('/api/machines/{machine_id}/Runliveresponse', methods=['POST'], permissions=LIVE_RESPONSE)
+@module.route('/api/machines/{machine_id}/runLiveResponse', methods=['POST'], permissions=LIVE_RESPONSE)
+@module.route('/api/machines/{machine_id}/RunLiveResponse', methods=['POST'], permissions=LIVE_RESPONSE)
 async def run_live_response(request: Request, principal: Principal) -> Response:
     try:
         commands, comment = parse_request(await json_body(request))
     except ValueError as exc:
-        return _bad_body(str(exc))
-    store = _store(request)
+        return bad_body(str(exc))
+    store = request_store(request)
     with store.lock:
-        machine = _machine_or_404(store, request.path_params['machine_id'])
+        machine = machine_or_404(store, request.path_params['machine_id'])
         if isinstance(machine, JSONResponse):
             return machine
         if machine.onboarding_status == 'Offboarded':
@@ -274,13 +272,8 @@ async def run_live_response(request: Request, principal: Principal) -> Response:
         action.fail = any(c.errors for c in commands)
         action.step *= LIVE_STEPS
         raw = action_raw(action, now_ticks())
-    return JSONResponse({'@odata.context': _context(request, 'MachineActions/$entity'), **render_action(raw)},
+    return JSONResponse({'@odata.context': odata_context(request, 'MachineActions/$entity'), **render_action(raw)},
                         status_code=201)
-
-
-for _segment in _spellings('runliveresponse') + ['runLiveResponse', 'RunLiveResponse']:
-    module.add_route(f'/api/machines/{{machine_id}}/{_segment}', run_live_response, methods=['POST'],
-                     permissions=['Machine.LiveResponse'])
 
 
 def _signature(action_id: str, index: int, expiry: str) -> str:
@@ -289,7 +282,7 @@ def _signature(action_id: str, index: int, expiry: str) -> str:
 
 
 def _command_or_error(store: MdeStore, action_id: str, raw_index: str) -> tuple[MachineAction, int] | JSONResponse:
-    action = _action_or_404(store, action_id)
+    action = action_or_404(store, action_id)
     if isinstance(action, JSONResponse):
         return action
     if action.live is None:
@@ -300,8 +293,14 @@ def _command_or_error(store: MdeStore, action_id: str, raw_index: str) -> tuple[
     return action, int(raw_index)
 
 
+@module.route('/api/machineactions/{action_id}/GetLiveResponseResultDownloadLink(index={index})',
+              permissions=LIVE_RESPONSE_READ)
+@module.route('/api/machineactions/{action_id}/getliveresponseresultdownloadlink(index={index})',
+              permissions=LIVE_RESPONSE_READ)
+@module.route('/api/machineactions/{action_id}/getLiveResponseResultDownloadLink(index={index})',
+              permissions=LIVE_RESPONSE_READ)
 async def result_link(request: Request, principal: Principal) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         found = _command_or_error(store, request.path_params['action_id'], request.path_params['index'])
         if isinstance(found, JSONResponse):
@@ -318,12 +317,7 @@ async def result_link(request: Request, principal: Principal) -> Response:
     name = 'response.gz' if command.type == 'GetFile' else 'response.json'
     url = (f'{base_url(request)}/_emulator/blob/live-response/{action.id}/{index}/{name}?sv=2020-08-04&se='
            f'{quote(expiry)}&sr=b&sp=r&sig={_signature(action.id, index, expiry)}')
-    return JSONResponse({'@odata.context': _context(request, 'Edm.String'), 'value': url})
-
-
-for _segment in _spellings('GetLiveResponseResultDownloadLink'):
-    module.add_route(f'/api/machineactions/{{action_id}}/{_segment}(index={{index}})', result_link,
-                     permissions=LIVE_RESPONSE_READ)
+    return JSONResponse({'@odata.context': odata_context(request, 'Edm.String'), 'value': url})
 
 
 def _storage_error(status: int, code: str, message: str) -> Response:
@@ -348,7 +342,7 @@ async def download(request: Request) -> Response:
         expired = True
     if expired:
         return _storage_error(403, 'AuthenticationFailed', 'Signed expiry time has passed.')
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         found = _command_or_error(store, action_id, raw_index)
         if isinstance(found, JSONResponse):
@@ -362,7 +356,7 @@ async def download(request: Request) -> Response:
 # ----- admin --------------------------------------------------------------------------------------------------------
 
 async def library(request: Request) -> Response:
-    store = _store(request)
+    store = request_store(request)
     state = live_state(store)
     if request.method == 'POST':
         name = (await admin_json(request)).get('name')
@@ -381,14 +375,14 @@ async def fail_next(request: Request) -> Response:
     errors = body.get('errors') or [f'{kind} failed on the device.']
     if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
         raise AdminError('errors must be a list of strings')
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         live_state(store).fail_next[kind] = list(errors)
     return JSONResponse({'type': kind, 'errors': errors})
 
 
 async def stored_result(request: Request) -> Response:
-    store = _store(request)
+    store = request_store(request)
     with store.lock:
         found = _command_or_error(store, request.path_params['action_id'], request.path_params['index'])
         if isinstance(found, JSONResponse):

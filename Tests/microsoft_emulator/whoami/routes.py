@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..core.api import ApiModule
 from ..tokens import Principal
-from . import ApiModule
 
 module = ApiModule('whoami', host='emulator', audiences=())
 

@@ -23,14 +23,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import emulator_context
+from ..core.api import ApiModule
+from ..core.clock import parse_time
+from ..core.http import defender_error
+from ..core.ids import mix
+from ..core.odata import ODataError, Prop
 from ..ratelimits import MDE_DEFAULT
 from ..tokens import Principal
-from . import ApiModule
-from .defender_endpoint import ODataError, Prop, _context, _format_times, _machine_or_404, _odata_error, page, parse_query
-from .defender_xdr import defender_error
-from .mde_store import Machine, MdeStore, get_store
-from .xdr_seed import mix
-from .xdr_store import parse_time
+from .common import format_times, odata_context, odata_error, page
+from .instance import get_store
+from .machines import machine_or_404
+from .odata import parse_query
+from .store import Machine, MdeStore
 
 SOFTWARE_READ = ['Software.Read.All', 'Software.Read']
 VULNERABILITY_READ = ['Vulnerability.Read.All', 'Vulnerability.Read']
@@ -227,7 +231,7 @@ def vulnerability_raw(view: Inventory, cve: Cve) -> dict[str, Any]:
 
 
 def render_vulnerability(raw: dict[str, Any]) -> dict[str, Any]:
-    return _format_times(raw, ('publishedOn', 'updatedOn', 'firstDetected'))
+    return format_times(raw, ('publishedOn', 'updatedOn', 'firstDetected'))
 
 
 def kb_raw(view: Inventory, kb_id: str, machine_ids: set[str] | None = None) -> dict[str, Any]:
@@ -252,7 +256,7 @@ def _view(request: Request) -> Inventory:
 
 
 def _collection(request: Request, entity: str, items: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse({'@odata.context': _context(request, entity), 'value': items})
+    return JSONResponse({'@odata.context': odata_context(request, entity), 'value': items})
 
 
 def _product_or_404(software_id: str) -> Product | JSONResponse:
@@ -279,7 +283,7 @@ async def list_software(request: Request, principal: Principal) -> Response:
     try:
         query = parse_query(request, SOFTWARE_PROPS, 'microsoft.windowsDefenderATP.api.PublicSoftwareDto')
     except ODataError as exc:
-        return _odata_error(exc)
+        return odata_error(exc)
     view = _view(request)
     items = [software_raw(view, p) for p in PRODUCTS if any(p.id in i for i in view.installs.values())]
     return page(request, '/api/Software', 'Software', items, query, dict)
@@ -290,7 +294,7 @@ async def get_software(request: Request, principal: Principal) -> Response:
     product = _product_or_404(request.path_params['software_id'])
     if isinstance(product, JSONResponse):
         return product
-    return JSONResponse({'@odata.context': _context(request, 'Software/$entity'),
+    return JSONResponse({'@odata.context': odata_context(request, 'Software/$entity'),
                          **software_raw(_view(request), product)})
 
 
@@ -357,7 +361,7 @@ async def machines_vulnerabilities(request: Request, principal: Principal) -> Re
     try:
         query = parse_query(request, FINDING_PROPS, 'microsoft.windowsDefenderATP.api.PublicAssetVulnerabilityDto')
     except ODataError as exc:
-        return _odata_error(exc)
+        return odata_error(exc)
     path = '/api/vulnerabilities/machinesVulnerabilities'
     return page(request, path, 'Collection(microsoft.windowsDefenderATP.api.PublicAssetVulnerabilityDto)',
                 _view(request).findings, query, dict)
@@ -368,7 +372,7 @@ async def list_vulnerabilities(request: Request, principal: Principal) -> Respon
     try:
         query = parse_query(request, VULNERABILITY_PROPS, 'microsoft.windowsDefenderATP.api.PublicVulnerabilityDto')
     except ODataError as exc:
-        return _odata_error(exc)
+        return odata_error(exc)
     view = _view(request)
     items = [vulnerability_raw(view, c) for c in _cve_rows().values()]
     return page(request, '/api/vulnerabilities', 'Vulnerabilities', items, query, render_vulnerability)
@@ -380,7 +384,7 @@ async def get_vulnerability(request: Request, principal: Principal) -> Response:
     if isinstance(cve, JSONResponse):
         return cve
     raw = vulnerability_raw(_view(request), cve)
-    return JSONResponse({'@odata.context': _context(request, 'Vulnerabilities/$entity'), **render_vulnerability(raw)})
+    return JSONResponse({'@odata.context': odata_context(request, 'Vulnerabilities/$entity'), **render_vulnerability(raw)})
 
 
 @module.route('/api/vulnerabilities/{cve_id}/machineReferences', permissions=VULNERABILITY_READ)
@@ -396,7 +400,7 @@ async def vulnerability_machines(request: Request, principal: Principal) -> Resp
 
 def _machine(request: Request) -> tuple[Inventory, Machine] | JSONResponse:
     store = get_store(emulator_context(request))
-    machine = _machine_or_404(store, request.path_params['machine_id'])
+    machine = machine_or_404(store, request.path_params['machine_id'])
     if isinstance(machine, JSONResponse):
         return machine
     return inventory(store), machine

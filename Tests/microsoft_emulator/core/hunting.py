@@ -1,0 +1,96 @@
+"""Advanced hunting's shared parts: the tables' schemas (one schema, as Microsoft has one for Defender XDR and
+Defender for Endpoint), the ``Stats`` block of a hunting response, and the table source the KQL engine reads.
+
+Each product supplies a :class:`HuntingTables` over its own store (Defender XDR: generated rows and the incident
+store's alerts; Defender for Endpoint: rows derived from its machines, files and alerts)."""
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+
+class HuntingTables(Protocol):
+    """What :func:`core.kql.run_query` reads: a table's rows (times as ticks). Schemas come from
+    :data:`TABLE_SCHEMAS`."""
+
+    def rows(self, table: str) -> list[Row]: ...
+
+
+# Column names and types follow Microsoft's advanced hunting schema reference (a subset of each table's columns).
+TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
+    'DeviceInfo': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                   ('ClientVersion', 'String'), ('PublicIP', 'String'), ('OSArchitecture', 'String'),
+                   ('OSPlatform', 'String'), ('OSBuild', 'Int64'), ('OSVersion', 'String'),
+                   ('IsAzureADJoined', 'Boolean'), ('AadDeviceId', 'String'), ('MachineGroup', 'String'),
+                   ('OnboardingStatus', 'String'), ('DeviceType', 'String'), ('ReportId', 'Int64')],
+    'DeviceProcessEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                            ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
+                            ('SHA1', 'String'), ('SHA256', 'String'), ('ProcessId', 'Int64'),
+                            ('ProcessCommandLine', 'String'), ('AccountDomain', 'String'), ('AccountName', 'String'),
+                            ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
+                            ('InitiatingProcessId', 'Int64'), ('InitiatingProcessParentFileName', 'String'),
+                            ('ReportId', 'Int64')],
+    'DeviceNetworkEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                            ('ActionType', 'String'), ('RemoteIP', 'String'), ('RemotePort', 'Int32'),
+                            ('RemoteUrl', 'String'), ('LocalIP', 'String'), ('LocalPort', 'Int32'),
+                            ('Protocol', 'String'), ('RemoteIPType', 'String'), ('InitiatingProcessFileName', 'String'),
+                            ('ReportId', 'Int64')],
+    'EmailEvents': [('Timestamp', 'DateTime'), ('NetworkMessageId', 'String'), ('InternetMessageId', 'String'),
+                    ('SenderFromAddress', 'String'), ('SenderFromDomain', 'String'), ('SenderIPv4', 'String'),
+                    ('RecipientEmailAddress', 'String'), ('Subject', 'String'), ('EmailDirection', 'String'),
+                    ('DeliveryAction', 'String'), ('DeliveryLocation', 'String'), ('ThreatTypes', 'String'),
+                    ('AttachmentCount', 'Int32'), ('UrlCount', 'Int32'), ('ReportId', 'String'),
+                    ('SenderIPv6', 'String')],
+    'AlertInfo': [('Timestamp', 'DateTime'), ('AlertId', 'String'), ('Title', 'String'), ('Category', 'String'),
+                  ('Severity', 'String'), ('ServiceSource', 'String'), ('DetectionSource', 'String'),
+                  ('AttackTechniques', 'String')],
+    'DeviceEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                     ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
+                     ('AccountName', 'String'), ('RemoteUrl', 'String'), ('AdditionalFields', 'Dynamic'),
+                     ('InitiatingProcessCommandLine', 'String'), ('InitiatingProcessSHA1', 'String'),
+                     ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
+}
+# Device tables Defender for Endpoint's hunting fills (empty in Defender XDR's generated data).
+TABLE_SCHEMAS.update({
+    'DeviceFileEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                         ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
+                         ('SHA1', 'String'), ('SHA256', 'String'), ('MD5', 'String'), ('FileSize', 'Int64'),
+                         ('FileOriginUrl', 'String'), ('FileOriginReferrerUrl', 'String'), ('FileOriginIP', 'String'),
+                         ('InitiatingProcessFileName', 'String'), ('InitiatingProcessAccountName', 'String'),
+                         ('ReportId', 'Int64')],
+    'DeviceRegistryEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                             ('ActionType', 'String'), ('RegistryKey', 'String'), ('RegistryValueType', 'String'),
+                             ('RegistryValueName', 'String'), ('RegistryValueData', 'String'),
+                             ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
+                             ('InitiatingProcessSHA1', 'String'), ('InitiatingProcessSHA256', 'String'),
+                             ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
+    'DeviceImageLoadEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                              ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
+                              ('SHA1', 'String'), ('SHA256', 'String'), ('MD5', 'String'),
+                              ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
+                              ('ReportId', 'Int64')],
+    'DeviceLogonEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
+                          ('ActionType', 'String'), ('LogonType', 'String'), ('AccountDomain', 'String'),
+                          ('AccountName', 'String'), ('AccountSid', 'String'), ('RemoteIP', 'String'),
+                          ('IsLocalAdmin', 'Boolean'), ('InitiatingProcessSHA1', 'String'),
+                          ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'),
+                          ('ReportId', 'Int64')],
+})
+
+
+def hunting_stats(seconds: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    size = sum(len(json.dumps(r, separators=(',', ':'))) for r in rows[:1000]) * max(1, len(rows)) // max(
+        1, min(len(rows), 1000))
+    cpu = f'00:00:{min(seconds * 4, 59.9999999):010.7f}'
+    return {
+        'ExecutionTime': round(seconds, 6),
+        'resource_usage': {
+            'cache': {'memory': {'hits': 1000 + len(rows), 'misses': 12, 'total': 1012 + len(rows)},
+                      'disk': {'hits': 8, 'misses': 1, 'total': 9}},
+            'cpu': {'user': cpu, 'kernel': '00:00:00', 'total cpu': cpu},
+            'memory': {'peak_per_node': 16_777_216 + size},
+        },
+        'dataset_statistics': [{'table_row_count': len(rows), 'table_size': size}],
+    }
