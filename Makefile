@@ -105,14 +105,15 @@ demo: env sdk-env
 clean:
 	rm -rf build .xsoar-local .pytest_cache .mypy_cache .ruff_cache
 
-# Playbook READMEs, generated from each playbook's YAML. demisto-sdk always ends them with a link to a playbook image;
-# the packs ship no images, so that section is cut off. (generate-docs also stages the file it writes in git: the
-# final text is staged again so the index does not keep the cut section.)
-playbook-docs: sdk-env
+# Playbook READMEs, generated from each playbook's YAML, and the playbook images they link (doc_files/, drawn by
+# `xsoar-local playbook image`). generate-docs also stages the file it writes in git; the README is staged again after
+# the trailing blank lines are trimmed, so the index holds the final text.
+playbook-docs: env sdk-env
+	$(VENV)/bin/xsoar-local playbook image >/dev/null
 	@for f in Packs/*/Playbooks/*.yml; do \
 		$(SDK) generate-docs -i "$$f" >/dev/null || exit 1; \
 		readme="$${f%.yml}_README.md"; \
-		sed -i '/^## Playbook Image/,$$d' "$$readme" && sed -i -e :a -e '/^\n*$$/{$$d;N;ba' -e '}' "$$readme"; \
+		sed -i -e :a -e '/^\n*$$/{$$d;N;ba' -e '}' "$$readme"; \
 		git add -- "$$readme" 2>/dev/null || true; \
 		echo "$$readme"; \
 	done

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from xsoar_local.playbooks.diagram import image_path
+
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = json.loads((Path(__file__).resolve().parent / 'official' / 'content' / 'playbooks.json').read_text())
 PACKS = sorted(OFFICIAL['packs'])
@@ -146,13 +148,22 @@ def test_task_graph_is_whole(pid):
 @pytest.mark.parametrize('pid', sorted(all_playbooks()))
 def test_readme_generated_from_the_yaml(pid):
     """Given a playbook, Then its README (demisto-sdk generate-docs, `make playbook-docs`) starts with its
-    description, lists its inputs and outputs, and neither it nor the description shows an image or a test host."""
+    description, lists its inputs and outputs, ends with the playbook's own diagram (the doc_files image, which exists
+    and is a PNG), shows no other image, and neither it nor the description names a test host; the description (what
+    the server shows) has no image at all."""
     pb = all_playbooks()[pid]
-    readme = pb['_path'].with_name(pb['_path'].stem + '_README.md').read_text()
+    path = pb['_path']
+    readme = path.with_name(path.stem + '_README.md').read_text()
     assert readme.startswith(pb['description'].strip())
     for item in pb.get('inputs') or []:
         assert f'| {item["key"]} |' in readme, item['key']
     for item in pb.get('outputs') or []:
         assert f'| {item["contextPath"]} |' in readme, item['contextPath']
+    image = image_path(path)
+    link = f'![{pb["name"]}](../doc_files/{image.name})'
+    assert readme.rstrip().endswith(link)
+    assert image.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert not re.search(r'!\[|<img', readme.rstrip().removesuffix(link), re.IGNORECASE)
+    assert not re.search(r'!\[|<img|Playbook Image', pb['description'], re.IGNORECASE)
     for text in (readme, pb['description']):
-        assert not re.search(r'!\[|<img|Playbook Image|127\.0\.0\.1|localhost|emulator', text, re.IGNORECASE)
+        assert not re.search(r'127\.0\.0\.1|localhost|emulator', text, re.IGNORECASE)

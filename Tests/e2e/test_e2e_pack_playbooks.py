@@ -291,6 +291,9 @@ def test_true_positive_incident_handling(playbook, mde):
     assert 'd' * 64 in {i['indicatorValue'] for i in as_list(result['context']['MicrosoftATP']['Indicators'])}
     names = {t['name'] for t in result['tasks']}
     assert {'Stop and quarantine the files', 'Microsoft Defender For Endpoint - Isolate Endpoint'} <= names
+    # The official inputs this playbook does not act on are listed, with their values, for the analyst.
+    notes = [str(e.get('Contents')) for e in result['war_room'] if isinstance(e, dict)]
+    assert any('does not act on' in n and 'BlockTag=BlockTag' in n for n in notes), notes
 
 
 def test_false_positive_incident_handling(playbook, mde):

@@ -3,6 +3,10 @@
     xsoar-local playbook run <playbook> [--incident FILE] [--input name=value ...] [--instance Integration=FILE ...]
                                         [--json] [--source] [--timeout S] [--time-scale X] [--debug]
     xsoar-local playbook list
+    xsoar-local playbook image [<playbook> ...] [--output FILE]
+
+``image`` draws a playbook as a PNG flow diagram (``playbooks/diagram.py``): with no playbook, every pack playbook's
+image in its pack's ``doc_files/`` (the file the playbook README links); with ``--output``, one playbook's image there.
 
 ``<playbook>`` is a YAML path, or the ID or name of a playbook in a pack's Playbooks/ or TestPlaybooks/. Each task is
 printed as it ends (time, state, task, duration); polling rounds print as "waiting". Exit status 0 when the playbook
@@ -22,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .playbooks import PlaybookError, PlaybookLibrary, Session, TaskRecord, run_playbook
+from .playbooks.diagram import image_path, write_image
 from .runner import RunOptions
 
 EXIT_FAILED = 1
@@ -75,12 +80,28 @@ def print_record(console: Console, record: TaskRecord) -> None:
                   f'({record.kind}){took}{detail}', highlight=False, soft_wrap=True)
 
 
+def cmd_image(ns: argparse.Namespace, library: PlaybookLibrary, console: Console) -> int:
+    """Write playbook diagrams: the named playbooks, or every playbook in a pack's ``Playbooks/`` folder."""
+    if ns.output and len(ns.playbooks) != 1:
+        console.print('[red]xsoar-local: --output takes exactly one playbook.[/red]')
+        return 64
+    chosen = [library.resolve(ref) for ref in ns.playbooks] or \
+        [p for p in library.all() if p.path.parent.name == 'Playbooks' and p.path.parent.parent.parent.name == 'Packs']
+    for playbook in chosen:
+        target = Path(ns.output) if ns.output else image_path(playbook.path)
+        write_image(playbook.data, target)
+        console.print(f'{escape(playbook.name)} -> {target}', highlight=False, soft_wrap=True)
+    return 0
+
+
 def cmd_playbook(ns: argparse.Namespace, console: Console) -> int:
     library = PlaybookLibrary()
     if ns.playbook_action == 'list':
         for playbook in library.all():
             console.print(f'{escape(playbook.id)}  [dim]{playbook.path}[/dim]', highlight=False, soft_wrap=True)
         return 0
+    if ns.playbook_action == 'image':
+        return cmd_image(ns, library, console)
     if ns.time_scale is not None:
         os.environ['XSOAR_LOCAL_TIME_SCALE'] = str(ns.time_scale)
     playbook = library.resolve(ns.playbook)
@@ -124,3 +145,8 @@ def add_commands(sub: Any) -> None:
     run.set_defaults(handler=cmd_playbook)
     listing = actions.add_parser('list', help='the playbooks of the packs, by ID')
     listing.set_defaults(handler=cmd_playbook)
+    image = actions.add_parser('image', help="draw playbooks as PNG diagrams (default: every pack playbook's "
+                                             'doc_files image)')
+    image.add_argument('playbooks', nargs='*', help='YAML paths, or IDs/names from the packs')
+    image.add_argument('--output', help='the PNG file to write (one playbook only)')
+    image.set_defaults(handler=cmd_playbook)

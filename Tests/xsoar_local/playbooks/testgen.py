@@ -86,7 +86,7 @@ def build(integration: Integration, lines: list[tuple[str, dict[str, str]]], pla
           description: str, unchecked: frozenset[str] = frozenset()) -> dict:
     brand = integration.manifest.get('commonfields', {}).get('id') or integration.name
     b = Builder(playbook_id)
-    previous = b.add('start', '')
+    previous = b.add('start', '', {'description': ''})
     clear = b.add('regular', 'Clear the context', {'description': 'Starts from an empty context.',
                                                    'scriptName': 'DeleteContext', 'type': 'regular'},
                   scriptarguments={'all': _arg('yes')})

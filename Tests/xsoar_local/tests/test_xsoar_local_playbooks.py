@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 from xsoar_local.cli import main as cli_main
 from xsoar_local.commandline import read_examples
 from xsoar_local.executors import InProcess
 from xsoar_local.integrations import find_integration, repo_root
-from xsoar_local.playbooks import PlaybookError, PlaybookLibrary, Session, load_playbook, run_playbook
+from xsoar_local.playbooks import PlaybookError, PlaybookLibrary, Session, diagram, load_playbook, run_playbook
 from xsoar_local.playbooks.engine import check_playbook
 from xsoar_local.playbooks.testgen import load_spec
 from xsoar_local.playbooks.testgen import main as regenerate
@@ -490,3 +491,43 @@ def test_indicator_query_inputs_are_refused(book):
              inputs=[{'key': '', 'value': {}, 'playbookInputQuery': {'query': 'type:File', 'queryEntity': 'indicators'}}])
     with pytest.raises(PlaybookError, match='playbookInputQuery'):
         book.run('Indicators')
+
+
+# ---- playbook images --------------------------------------------------------------------------------------------
+
+def _pack_playbooks() -> list:
+    return [p for p in PlaybookLibrary().all() if p.path.parent.name == 'Playbooks']
+
+
+def test_diagram_draws_a_box_per_task_and_routes_skipping_arrows_round_the_column():
+    """Given a playbook whose condition skips tasks in the same column, Then every task has a box at its stored
+    position and the skipping arrow gets a lane right of the boxes (the image is wider than the boxes)."""
+    book = next(p for p in _pack_playbooks() if p.id == 'MDE - True Positive Incident Handling')
+    boxes = diagram.layout(book.data)
+    assert {b.task_id for b in boxes} == set(book.tasks)
+    assert min(b.x for b in boxes) == diagram.MARGIN and min(b.y for b in boxes) == diagram.MARGIN
+    image = diagram.render(book.data)
+    assert image.width > max(b.right for b in boxes) + diagram.MARGIN
+
+
+def test_pack_playbook_images_are_drawn_from_the_current_yaml():
+    """Given every pack playbook, Then its doc_files image (the one its README links and demisto-sdk RM116 requires)
+    shows what the renderer draws from the YAML today (`xsoar-local playbook image` after a change)."""
+    stale = []
+    for book in _pack_playbooks():
+        with Image.open(diagram.image_path(book.path)) as shipped:
+            drawn = diagram.render(book.data)
+            if shipped.size != drawn.size or shipped.convert('RGB').tobytes() != drawn.tobytes():
+                stale.append(book.id)
+    assert not stale, f'run `xsoar-local playbook image`: {stale}'
+
+
+def test_playbook_image_command_writes_one_png(tmp_path, capfd):
+    """Given `xsoar-local playbook image <id> --output FILE`, Then FILE is the PNG of that playbook; two playbooks with
+    one --output is a usage error."""
+    target = tmp_path / 'check.png'
+    assert cli_main(['playbook', 'image', 'MDE - Check Machine Action', '--output', str(target)]) == 0
+    assert target.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert cli_main(['playbook', 'image', 'MDE - Block File', 'MDE - Check Machine Action', '--output',
+                     str(target)]) == 64
+    assert "--output takes exactly one playbook" in capfd.readouterr().out
