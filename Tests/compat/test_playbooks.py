@@ -6,7 +6,7 @@ under ``not_shipped`` with the reason.
 
 The rest checks our playbooks hang together: every command they call exists in the pack's integration with the
 arguments given, every script is one the runtime provides, every sub-playbook is in a pack, every task is reachable,
-and every README was generated from the current YAML (its inputs and outputs) without an image link.
+and every README was generated from the current YAML (its inputs and outputs) and links its diagram.
 """
 from __future__ import annotations
 
