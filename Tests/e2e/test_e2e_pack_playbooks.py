@@ -32,7 +32,6 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).with_name('xsoar-local')
-NO_JOIN = "does not implement the 'join' operator"
 
 
 class Runner:
@@ -330,43 +329,90 @@ def test_malware_investigation_and_response(playbook, mde):
 
 # ---- Microsoft 365 Defender -------------------------------------------------------------------------------------
 
-@pytest.fixture
-def email_ips(seeded, tmp_path) -> list[str]:
-    """Two sender IPs of the seeded EmailEvents table, read with the integration itself."""
+def hunt(seeded, tmp_path, query: str) -> list[dict]:
+    """The rows of one advanced hunting query, read with the integration itself."""
     url, ca = seeded
     env = {**os.environ, **emulator_env(tmp_path / 'probe', url=url, ca=ca)}
     done = subprocess.run([str(CLI), 'run', 'Microsoft365Defender', 'microsoft-365-defender-advanced-hunting',
-                           'query=EmailEvents | distinct SenderIPv4 | take 2', '--json'], env=env,
-                          capture_output=True, text=True, timeout=120, check=True)
-    return [row['SenderIPv4'] for row in json.loads(done.stdout)['context']['Microsoft365Defender']['Hunt']['results']]
+                           f'query={query}', '--json'], env=env, capture_output=True, text=True, timeout=120,
+                          check=True)
+    return as_list(json.loads(done.stdout)['context']['Microsoft365Defender']['Hunt']['results'])
 
 
-def join_failures(result: dict) -> set[str]:
-    """The hunting tasks whose queries need a join (the emulator has none, nor the EmailUrlInfo,
-    EmailAttachmentInfo and UrlClickEvents tables); any other failure is a real one."""
-    failed = failures(result)
-    assert all(NO_JOIN in detail for detail in failed.values()), failed
-    return {name for _, name in failed}
+@pytest.fixture
+def email_ips(seeded, tmp_path) -> list[str]:
+    """Two sender IPs of the seeded EmailEvents table."""
+    return [row['SenderIPv4'] for row in hunt(seeded, tmp_path, 'EmailEvents | distinct SenderIPv4 | take 2')]
+
+
+@pytest.fixture
+def email_facts(seeded, tmp_path) -> dict[str, str]:
+    """A linked domain, an attachment hash, a clicked domain and a clicked message of the seeded email tables."""
+    link = hunt(seeded, tmp_path, 'EmailUrlInfo | where UrlLocation == "Body" | take 1')[0]
+    attachment = hunt(seeded, tmp_path, 'EmailAttachmentInfo | take 1')[0]
+    click = hunt(seeded, tmp_path, 'UrlClickEvents | take 1')[0]
+    message = hunt(seeded, tmp_path, f'EmailEvents | where NetworkMessageId == "{click["NetworkMessageId"]}"')[0]
+    return {'domain': link['UrlDomain'], 'sha256': attachment['SHA256'],
+            'clicked_domain': click['Url'].removeprefix('https://').split('/')[0],
+            'clicked_message': message['InternetMessageId']}
+
+
+def retrieved(result: dict) -> list[dict]:
+    return as_list(result['outputs']['Microsoft365Defender.RetrievedEmails'])
 
 
 def test_emails_indicators_hunt_by_sender_ip(playbook, email_ips):
     """Given two sender IPs, When Emails Indicators Hunt runs, Then every email sent from them is retrieved once."""
-    result = playbook('Microsoft 365 Defender - Emails Indicators Hunt', IPAddress=','.join(email_ips))
-    assert join_failures(result) == {'Hunt for emails by IP address in a URL'}
-    emails = as_list(result['outputs']['Microsoft365Defender.RetrievedEmails'])
+    result = no_failures(playbook('Microsoft 365 Defender - Emails Indicators Hunt', IPAddress=','.join(email_ips)))
+    emails = retrieved(result)
     assert emails and {e['SenderIPv4'] for e in emails} <= set(email_ips)
     assert len({e['NetworkMessageId'] for e in emails}) == len(emails)
 
 
-def test_threat_hunting_generic(playbook, email_ips):
-    """Given an IP, a domain and a message ID, When Threat Hunting Generic runs, Then both sub-playbooks run and the
-    emails sent from the IP are retrieved (the URL, attachment and click queries need what the emulator lacks)."""
-    result = playbook('Microsoft 365 Defender - Threat Hunting Generic', IPAddress=email_ips[0],
-                      URLDomain='example.net', SHA256='f' * 64, MessageID='<x@example.net>')
-    assert join_failures(result) == {'Hunt for emails by IP address in a URL', 'Hunt for emails by URL or domain',
-                                     'Hunt for emails by SHA256', 'Hunt for emails by message ID'}
-    assert {e['SenderIPv4'] for e in as_list(result['outputs']['Microsoft365Defender.RetrievedEmails'])} == \
-        {email_ips[0]}
+def test_emails_indicators_hunt_by_domain_and_attachment(playbook, email_facts):
+    """Given a linked domain and an attachment hash, When Emails Indicators Hunt runs, Then the emails linking to the
+    domain (with their URL) and those carrying the attachment (with its SHA256) are retrieved, joined with their
+    message's fields."""
+    result = no_failures(playbook('Microsoft 365 Defender - Emails Indicators Hunt', URLDomain=email_facts['domain'],
+                                  SHA256=email_facts['sha256']))
+    emails = retrieved(result)
+    assert any(email_facts['domain'] in str(e.get('Url')) for e in emails)
+    assert any(e.get('SHA256') == email_facts['sha256'] for e in emails)
+    assert all(e.get('InternetMessageId') and e.get('Subject') for e in emails)
+
+
+def test_indicators_hunt_runs_the_emails_hunt(playbook, email_ips, email_facts):
+    """Given an IP, a domain and a hash, When the official name "Indicators Hunt" is called, Then the emails hunt runs
+    with its inputs and its results come back in RetrievedEmails."""
+    result = no_failures(playbook('Microsoft 365 Defender - Indicators Hunt', IPAddress=email_ips[0],
+                                  URLDomain=email_facts['domain'], SHA256=email_facts['sha256']))
+    emails = retrieved(result)
+    assert email_ips[0] in {e['SenderIPv4'] for e in emails}
+    assert any(e.get('SHA256') == email_facts['sha256'] for e in emails)
+    assert 'Microsoft 365 Defender - Emails Indicators Hunt' in {t['name'] for t in result['tasks']}
+
+
+def test_get_email_url_clicks(playbook, email_facts):
+    """Given a clicked domain, When Get Email URL Clicks runs, Then the clicks on it are retrieved with their email's
+    fields and the click time."""
+    result = no_failures(playbook('Microsoft 365 Defender - Get Email URL Clicks',
+                                  URLDomain=email_facts['clicked_domain']))
+    clicks = retrieved(result)
+    assert clicks and all(email_facts['clicked_domain'] in c['Url'] and c['ClickTimestamp'] for c in clicks)
+    assert all(c.get('InternetMessageId') for c in clicks)
+
+
+def test_threat_hunting_generic(playbook, email_ips, email_facts):
+    """Given an IP, a domain, a hash and a message ID, When Threat Hunting Generic runs, Then both sub-playbooks run
+    every query and the results of each end up in RetrievedEmails."""
+    result = no_failures(playbook('Microsoft 365 Defender - Threat Hunting Generic', IPAddress=email_ips[0],
+                                  URLDomain=email_facts['domain'], SHA256=email_facts['sha256'],
+                                  MessageID=email_facts['clicked_message']))
+    emails = retrieved(result)
+    assert email_ips[0] in {e['SenderIPv4'] for e in emails}
+    assert any(e.get('SHA256') == email_facts['sha256'] for e in emails)
+    assert any(e.get('InternetMessageId') == email_facts['clicked_message'] and e.get('ClickTimestamp')
+               for e in emails)
 
 
 # ---- Defender Threat Intelligence -------------------------------------------------------------------------------

@@ -52,6 +52,21 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
                      ('InitiatingProcessCommandLine', 'String'), ('InitiatingProcessSHA1', 'String'),
                      ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
 }
+# Email tables beside EmailEvents (Defender for Office 365): each row belongs to one message by NetworkMessageId, so
+# the email hunting playbooks' joins find their messages.
+TABLE_SCHEMAS.update({
+    'EmailUrlInfo': [('Timestamp', 'DateTime'), ('NetworkMessageId', 'String'), ('Url', 'String'),
+                     ('UrlDomain', 'String'), ('UrlLocation', 'String'), ('ReportId', 'String')],
+    'EmailAttachmentInfo': [('Timestamp', 'DateTime'), ('NetworkMessageId', 'String'),
+                            ('SenderFromAddress', 'String'), ('RecipientEmailAddress', 'String'),
+                            ('FileName', 'String'), ('FileType', 'String'), ('SHA256', 'String'), ('FileSize', 'Int64'),
+                            ('ThreatTypes', 'String'), ('ThreatNames', 'String'), ('DetectionMethods', 'String'),
+                            ('ReportId', 'String')],
+    'UrlClickEvents': [('Timestamp', 'DateTime'), ('Url', 'String'), ('ActionType', 'String'),
+                       ('AccountUpn', 'String'), ('Workload', 'String'), ('NetworkMessageId', 'String'),
+                       ('IPAddress', 'String'), ('ThreatTypes', 'String'), ('DetectionMethods', 'String'),
+                       ('IsClickedThrough', 'Boolean'), ('UrlChain', 'String'), ('ReportId', 'String')],
+})
 # Device tables Defender for Endpoint's hunting fills (empty in Defender XDR's generated data).
 TABLE_SCHEMAS.update({
     'DeviceFileEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),

@@ -12,6 +12,9 @@ for Endpoint's are derived from its machines. Supported query language::
     take N | limit N            order by c [asc|desc], ...  (also sort by; descending by default, as in KQL)
     top N by c [asc|desc]       count                          distinct c1, c2
     summarize [Name =] count() | dcount(c), ... [by c1, c2]   (groups in first-seen order, the by columns first)
+    join [kind=innerunique|inner|leftouter|leftsemi|leftanti] (<tabular expression>) on c1, c2
+                               (or ``join Table on c``; the right side's columns follow the left's, a name the left
+                               already has gets a number: NetworkMessageId1, Timestamp1, as Kusto names them)
 
 Literals: strings ("..." or '...' with backslash escapes, @"..." verbatim, h"..." obfuscated), integers, reals,
 true/false, datetime(2026-01-01T10:00:00Z), ago(1d), now(), timespans (1d, 2h, 30m, 10s, 100ms). ``//`` comments.
@@ -37,7 +40,7 @@ DEFAULT_WINDOW = 30 * 86400 * TICKS_PER_SECOND
 
 # Real KQL tabular operators this engine does not implement: refused with a pointer to the emulator's subset.
 KNOWN_UNSUPPORTED = frozenset({
-    'extend', 'join', 'union', 'mv-expand', 'mvexpand', 'parse', 'evaluate', 'render', 'make-series',
+    'extend', 'union', 'mv-expand', 'mvexpand', 'parse', 'evaluate', 'render', 'make-series',
     'lookup', 'project-rename', 'project-reorder', 'serialize', 'search', 'sample', 'sample-distinct', 'top-nested',
     'as', 'invoke', 'facet', 'fork', 'getschema', 'reduce', 'scan', 'partition', 'parse-where', 'mv-apply',
     'top-hitters', 'find', 'extend-keep',
@@ -236,6 +239,8 @@ class Operator:
     count: int = 0
     keys: list[tuple[Column, bool]] = field(default_factory=list)      # (column, descending)
     aggregates: list[tuple[str, str, Column | None]] = field(default_factory=list)   # summarize: (name, fn, column)
+    right: Query | None = None      # join: the right side
+    kind: str = ''                  # join: its kind
 
 
 @dataclass
@@ -252,6 +257,9 @@ COMPARE_OPS = {'==', '!=', '<', '<=', '>', '>=', '<>'}
 IN_OPS = {'in', '!in', 'in~', '!in~'}
 TERM_LIST_OPS = {'has_any', 'has_all'}   # whole-term matches against a list, case-insensitive
 LIST_OPS = IN_OPS | TERM_LIST_OPS
+# Join kinds this engine implements (Kusto's default is innerunique); the others are refused by name.
+JOIN_KINDS = {'innerunique', 'inner', 'leftouter', 'leftsemi', 'leftanti'}
+KUSTO_JOIN_KINDS = JOIN_KINDS | {'rightouter', 'fullouter', 'rightsemi', 'rightanti'}
 
 
 _SCALAR_STARTS = {'true', 'false', 'datetime', 'ago', 'now', 'timespan', 'time', 'long', 'int', 'real', 'double',
@@ -366,10 +374,34 @@ class Parser:
             aggregates = self.aggregates()
             by = self.projection(allow_rename=False) if self.word('by') else []
             return Operator('summarize', token, aggregates=aggregates, columns=by)
+        if name == 'join':
+            return self.join(token)
         if name in KNOWN_UNSUPPORTED:
             raise KqlError(f"Query could not be parsed at '{token.text}' on line [{token.line},{token.col}] "
                            f"(the Microsoft emulator does not implement the '{name}' operator)")
         raise self.error(token)
+
+    def join(self, token: Token) -> Operator:
+        """``join [kind=K] (<tabular expression>) on c1[, c2]`` or ``join [kind=K] Table on c``."""
+        kind = 'innerunique'
+        if self.word('kind'):
+            self.expect_op('=')
+            chosen = self.next()
+            if chosen.kind != 'ident' or chosen.value.lower() not in KUSTO_JOIN_KINDS:
+                raise self.error(chosen)
+            kind = chosen.value.lower()
+            if kind not in JOIN_KINDS:
+                raise KqlError(f"Query could not be parsed at '{chosen.text}' on line [{chosen.line},{chosen.col}] "
+                               f"(the Microsoft emulator does not implement join kind={kind})")
+        if self.peek().kind == 'op' and self.peek().value == '(':
+            self.next()
+            right = self.tabular_expression()
+            self.expect_op(')')
+        else:
+            right = self.tabular_expression()
+        if not self.word('on'):
+            raise self.error(self.peek())
+        return Operator('join', token, columns=self.projection(allow_rename=False), right=right, kind=kind)
 
     def aggregates(self) -> list[tuple[str, str, Column | None]]:
         """``[Name =] count() | dcount(Column)``, comma-separated; KQL names an unnamed one count_ / dcount_<Column>."""
@@ -711,6 +743,47 @@ class Executor:
             out.append(row)
         return [(n, schema[n]) for n in by] + [(name, 'Int64') for name, _, _ in measured], out
 
+    def join(self, op: Operator, columns: list[tuple[str, str]], rows: list[Row],
+             window: tuple[int, int] | None) -> tuple[list[tuple[str, str]], list[Row]]:
+        """Rows of the left side paired with the right side's rows of equal keys (a null key matches nothing), as
+        Kusto joins: innerunique keeps the first left row of each key, leftouter keeps unmatched left rows with empty
+        right columns, leftsemi/leftanti keep the left rows that have (have no) match, with the left columns only."""
+        assert op.right is not None
+        right_columns, right_rows = self.evaluate(op.right, window)
+        left_schema, right_schema = dict(columns), dict(right_columns)
+        keys = [self.resolve(c, left_schema, 'join') for _, c in op.columns]
+        for _, c in op.columns:
+            self.resolve(c, right_schema, 'join')
+        index: dict[tuple[Any, ...], list[Row]] = {}
+        for r in right_rows:
+            key = tuple(r.get(k) for k in keys)
+            if None not in key:
+                index.setdefault(key, []).append(r)
+        if op.kind == 'innerunique':
+            first: dict[tuple[Any, ...], Row] = {}
+            for r in rows:
+                first.setdefault(tuple(r.get(k) for k in keys), r)
+            rows = list(first.values())
+        if op.kind in ('leftsemi', 'leftanti'):
+            wanted = op.kind == 'leftsemi'
+            return columns, [r for r in rows if (tuple(r.get(k) for k in keys) in index) == wanted]
+        taken = {name for name, _ in columns}
+        renamed = []                                     # (right name, output name, type)
+        for name, kql_type in right_columns:
+            out, n = name, 0
+            while out in taken:
+                n += 1
+                out = f'{name}{n}'
+            taken.add(out)
+            renamed.append((name, out, kql_type))
+        joined = []
+        for r in rows:
+            matches = index.get(tuple(r.get(k) for k in keys), [])
+            if not matches and op.kind == 'leftouter':
+                joined.append({**r, **{out: None for _, out, _ in renamed}})
+            joined.extend({**r, **{out: m.get(name) for name, out, _ in renamed}} for m in matches)
+        return columns + [(out, t) for _, out, t in renamed], joined
+
     def run(self, query_text: str, window: tuple[int, int] | None) -> tuple[list[tuple[str, str]], list[Row]]:
         return self.evaluate(Parser(query_text).parse(), window)
 
@@ -774,6 +847,8 @@ class Executor:
                 rows = [{'Count': len(rows)}]
             elif op.name == 'summarize':
                 columns, rows = self.summarize(op, schema, rows)
+            elif op.name == 'join':
+                columns, rows = self.join(op, columns, rows, window)
         return columns, rows[:MAX_RESULT_ROWS]
 
 

@@ -343,7 +343,11 @@ def seed_store(store: XdrStore, spec: dict[str, Any] | None = None) -> None:
 # ----- advanced hunting tables --------------------------------------------------------------------------------------
 
 DEFAULT_ROWS = {'DeviceInfo': 200, 'DeviceProcessEvents': 500, 'DeviceNetworkEvents': 400, 'EmailEvents': 300,
-                'DeviceEvents': 300}
+                'DeviceEvents': 300, 'EmailUrlInfo': 300, 'EmailAttachmentInfo': 300, 'UrlClickEvents': 150}
+# Row i of these tables belongs to message i of EmailEvents (same NetworkMessageId, same time).
+_EMAIL_CHILD_TABLES = {'EmailUrlInfo', 'EmailAttachmentInfo', 'UrlClickEvents'}
+_ATTACHMENTS = [('invoice_0931.docm', 'docm'), ('statement.pdf', 'pdf'), ('update.ps1', 'ps1'), ('photo.jpg', 'jpg'),
+                ('payload.zip', 'zip')]
 
 _PROCESSES = [('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0', 'powershell.exe -nop -c Get-Process'),
               ('cmd.exe', 'C:\\Windows\\System32', 'cmd.exe /c whoami'),
@@ -362,8 +366,37 @@ def _short(device: dict[str, Any]) -> str:
     return str(device['deviceDnsName'])
 
 
+def _email_child_row(table: str, i: int, anchor: int) -> dict[str, Any]:
+    """Row ``i`` of an email table: a link, an attachment or a click of message ``i`` of EmailEvents."""
+    message = hunting_row('EmailEvents', i, anchor)
+    h = mix(i * 37 + len(table))
+    base = {'Timestamp': message['Timestamp'], 'NetworkMessageId': message['NetworkMessageId'],
+            'ReportId': f"{message['NetworkMessageId']}-{table}-{i}"}
+    if table == 'EmailUrlInfo':
+        url = URLS[(h >> 8) % len(URLS)]
+        return base | {'Url': f'https://{url}', 'UrlDomain': url.split('/')[0],
+                       'UrlLocation': ('Body', 'Subject', 'Attachment')[(h >> 12) % 3]}
+    if table == 'EmailAttachmentInfo':
+        name, kind = _ATTACHMENTS[(h >> 8) % len(_ATTACHMENTS)]
+        threat = message['ThreatTypes'] if message['ThreatTypes'] == 'Malware' else ''
+        return base | {'SenderFromAddress': message['SenderFromAddress'],
+                       'RecipientEmailAddress': message['RecipientEmailAddress'], 'FileName': name, 'FileType': kind,
+                       'SHA256': hex_digest(f'attachment{name}', 64), 'FileSize': 1024 + (h >> 16) % 900_000,
+                       'ThreatTypes': threat, 'ThreatNames': 'Trojan:O97M/Sadoca' if threat else '',
+                       'DetectionMethods': '{"Malware":["File detonation"]}' if threat else ''}
+    url = URLS[(mix(i * 37 + len('EmailUrlInfo')) >> 8) % len(URLS)]     # the link of EmailUrlInfo row i
+    blocked = message['ThreatTypes'] == 'Phish'
+    return base | {'Url': f'https://{url}', 'ActionType': 'ClickBlocked' if blocked else 'ClickAllowed',
+                   'AccountUpn': message['RecipientEmailAddress'], 'Workload': 'Email',
+                   'IPAddress': PUBLIC_IPS[(h >> 20) % len(PUBLIC_IPS)], 'ThreatTypes': message['ThreatTypes'],
+                   'DetectionMethods': '', 'IsClickedThrough': not blocked and (h >> 24) % 2 == 0,
+                   'UrlChain': f'["https://{url}"]'}
+
+
 def hunting_row(table: str, i: int, anchor: int) -> dict[str, Any]:
     """Row ``i`` of a generated table: deterministic, ``i`` steps back in time from ``anchor`` (ticks)."""
+    if table in _EMAIL_CHILD_TABLES:
+        return _email_child_row(table, i, anchor)
     h = mix(i * 31 + len(table))
     device = DEVICES[h % len(DEVICES)]
     user = USERS[(h >> 8) % len(USERS)]

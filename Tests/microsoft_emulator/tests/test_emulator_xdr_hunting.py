@@ -389,3 +389,46 @@ def test_let_errors(hunt, query):
     """Given a malformed or unresolvable let, When it runs, Then the answer is 400 BadRequest, not a crash."""
     status, body = hunt(query)
     assert status == 400 and body['error']['code'] == 'BadRequest', body
+
+
+def test_email_tables_belong_to_their_messages(hunt):
+    """Given the generated email tables, Then each link, attachment and click belongs to a message of EmailEvents
+    (same NetworkMessageId and time), with the columns Microsoft's schema documents."""
+    messages = {r['NetworkMessageId']: r for r in rows(hunt, 'EmailEvents | project NetworkMessageId, Timestamp')}
+    for table, column in (('EmailUrlInfo', 'UrlDomain'), ('EmailAttachmentInfo', 'SHA256'),
+                          ('UrlClickEvents', 'AccountUpn')):
+        found = rows(hunt, f'{table} | take 20')
+        assert found and all(r['NetworkMessageId'] in messages and r[column] for r in found), table
+        assert all(r['Timestamp'] == messages[r['NetworkMessageId']]['Timestamp'] for r in found), table
+
+
+def test_join_pairs_rows_on_their_keys_as_kusto_does(hunt):
+    """Given `join kind=inner (subquery) on NetworkMessageId`, Then every link is paired with its message, the right
+    side's columns follow with a number where the left has the name (NetworkMessageId1, Timestamp1), and
+    project-away drops them; the default kind (innerunique) keeps one left row per key; leftsemi/leftanti split the left
+    rows by whether they match; an unimplemented kind is refused by name."""
+    links = rows(hunt, 'EmailUrlInfo | project NetworkMessageId, Url')
+    joined = rows(hunt, 'EmailUrlInfo | project NetworkMessageId, Url | join kind=inner (EmailEvents | project '
+                        'NetworkMessageId, Subject, Timestamp) on NetworkMessageId')
+    assert len(joined) == len(links)
+    assert set(joined[0]) == {'NetworkMessageId', 'Url', 'NetworkMessageId1', 'Subject', 'Timestamp'}
+    assert all(r['NetworkMessageId'] == r['NetworkMessageId1'] for r in joined)
+    away = rows(hunt, 'EmailUrlInfo | join kind=inner EmailEvents on NetworkMessageId | project-away NetworkMessageId1, '
+                      'Timestamp1, ReportId1 | take 1')
+    assert 'NetworkMessageId1' not in away[0] and 'Timestamp1' not in away[0] and 'SenderFromAddress' in away[0]
+    subject = joined[0]['Subject']
+    unique = rows(hunt, f'EmailEvents | where Subject == "{subject}" | project Subject | join (EmailEvents | where '
+                        f'Subject == "{subject}" | project Subject, NetworkMessageId) on Subject')
+    every = rows(hunt, f'EmailEvents | where Subject == "{subject}" | project Subject')
+    assert len(unique) == len(every)        # one left row per key, paired with each matching right row
+    some = rows(hunt, 'EmailEvents | take 5 | project NetworkMessageId')
+    ids = ', '.join(f'"{r["NetworkMessageId"]}"' for r in some[:2])
+    semi = rows(hunt, f'EmailEvents | take 5 | project NetworkMessageId | join kind=leftsemi (EmailEvents | where '
+                      f'NetworkMessageId in ({ids})) on NetworkMessageId')
+    anti = rows(hunt, f'EmailEvents | take 5 | project NetworkMessageId | join kind=leftanti (EmailEvents | where '
+                      f'NetworkMessageId in ({ids})) on NetworkMessageId')
+    assert len(semi) == 2 and len(anti) == 3 and set(semi[0]) == {'NetworkMessageId'}
+    status, body = hunt('EmailEvents | join kind=fullouter EmailUrlInfo on NetworkMessageId')
+    assert status == 400 and 'join kind=fullouter' in str(body)
+    status, body = hunt('EmailEvents | join kind=inner EmailUrlInfo on Nope')
+    assert status == 400 and "named 'Nope'" in str(body)
