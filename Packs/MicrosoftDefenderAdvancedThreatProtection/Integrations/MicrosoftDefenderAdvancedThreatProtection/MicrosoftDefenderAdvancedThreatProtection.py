@@ -193,6 +193,30 @@ def kql_list(values: List[str]) -> str:
 
 
 # ============================================================================================================
+# Download links
+# ============================================================================================================
+
+_LINK_QUOTES = '"\''
+
+
+def sas_link(value: Any, what: str) -> str:
+    """The download link in a GetPackageUri / GetLiveResponseResultDownloadLink answer, ready to fetch.
+
+    Microsoft documents GetPackageUri's ``value`` as a JSON string whose text is the link inside literal double
+    quotes (``"\\"https://...\\""``); those quotes are not part of the link, so they are removed here. Anything that
+    is still not an http(s) link is refused with a clear error instead of a failed download. The value is never
+    repeated in the error: a pre-signed link grants access to the file."""
+    link = str(value or '').strip()
+    while len(link) >= 2 and link[0] == link[-1] and link[0] in _LINK_QUOTES:
+        link = link[1:-1].strip()
+    if not re.match(r'^https?://[^\s/"\']', link, re.IGNORECASE) or any(c.isspace() for c in link):
+        raise DemistoException(f'Microsoft did not return a usable download link for the {what} (expected an '
+                               'https link). Wait a few minutes and request the link again; if this persists, '
+                               'open the file from the Microsoft Defender portal.')
+    return link
+
+
+# ============================================================================================================
 # Client: one method per Defender for Endpoint API call
 # ============================================================================================================
 
@@ -245,7 +269,7 @@ class Client:
 
     def package_uri(self, action_id: str) -> str:
         body = self.http.http_request('GET', f'/machineactions/{quote_id(action_id, "action_id")}/getPackageUri')
-        return str(body.get('value') or '')
+        return sas_link(body.get('value'), f'investigation package of machine action {action_id}')
 
     def download(self, url: str) -> bytes:
         """The package is a pre-signed (SAS) link: fetched without our bearer token."""
@@ -262,7 +286,8 @@ class Client:
         """A short-lived SAS link to the result of command ``index`` of a live response action."""
         path = (f'/machineactions/{quote_id(action_id, "machine_action_id")}'
                 f'/GetLiveResponseResultDownloadLink(index={int(index)})')
-        return str(self.http.http_request('GET', path).get('value') or '')
+        return sas_link(self.http.http_request('GET', path).get('value'),
+                        f'result of command {int(index)} of live response action {action_id}')
 
     def download_live_response_result(self, url: str) -> bytes:
         """The link is pre-signed (SAS): fetched without our bearer token, and never shown (it grants access), not

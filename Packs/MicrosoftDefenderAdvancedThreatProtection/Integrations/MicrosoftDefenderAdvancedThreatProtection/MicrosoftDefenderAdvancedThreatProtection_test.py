@@ -437,6 +437,59 @@ def test_package_sas_uri(client, requests_mock):
     assert result.outputs == {'Link': 'https://blob/x.zip?sig=1'}
 
 
+def test_package_sas_uri_documented_example_is_unquoted(client, requests_mock):
+    """Given Microsoft's documented GetPackageUri answer (the link inside literal double quotes), When the link is
+    read, Then the context holds the bare https link."""
+    documented = load('package_sas_uri_docs.json')
+    requests_mock.get(f'{API}/machineactions/act-1/getPackageUri', json=documented)
+    link = m.get_investigation_package_sas_uri_command(client, {'action_id': 'act-1'}).outputs['Link']
+    assert documented['value'].startswith('"') and link == documented['value'][1:-1]
+    assert link.startswith('https://userrequests-us.securitycenter.windows.com:443/safedownload/')
+
+
+@pytest.mark.parametrize('value,expected', [
+    ('https://blob/x.zip?sig=1', 'https://blob/x.zip?sig=1'),
+    ('"https://blob/x.zip?sig=1"', 'https://blob/x.zip?sig=1'),
+    (' "http://blob/x.zip" ', 'http://blob/x.zip'),
+    ("'https://blob/x.zip'", 'https://blob/x.zip'),
+])
+def test_sas_link_strips_quotes(value, expected):
+    assert m.sas_link(value, 'package') == expected
+
+
+@pytest.mark.parametrize('value', [None, '', '""', '"ftp://blob/x.zip"', 'blob/x.zip', '"https://blob/x.zip',
+                                   'https://', 'https://blob/x y.zip', 'javascript:alert(1)'])
+def test_sas_link_refuses_what_is_not_a_link(value):
+    """Given a value that is not an http(s) link even without its quotes, Then a clear error, without the value."""
+    with pytest.raises(DemistoException, match='did not return a usable download link for the package') as error:
+        m.sas_link(value, 'package')
+    assert 'blob' not in str(error.value)
+
+
+def test_package_sas_uri_not_a_link_is_a_clear_error(client, requests_mock):
+    requests_mock.get(f'{API}/machineactions/act-1/getPackageUri', json={'value': '"not a link"'})
+    with pytest.raises(DemistoException, match='investigation package of machine action act-1'):
+        m.get_investigation_package_sas_uri_command(client, {'action_id': 'act-1'})
+
+
+def test_request_and_download_investigation_package_documented_quotes(client, requests_mock, mocker, tmp_path,
+                                                                     monkeypatch):
+    """Given the documented quoted link, When the finished collection is downloaded, Then the bare link is fetched."""
+    monkeypatch.chdir(tmp_path)
+    mocker.patch.object(demisto, 'investigation', return_value={'id': '1'})
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/collectInvestigationPackage',
+                       json=action('Succeeded', kind='CollectInvestigationPackage'))
+    requests_mock.get(f'{API}/machineactions/act-1', json=action('Succeeded', kind='CollectInvestigationPackage'))
+    requests_mock.get(f'{API}/machineactions/act-1/getPackageUri', json={'value': '"https://blob.example/p.zip?sig=1"'})
+    download = requests_mock.get('https://blob.example/p.zip?sig=1', content=b'PK\x03\x04data')
+    result = m.request_and_download_investigation_package_command(client, {'machine_id': MACHINE_ID, 'comment': 'c'})
+    results = result if isinstance(result, list) else [result]
+    if results[0].scheduled_command is not None:
+        results = m.request_and_download_investigation_package_command(
+            client, results[0].scheduled_command.to_results()['PollingArgs'])
+    assert download.called and results[1]['File'] == 'Response Result.gz'
+
+
 def test_request_and_download_investigation_package(client, requests_mock, mocker, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                  # fileResult writes the file into the working directory
     mocker.patch.object(demisto, 'investigation', return_value={'id': '1'})
