@@ -269,6 +269,26 @@ def test_hunting_errors_and_added_rows(api, emulator):
                          json={'table': 'EmailEvents', 'rows': []}).status_code == 400
 
 
+def test_graph_hunting_sees_the_mde_tables(api, emulator):
+    """Given the tenant's Defender for Endpoint data, When the same query runs on the legacy API and on Microsoft
+    Graph runHuntingQuery (ThreatHunting.Read.All), Then Graph answers the same rows in its own envelope."""
+    machine = admin(emulator.url, 'GET', '/mde/machines')[2]
+    admin(emulator.url, 'POST', '/mde/hunting-rows', json={'table': 'DeviceLogonEvents', 'rows': [
+        {'DeviceName': 'graph-host', 'AccountName': 'eve', 'ActionType': 'LogonFailed'}]})
+    graph_token = access_token(emulator.url, scope='https://graph.microsoft.com/.default')
+    for query in (f"DeviceProcessEvents | where DeviceName =~ '{machine['computerDnsName']}' | order by Timestamp "
+                  'desc | project Timestamp, DeviceName, FileName, SHA1',
+                  "DeviceLogonEvents | where AccountName == 'eve' | project DeviceName, ActionType"):
+        legacy = hunt(api, query).json()
+        graph = api('POST', '/v1.0/security/runHuntingQuery', graph_token, json={'Query': query})
+        assert graph.status_code == 200, graph.text
+        body = graph.json()
+        assert body['results'] == legacy['Results'] and body['results']
+        assert body['schema'] == [{'name': c['Name'], 'type': c['Type']} for c in legacy['Schema']]
+    # Graph needs ThreatHunting.Read.All; a Defender for Endpoint token is for another audience
+    assert api('POST', '/v1.0/security/runHuntingQuery', json={'Query': 'DeviceInfo | take 1'}).status_code == 401
+
+
 # ----- rate limits --------------------------------------------------------------------------------------------------
 
 def test_rate_limits(api, emulator):
