@@ -87,11 +87,12 @@ TABLE_SCHEMAS.update({
 # that owns them; the Graph route reads every registered product whose module the running emulator serves. Products
 # never import each other: they meet here.
 HuntingSource = Callable[[Any], HuntingTables]       # emulator context -> the product's tables
-_SOURCES: dict[str, HuntingSource] = {}
+_SOURCES: dict[str, tuple[int, HuntingSource]] = {}
 
 
-def register_hunting_source(module_name: str, source: HuntingSource) -> None:
-    _SOURCES[module_name] = source
+def register_hunting_source(module_name: str, source: HuntingSource, rank: int) -> None:
+    """``rank`` orders the products' rows in the joined tables (lower first), whatever the import order."""
+    _SOURCES[module_name] = (rank, source)
 
 
 class UnionTables:
@@ -110,7 +111,8 @@ class UnionTables:
 def tenant_hunting_tables(ctx: Any) -> HuntingTables:
     """The tables Graph's runHuntingQuery reads: every registered product the emulator serves (by module name)."""
     served = {module.name for module in ctx.modules}
-    return UnionTables([source(ctx) for name, source in _SOURCES.items() if name in served])
+    ranked = sorted((rank, name, source) for name, (rank, source) in _SOURCES.items() if name in served)
+    return UnionTables([source(ctx) for _, _, source in ranked])
 
 
 def hunting_stats(seconds: float, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -39,4 +39,4 @@ def _tenant_source(ctx: Any) -> MdeTables:
 
 
 # Graph runHuntingQuery sees the device tables this product fills, exactly as /api/advancedqueries/run does.
-register_hunting_source('defender_endpoint', _tenant_source)
+register_hunting_source('defender_endpoint', _tenant_source, rank=1)

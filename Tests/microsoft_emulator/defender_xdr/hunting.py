@@ -105,4 +105,4 @@ def _tenant_source(ctx: Any) -> XdrTables:
 
 
 # Graph runHuntingQuery (module graph_security) sees the Defender XDR tables too.
-register_hunting_source('graph_security', _tenant_source)
+register_hunting_source('graph_security', _tenant_source, rank=0)

@@ -220,11 +220,41 @@ def sas_link(value: Any, what: str) -> str:
 # Client: one method per Defender for Endpoint API call
 # ============================================================================================================
 
-class Client:
-    """Thin wrapper: paths and bodies of the Defender for Endpoint API over an authenticated MicrosoftClient."""
+# Advanced hunting moves to Microsoft Graph: Microsoft retires the Defender for Endpoint hunting API
+# (/api/advancedqueries/run) between 6 February 2026 and 1 February 2027 (message center MC1220762).
+HUNT_AUTO = 'Automatic'
+HUNT_GRAPH = 'Microsoft Graph'
+HUNT_LEGACY = 'Legacy Defender for Endpoint'
+HUNTING_APIS = (HUNT_AUTO, HUNT_GRAPH, HUNT_LEGACY)
+GRAPH_HUNTING_PERMISSION = 'ThreatHunting.Read.All'
+HUNTING_TIMESPAN = 'P30D'          # the legacy API always searched the last 30 days; Graph is asked for the same
 
-    def __init__(self, http: Any) -> None:
+
+def http_status(error: Exception) -> int | None:
+    """The HTTP status behind a failed API call (None for failures without a response: a token, a connection)."""
+    status = getattr(getattr(error, 'res', None), 'status_code', None)
+    return status if isinstance(status, int) else None
+
+
+def graph_hunting_permission_error(legacy_status: int | None = None) -> DemistoException:
+    """Graph answered 403 and the legacy API cannot stand in: say exactly which permission to add."""
+    legacy = '' if legacy_status is None else (
+        f' The Defender for Endpoint hunting API, which Microsoft is retiring, refused the query too (HTTP '
+        f'{legacy_status}).')
+    return DemistoException(
+        'Microsoft Graph refused the advanced hunting query (HTTP 403): the application lacks the Microsoft Graph '
+        f'permission {GRAPH_HUNTING_PERMISSION}.{legacy} In Microsoft Entra ID, open the app registration, add API '
+        f'permission Microsoft Graph > Application permissions > {GRAPH_HUNTING_PERMISSION} (Delegated permissions '
+        'for the Authorization Code flow), grant admin consent, and run the command again.')
+
+
+class Client:
+    """Thin wrapper: paths and bodies of the Defender for Endpoint API over an authenticated MicrosoftClient.
+    ``hunting_api`` is the instance's "Advanced hunting API" choice (one of HUNTING_APIS)."""
+
+    def __init__(self, http: Any, hunting_api: str = HUNT_AUTO) -> None:
         self.http = http
+        self.hunting_api = hunting_api
 
     # ---- machines -------------------------------------------------------------------------------------------
     def list_machines(self, filter_: str | None, top: int | None = None, skip: int | None = None) -> List[Dict]:
@@ -416,9 +446,42 @@ class Client:
 
     # ---- hunting and alerts -----------------------------------------------------------------------------------
     def run_query(self, query: str, timeout: int) -> Dict[str, Any]:
-        """Hunting queries only read, so a failed attempt may be repeated."""
+        """A hunting query's answer as ``{"Schema", "Results"}``, from the API the instance chose. Automatic asks
+        Microsoft Graph and, when Graph refuses for a missing permission (403), the legacy Defender for Endpoint API
+        while Microsoft still serves it, so an app that holds only the Defender for Endpoint permission keeps
+        working until then."""
+        if self.hunting_api == HUNT_LEGACY:
+            return self.run_legacy_query(query, timeout)
+        try:
+            return self.run_graph_query(query, timeout)
+        except DemistoException as error:
+            if http_status(error) != 403:
+                raise
+            if self.hunting_api == HUNT_GRAPH:
+                raise graph_hunting_permission_error() from None
+        demisto.debug(f'Microsoft Graph refused the hunting query (403); using the legacy API. Add the Graph '
+                      f'permission {GRAPH_HUNTING_PERMISSION} before the legacy API is retired.')
+        try:
+            return self.run_legacy_query(query, timeout)
+        except DemistoException as error:
+            status = http_status(error)
+            if status in (401, 403, 404, 410):       # no permission there either, or the API is gone
+                raise graph_hunting_permission_error(status) from None
+            raise
+
+    def run_legacy_query(self, query: str, timeout: int) -> Dict[str, Any]:
+        """POST /api/advancedqueries/run. Hunting queries only read, so a failed attempt may be repeated."""
         return self.http.http_request('POST', '/advancedqueries/run', json_data={'Query': query},
                                       timeout=timeout, idempotent=True)
+
+    def run_graph_query(self, query: str, timeout: int) -> Dict[str, Any]:
+        """Microsoft Graph POST /v1.0/security/runHuntingQuery (ThreatHunting.Read.All) with a Graph token of the
+        instance's cloud; ``{"schema", "results"}`` is returned in the legacy API's shape."""
+        base, scope = graph_target(demisto.params(), self.http.credential.flow)
+        body = self.http.http_request('POST', full_url=f'{base}/v1.0/security/runHuntingQuery', scope=scope,
+                                      json_data={'Query': query, 'Timespan': HUNTING_TIMESPAN}, timeout=timeout,
+                                      idempotent=True)
+        return {'Schema': body.get('schema'), 'Results': body.get('results')}
 
     def list_alerts(self, filter_: str, top: int, expand_evidence: bool) -> List[Dict]:
         params = assign_params(**{'$filter': filter_, '$orderby': 'alertCreationTime asc', '$top': top,
@@ -1967,9 +2030,9 @@ TI_HEADERS = ['id', 'action', 'threatType', 'severity', 'description', 'expirati
 TI_SEVERITY_NAMES = {0: 'Informational', 1: 'Low', 2: 'MediumLow', 3: 'MediumHigh', 4: 'High', 5: 'Informational'}
 
 
-def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
-    """(tiIndicators URL, token scope). Graph is per cloud; with a Custom endpoint the Server URL's host serves
-    Graph too (a private gateway or the emulator). The Cortex XSOAR token proxy names the Graph scope `graph`."""
+def graph_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
+    """(Microsoft Graph origin, token scope) of the instance's cloud. With a Custom endpoint the Server URL's host
+    serves Graph too (a private gateway). The Cortex XSOAR token proxy names the Graph scope `graph`."""
     cloud = resolve_cloud(params)
     base = cloud.graph_url
     url = (params.get('url') or '').strip()
@@ -1977,7 +2040,13 @@ def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
     if (params.get('endpoint_type') or 'Worldwide') == 'Custom' and origin:
         base = origin.group(0)
     scope = 'graph' if flow == AuthFlow.OPROXY else cloud.scope('graph')
-    return f'{base.rstrip("/")}/beta/security/tiIndicators', scope
+    return base.rstrip('/'), scope
+
+
+def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
+    """(tiIndicators URL, token scope)."""
+    base, scope = graph_target(params, flow)
+    return f'{base}/beta/security/tiIndicators', scope
 
 
 def int_arg(args: Dict[str, Any], name: str, low: int, high: int) -> int | None:
@@ -2533,7 +2602,17 @@ def build_client(params: Dict[str, Any]) -> Client:
     cloud = settings.cloud
     http = MicrosoftClient.from_settings(settings, base_url=f'{cloud.api_url("mde")}/api', scope=cloud.scope('mde'),
                                          proxy=argToBoolean(params.get('proxy') or False))
-    return Client(http)
+    return Client(http, hunting_api_param(params))
+
+
+def hunting_api_param(params: Dict[str, Any]) -> str:
+    """The "Advanced hunting API" parameter (Automatic when empty); an unknown value names the parameter."""
+    value = params.get('hunting_api')
+    for option in HUNTING_APIS:
+        if value in (None, '') or str(value).strip().lower() == option.lower():
+            return HUNT_AUTO if value in (None, '') else option
+    raise DemistoException(f'Invalid "Advanced hunting API" parameter: "{value}". Allowed values: '
+                           f'{", ".join(HUNTING_APIS)}.')
 
 
 def check_api(client: Client, params: Dict[str, Any]) -> str:
