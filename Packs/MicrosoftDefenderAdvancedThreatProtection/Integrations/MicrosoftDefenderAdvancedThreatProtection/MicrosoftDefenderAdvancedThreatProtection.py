@@ -2716,14 +2716,48 @@ COMMANDS: Dict[str, Callable[[Client, Dict[str, Any]], Any]] = {
 }
 
 
+# Commands whose Microsoft API is retired or retiring with no way to run them elsewhere: what ended, and the command
+# to use instead. They are marked deprecated in the YAML; when Microsoft answers that the API is gone, the command
+# ends with this message instead of Microsoft's bare error.
+_TI_GONE = ('Microsoft Graph threat indicators (tiIndicators) were removed by Microsoft (announced for April 2026)'
+            '; Defender for Endpoint indicators are managed with the Defender for Endpoint indicators API')
+RETIRED_APIS: Dict[str, Tuple[str, str]] = {
+    f'{PREFIX}-indicator-list': (_TI_GONE, f'{PREFIX}-sc-indicator-list'),
+    f'{PREFIX}-indicator-get-by-id': (_TI_GONE, f'{PREFIX}-sc-indicator-get-by-id'),
+    f'{PREFIX}-indicator-create-file': (_TI_GONE, f'{PREFIX}-sc-indicator-create'),
+    f'{PREFIX}-indicator-create-network': (_TI_GONE, f'{PREFIX}-sc-indicator-create'),
+    f'{PREFIX}-indicator-update': (_TI_GONE, f'{PREFIX}-sc-indicator-update'),
+    f'{PREFIX}-indicator-delete': (_TI_GONE, f'{PREFIX}-sc-indicator-delete'),
+    f'{PREFIX}-start-investigation': (
+        'Microsoft ended manual triggering of automated investigations on 1 September 2026 (message center '
+        'MC1411577); investigations now start automatically from alerts', f'{PREFIX}-list-investigations'),
+}
+_GONE_MARKERS = ('resource not found for the segment', 'no longer', 'retired', 'deprecated', 'discontinued')
+
+
+def api_is_gone(error: Exception) -> bool:
+    """Microsoft's answer for an API it turned off: 410 Gone, or 400/404/405 whose message says the resource or
+    operation no longer exists (Graph answers an unknown segment with "Resource not found for the segment")."""
+    status = http_status(error)
+    text = str(error).lower()
+    return status == 410 or (status in (400, 404, 405) and any(marker in text for marker in _GONE_MARKERS))
+
+
 def run_command(client: Client, command: str, args: Dict[str, Any]) -> Any:
-    """Dispatch; a long Retry-After on a read command becomes a scheduled rerun instead of an error."""
+    """Dispatch; a long Retry-After on a read command becomes a scheduled rerun instead of an error, and a retired
+    API's answer becomes an error that names the command to use instead."""
     try:
         return COMMANDS[command](client, args)
     except RetryAfterError as error:
         if command in POLLING_COMMANDS:
             raise
         return retry_after_results(error, command, args)
+    except DemistoException as error:
+        if command not in RETIRED_APIS or not api_is_gone(error):
+            raise
+        what, replacement = RETIRED_APIS[command]
+        raise DemistoException(f'{command} is deprecated and Microsoft no longer serves its API: {what}. Use '
+                               f'!{replacement} instead (HTTP {http_status(error)}).') from None
 
 
 def main() -> None:

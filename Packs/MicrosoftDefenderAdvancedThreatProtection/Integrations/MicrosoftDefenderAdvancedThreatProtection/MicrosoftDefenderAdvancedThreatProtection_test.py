@@ -2077,3 +2077,43 @@ def test_graph_indicator_standard_output_order(item, path, value):
     context = indicator.to_context()
     key = next(k for k in context if k.startswith(f'{path}('))
     assert list(context[key].values())[0] == value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Retired Microsoft APIs: a clear error naming the command to use instead
+# ---------------------------------------------------------------------------------------------------------------
+
+GRAPH_SEGMENT_GONE = {'error': {'code': 'BadRequest', 'message': "Resource not found for the segment 'tiIndicators'."}}
+
+
+@pytest.mark.parametrize('command,args,replacement', [
+    ('microsoft-atp-indicator-list', {}, 'microsoft-atp-sc-indicator-list'),
+    ('microsoft-atp-indicator-get-by-id', {'indicator_id': 'i1'}, 'microsoft-atp-sc-indicator-get-by-id'),
+    ('microsoft-atp-indicator-delete', {'indicator_id': 'i1'}, 'microsoft-atp-sc-indicator-delete'),
+])
+def test_removed_ti_indicators_name_the_replacement(client, requests_mock, command, args, replacement):
+    """Given Graph answering that tiIndicators no longer exists, When a legacy indicator command runs, Then the error
+    says the API is gone and names the Defender for Endpoint indicator command to use."""
+    matcher = re.compile(re.escape(TI_URL))
+    for method in ('get', 'delete', 'post', 'patch'):
+        getattr(requests_mock, method)(matcher, status_code=400, json=GRAPH_SEGMENT_GONE)
+    with pytest.raises(DemistoException, match=rf'no longer serves its API.*Use !{replacement} instead') as error:
+        m.run_command(client, command, args)
+    assert 'HTTP 400' in str(error.value) and 'tiIndicators' in str(error.value)
+
+
+@pytest.mark.parametrize('status,body', [(410, {}), (405, {'error': {'code': 'MethodNotAllowed',
+                                                                      'message': 'This operation is no longer supported'}})])
+def test_start_investigation_after_manual_triggering_ended(client, requests_mock, status, body):
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/startInvestigation', status_code=status, json=body)
+    with pytest.raises(DemistoException, match=r'1 September 2026.*Use !microsoft-atp-list-investigations instead'):
+        m.run_command(client, 'microsoft-atp-start-investigation', {'machine_id': MACHINE_ID, 'comment': 'c'})
+
+
+def test_other_errors_of_retired_commands_are_unchanged(client, requests_mock):
+    """Given a machine that does not exist (404 ResourceNotFound), Then Microsoft's own error is kept."""
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/startInvestigation', status_code=404,
+                       json={'error': {'code': 'ResourceNotFound', 'message': 'Machine was not found'}})
+    with pytest.raises(DemistoException, match='Machine was not found') as error:
+        m.run_command(client, 'microsoft-atp-start-investigation', {'machine_id': MACHINE_ID, 'comment': 'c'})
+    assert 'no longer serves' not in str(error.value)
