@@ -78,7 +78,9 @@ def _graph(*calls: str) -> Expected:
     return Expected(tuple(f'{c.split(" ", 1)[0]} graph {c.split(" ", 1)[1]}' for c in calls))
 
 
-_HUNT = _mde('POST /api/advancedqueries/run')
+# Advanced hunting runs on Microsoft Graph (the instance default "Automatic"; the bench app holds
+# ThreatHunting.Read.All): a Graph token, not the Defender for Endpoint one. Microsoft retires /api/advancedqueries/run.
+_HUNT = _graph('POST /v1.0/security/runHuntingQuery')
 _STATE_ONLY = 'Needs no token: it only reads or clears the instance\'s own state; 0 calls cold and warm'
 
 # One line per command. Response actions are measured with polling=false (the start call); polling adds one GET of

@@ -195,3 +195,22 @@ def test_offboard_machine_polls_to_completion(local_run, mde):
     assert result.context
     state = {m['id']: m for m in machines(url, ca)}[target['id']]
     assert state['onboardingStatus'] != 'Onboarded'
+
+
+def test_investigation_package_link_as_documented(local_run, mde):
+    """Given Microsoft's documented GetPackageUri answer (the link inside literal double quotes), When the link is
+    asked for and the package downloaded, Then the context holds a clean https link and the file is the package."""
+    url, ca = mde
+    run = local_run(INTEGRATION)
+    instance = run.instance('client-secret')
+    machine_id = machines(url, ca)[0]['id']
+    collected = ok(run.run(instance, f'{P}-collect-investigation-package', machine_id=machine_id, comment='e2e',
+                           polling='true'))
+    action_id = first(collected.context['MicrosoftATP']['MachineAction'])['ID']
+    link = ok(run.run(instance, f'{P}-get-investigation-package-sas-uri',
+                      action_id=action_id)).context['MicrosoftATP']['InvestigationURI']['Link']
+    assert link.startswith('https://') and '"' not in link and f'{action_id}.zip?' in link
+    downloaded = ok(run.run(instance, f'{P}-request-and-download-investigation-package', machine_id=machine_id,
+                            comment='e2e'))
+    (path,) = downloaded.files.values()
+    assert path.read_bytes().startswith(b'PK')                        # the zip the link points at

@@ -6,6 +6,7 @@ store's alerts; Defender for Endpoint: rows derived from its machines, files and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 Row = dict[str, Any]
@@ -93,6 +94,40 @@ TABLE_SCHEMAS.update({
                           ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'),
                           ('ReportId', 'Int64')],
 })
+
+
+# ----- the tenant-wide view (Microsoft Graph runHuntingQuery) -------------------------------------------------------
+# Microsoft Graph's runHuntingQuery searches one dataset per tenant: what Defender for Endpoint collects and what the
+# other Defender XDR workloads collect. Each product registers how to read its tables under the name of the API module
+# that owns them; the Graph route reads every registered product whose module the running emulator serves. Products
+# never import each other: they meet here.
+HuntingSource = Callable[[Any], HuntingTables]       # emulator context -> the product's tables
+_SOURCES: dict[str, tuple[int, HuntingSource]] = {}
+
+
+def register_hunting_source(module_name: str, source: HuntingSource, rank: int) -> None:
+    """``rank`` orders the products' rows in the joined tables (lower first), whatever the import order."""
+    _SOURCES[module_name] = (rank, source)
+
+
+class UnionTables:
+    """Every product's rows of a table, one product after the other (each product's order kept)."""
+
+    def __init__(self, parts: list[HuntingTables]):
+        self.parts = parts
+
+    def rows(self, table: str) -> list[Row]:
+        found = [rows for rows in (part.rows(table) for part in self.parts) if rows]
+        if len(found) == 1:
+            return found[0]
+        return [row for rows in found for row in rows]
+
+
+def tenant_hunting_tables(ctx: Any) -> HuntingTables:
+    """The tables Graph's runHuntingQuery reads: every registered product the emulator serves (by module name)."""
+    served = {module.name for module in ctx.modules}
+    ranked = sorted((rank, name, source) for name, (rank, source) in _SOURCES.items() if name in served)
+    return UnionTables([source(ctx) for _, _, source in ranked])
 
 
 def hunting_stats(seconds: float, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -205,7 +205,9 @@ async def package_uri(request: Request, principal: Principal) -> Response:
                                   f'(status {status})')
     url = f'{base_url(request)}/_emulator/mde/packages/{action.id}.zip?sv=2020-08-04&se=' \
           f"{format_time(now_ticks() + 3600 * TICKS_PER_SECOND)}&sr=b&sp=r&sig=emulator"
-    return JSONResponse({'@odata.context': odata_context(request, 'Edm.String'), 'value': url})
+    # As documented (get-package-sas-uri, response example): the string's text is the link inside literal double
+    # quotes, so clients have to unwrap it.
+    return JSONResponse({'@odata.context': odata_context(request, 'Edm.String'), 'value': f'"{url}"'})
 
 
 @module.route('/api/machineactions/{action_id}/cancel', methods=['POST'], permissions=CANCEL)

@@ -2,7 +2,10 @@
 (``seed.hunting_tables``) plus rows a test added, and cached until the store changes."""
 from __future__ import annotations
 
-from ..core.hunting import Row
+from typing import Any
+
+from ..core.hunting import Row, register_hunting_source
+from .instance import get_store
 from .seed import hunting_tables
 from .store import MdeStore
 
@@ -29,3 +32,11 @@ def hunting_view(store: MdeStore) -> MdeTables:
         view = MdeTables(hunting_tables(store))
         store.hunting_cache = (key, view)
         return view
+
+
+def _tenant_source(ctx: Any) -> MdeTables:
+    return hunting_view(get_store(ctx))
+
+
+# Graph runHuntingQuery sees the device tables this product fills, exactly as /api/advancedqueries/run does.
+register_hunting_source('defender_endpoint', _tenant_source, rank=1)

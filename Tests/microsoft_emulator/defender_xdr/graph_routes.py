@@ -22,6 +22,7 @@ from ..context import emulator_context
 from ..core.api import ApiModule
 from ..core.clock import format_time
 from ..core.http import acting_identity, base_url, json_body, next_link
+from ..core.hunting import tenant_hunting_tables
 from ..core.kql import KqlError, parse_timespan, run_query
 from ..core.odata import (
     ODataError,
@@ -38,7 +39,6 @@ from ..errors import api_error, api_error_body
 from ..ratelimits import GRAPH_SECURITY
 from ..requestlog import annotate
 from ..tokens import Principal
-from .hunting import XdrTables
 from .instance import get_store
 from .query import run_incident_query
 from .routes import validate_changes
@@ -478,9 +478,8 @@ async def run_hunting_query(request: Request, principal: Principal) -> Response:
     except ValueError:
         return _bad_request(f"The Timespan '{timespan}' is not valid. Use an ISO 8601 duration (P30D), a date-time, "
                             f"or start/end, duration/end or start/duration.")
-    store = get_store(emulator_context(request))
     try:
-        result = run_query(XdrTables(store), query, window)
+        result = run_query(tenant_hunting_tables(emulator_context(request)), query, window)
     except KqlError as exc:
         return _bad_request(str(exc))
     return JSONResponse({

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.clock import TICKS_PER_SECOND, now_ticks, parse_time
-from ..core.hunting import TABLE_SCHEMAS, Row
+from ..core.hunting import TABLE_SCHEMAS, Row, register_hunting_source
+from .instance import get_store
 from .seed import DEFAULT_ROWS, hunting_row
 from .store import DETECTION_SOURCES, SERVICE_SOURCES, SEVERITY, XdrStore
 
@@ -97,3 +98,11 @@ class XdrTables:
 
     def rows(self, table: str) -> list[Row]:
         return table_rows(self.store, table)
+
+
+def _tenant_source(ctx: Any) -> XdrTables:
+    return XdrTables(get_store(ctx))
+
+
+# Graph runHuntingQuery (module graph_security) sees the Defender XDR tables too.
+register_hunting_source('graph_security', _tenant_source, rank=0)

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from ..context import EmulatorContext, EmuRoute, emulator_context
 from ..errors import EntraError, entra_error_response
 from ..requestlog import annotate
+from ..resources import OIDC_SCOPES
 from . import authorize, device_code
 from .common import (
     DEVICE_CODE_GRANT,
@@ -77,7 +78,11 @@ def client_credentials(ctx: EmulatorContext, request: Request, ref: TenantRef, f
     else:
         if not scope:
             raise EntraError(900144, param='scope')
-        items = scope.split()
+        # Entra ignores the OpenID Connect scopes (offline_access, openid, profile, email) beside a .default in
+        # client credentials and issues the app token; the official M365D integration sends
+        # "offline_access https://security.microsoft.com/mtp/.default". What stays refused, as at Entra: no
+        # .default, a named permission, or .default of more than one resource.
+        items = [item for item in scope.split() if item.lower() not in OIDC_SCOPES]
         if len(items) != 1 or not items[0].endswith('/.default'):
             raise EntraError(70011, scope=scope, detail=(
                 'Client credential flows must have a scope value with /.default suffixed to the resource '

@@ -137,6 +137,33 @@ def test_client_credentials_scope_must_be_default_70011(emulator):
     assert_entra_error(client_credentials(emulator.url, scope=f'{MDE}/Machine.Isolate'), 400, 'invalid_scope', 70011)
 
 
+@pytest.mark.parametrize('scope', [
+    'offline_access https://security.microsoft.com/mtp/.default',      # the official M365D integration's scope
+    f'openid profile offline_access {GRAPH}/.default',                  # what MSAL libraries add
+    f'{MDE}/.default email',
+])
+def test_client_credentials_accepts_oidc_scopes_beside_default(emulator, scope):
+    """Given OpenID Connect scopes beside one .default, as Entra accepts them, Then an app token for that resource
+    (and no refresh token: client credentials never get one)."""
+    response = client_credentials(emulator.url, scope=scope)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert 'refresh_token' not in body
+    resource = scope.split()[-1] if scope.endswith('/.default') else scope.split()[0]
+    claims = jwt.decode(body['access_token'], options={'verify_signature': False})
+    assert claims['aud'].rstrip('/') == resource.removesuffix('/.default')
+    assert claims['roles']
+
+
+@pytest.mark.parametrize('scope', [
+    'offline_access openid',                                            # no .default at all
+    f'offline_access {MDE}/Machine.Isolate',                           # a named permission
+    f'openid profile offline_access {GRAPH}/.default {MDE}/.default',   # two resources
+])
+def test_client_credentials_stays_strict_where_entra_is_70011(emulator, scope):
+    assert_entra_error(client_credentials(emulator.url, scope=scope), 400, 'invalid_scope', 70011)
+
+
 def test_unsupported_grant_70003(emulator):
     response = requests.post(f'{emulator.url}/{TENANT_ID}/oauth2/v2.0/token', timeout=5,
                              data={'grant_type': 'password', 'client_id': SECRET_APP_ID})

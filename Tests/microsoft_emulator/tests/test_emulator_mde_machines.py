@@ -300,7 +300,9 @@ def test_package_download(api, emulator, fast):
     for spelling in ('getPackageUri', 'GetPackageUri'):
         response = api('GET', f"/api/machineactions/{action['id']}/{spelling}")
         assert response.status_code == 200
-    url = response.json()['value']
+    quoted = response.json()['value']
+    assert quoted.startswith('"') and quoted.endswith('"')         # as documented: the link in literal quotes
+    url = quoted[1:-1]
     assert url.startswith(f"{emulator.url}/_emulator/mde/packages/{action['id']}.zip?")
     download = requests.get(url, timeout=10)
     assert download.status_code == 200 and download.headers['content-type'] == 'application/zip'

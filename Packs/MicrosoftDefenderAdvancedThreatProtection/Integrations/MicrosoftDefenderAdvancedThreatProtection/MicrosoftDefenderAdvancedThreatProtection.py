@@ -193,14 +193,68 @@ def kql_list(values: List[str]) -> str:
 
 
 # ============================================================================================================
+# Download links
+# ============================================================================================================
+
+_LINK_QUOTES = '"\''
+
+
+def sas_link(value: Any, what: str) -> str:
+    """The download link in a GetPackageUri / GetLiveResponseResultDownloadLink answer, ready to fetch.
+
+    Microsoft documents GetPackageUri's ``value`` as a JSON string whose text is the link inside literal double
+    quotes (``"\\"https://...\\""``); those quotes are not part of the link, so they are removed here. Anything that
+    is still not an http(s) link is refused with a clear error instead of a failed download. The value is never
+    repeated in the error: a pre-signed link grants access to the file."""
+    link = str(value or '').strip()
+    while len(link) >= 2 and link[0] == link[-1] and link[0] in _LINK_QUOTES:
+        link = link[1:-1].strip()
+    if not re.match(r'^https?://[^\s/"\']', link, re.IGNORECASE) or any(c.isspace() for c in link):
+        raise DemistoException(f'Microsoft did not return a usable download link for the {what} (expected an '
+                               'https link). Wait a few minutes and request the link again; if this persists, '
+                               'open the file from the Microsoft Defender portal.')
+    return link
+
+
+# ============================================================================================================
 # Client: one method per Defender for Endpoint API call
 # ============================================================================================================
 
-class Client:
-    """Thin wrapper: paths and bodies of the Defender for Endpoint API over an authenticated MicrosoftClient."""
+# Advanced hunting moves to Microsoft Graph: Microsoft retires the Defender for Endpoint hunting API
+# (/api/advancedqueries/run) between 6 February 2026 and 1 February 2027 (message center MC1220762).
+HUNT_AUTO = 'Automatic'
+HUNT_GRAPH = 'Microsoft Graph'
+HUNT_LEGACY = 'Legacy Defender for Endpoint'
+HUNTING_APIS = (HUNT_AUTO, HUNT_GRAPH, HUNT_LEGACY)
+GRAPH_HUNTING_PERMISSION = 'ThreatHunting.Read.All'
+HUNTING_TIMESPAN = 'P30D'          # the legacy API always searched the last 30 days; Graph is asked for the same
 
-    def __init__(self, http: Any) -> None:
+
+def http_status(error: Exception) -> int | None:
+    """The HTTP status behind a failed API call (None for failures without a response: a token, a connection)."""
+    status = getattr(getattr(error, 'res', None), 'status_code', None)
+    return status if isinstance(status, int) else None
+
+
+def graph_hunting_permission_error(legacy_status: int | None = None) -> DemistoException:
+    """Graph answered 403 and the legacy API cannot stand in: say exactly which permission to add."""
+    legacy = '' if legacy_status is None else (
+        f' The Defender for Endpoint hunting API, which Microsoft is retiring, refused the query too (HTTP '
+        f'{legacy_status}).')
+    return DemistoException(
+        'Microsoft Graph refused the advanced hunting query (HTTP 403): the application lacks the Microsoft Graph '
+        f'permission {GRAPH_HUNTING_PERMISSION}.{legacy} In Microsoft Entra ID, open the app registration, add API '
+        f'permission Microsoft Graph > Application permissions > {GRAPH_HUNTING_PERMISSION} (Delegated permissions '
+        'for the Authorization Code flow), grant admin consent, and run the command again.')
+
+
+class Client:
+    """Thin wrapper: paths and bodies of the Defender for Endpoint API over an authenticated MicrosoftClient.
+    ``hunting_api`` is the instance's "Advanced hunting API" choice (one of HUNTING_APIS)."""
+
+    def __init__(self, http: Any, hunting_api: str = HUNT_AUTO) -> None:
         self.http = http
+        self.hunting_api = hunting_api
 
     # ---- machines -------------------------------------------------------------------------------------------
     def list_machines(self, filter_: str | None, top: int | None = None, skip: int | None = None) -> List[Dict]:
@@ -245,7 +299,7 @@ class Client:
 
     def package_uri(self, action_id: str) -> str:
         body = self.http.http_request('GET', f'/machineactions/{quote_id(action_id, "action_id")}/getPackageUri')
-        return str(body.get('value') or '')
+        return sas_link(body.get('value'), f'investigation package of machine action {action_id}')
 
     def download(self, url: str) -> bytes:
         """The package is a pre-signed (SAS) link: fetched without our bearer token."""
@@ -262,7 +316,8 @@ class Client:
         """A short-lived SAS link to the result of command ``index`` of a live response action."""
         path = (f'/machineactions/{quote_id(action_id, "machine_action_id")}'
                 f'/GetLiveResponseResultDownloadLink(index={int(index)})')
-        return str(self.http.http_request('GET', path).get('value') or '')
+        return sas_link(self.http.http_request('GET', path).get('value'),
+                        f'result of command {int(index)} of live response action {action_id}')
 
     def download_live_response_result(self, url: str) -> bytes:
         """The link is pre-signed (SAS): fetched without our bearer token, and never shown (it grants access), not
@@ -391,9 +446,42 @@ class Client:
 
     # ---- hunting and alerts -----------------------------------------------------------------------------------
     def run_query(self, query: str, timeout: int) -> Dict[str, Any]:
-        """Hunting queries only read, so a failed attempt may be repeated."""
+        """A hunting query's answer as ``{"Schema", "Results"}``, from the API the instance chose. Automatic asks
+        Microsoft Graph and, when Graph refuses for a missing permission (403), the legacy Defender for Endpoint API
+        while Microsoft still serves it, so an app that holds only the Defender for Endpoint permission keeps
+        working until then."""
+        if self.hunting_api == HUNT_LEGACY:
+            return self.run_legacy_query(query, timeout)
+        try:
+            return self.run_graph_query(query, timeout)
+        except DemistoException as error:
+            if http_status(error) != 403:
+                raise
+            if self.hunting_api == HUNT_GRAPH:
+                raise graph_hunting_permission_error() from None
+        demisto.debug(f'Microsoft Graph refused the hunting query (403); using the legacy API. Add the Graph '
+                      f'permission {GRAPH_HUNTING_PERMISSION} before the legacy API is retired.')
+        try:
+            return self.run_legacy_query(query, timeout)
+        except DemistoException as error:
+            status = http_status(error)
+            if status in (401, 403, 404, 410):       # no permission there either, or the API is gone
+                raise graph_hunting_permission_error(status) from None
+            raise
+
+    def run_legacy_query(self, query: str, timeout: int) -> Dict[str, Any]:
+        """POST /api/advancedqueries/run. Hunting queries only read, so a failed attempt may be repeated."""
         return self.http.http_request('POST', '/advancedqueries/run', json_data={'Query': query},
                                       timeout=timeout, idempotent=True)
+
+    def run_graph_query(self, query: str, timeout: int) -> Dict[str, Any]:
+        """Microsoft Graph POST /v1.0/security/runHuntingQuery (ThreatHunting.Read.All) with a Graph token of the
+        instance's cloud; ``{"schema", "results"}`` is returned in the legacy API's shape."""
+        base, scope = graph_target(demisto.params(), self.http.credential.flow)
+        body = self.http.http_request('POST', full_url=f'{base}/v1.0/security/runHuntingQuery', scope=scope,
+                                      json_data={'Query': query, 'Timespan': HUNTING_TIMESPAN}, timeout=timeout,
+                                      idempotent=True)
+        return {'Schema': body.get('schema'), 'Results': body.get('results')}
 
     def list_alerts(self, filter_: str, top: int, expand_evidence: bool) -> List[Dict]:
         params = assign_params(**{'$filter': filter_, '$orderby': 'alertCreationTime asc', '$top': top,
@@ -1942,9 +2030,9 @@ TI_HEADERS = ['id', 'action', 'threatType', 'severity', 'description', 'expirati
 TI_SEVERITY_NAMES = {0: 'Informational', 1: 'Low', 2: 'MediumLow', 3: 'MediumHigh', 4: 'High', 5: 'Informational'}
 
 
-def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
-    """(tiIndicators URL, token scope). Graph is per cloud; with a Custom endpoint the Server URL's host serves
-    Graph too (a private gateway or the emulator). The Cortex XSOAR token proxy names the Graph scope `graph`."""
+def graph_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
+    """(Microsoft Graph origin, token scope) of the instance's cloud. With a Custom endpoint the Server URL's host
+    serves Graph too (a private gateway). The Cortex XSOAR token proxy names the Graph scope `graph`."""
     cloud = resolve_cloud(params)
     base = cloud.graph_url
     url = (params.get('url') or '').strip()
@@ -1952,7 +2040,13 @@ def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
     if (params.get('endpoint_type') or 'Worldwide') == 'Custom' and origin:
         base = origin.group(0)
     scope = 'graph' if flow == AuthFlow.OPROXY else cloud.scope('graph')
-    return f'{base.rstrip("/")}/beta/security/tiIndicators', scope
+    return base.rstrip('/'), scope
+
+
+def graph_ti_target(params: Dict[str, Any], flow: str) -> Tuple[str, str]:
+    """(tiIndicators URL, token scope)."""
+    base, scope = graph_target(params, flow)
+    return f'{base}/beta/security/tiIndicators', scope
 
 
 def int_arg(args: Dict[str, Any], name: str, low: int, high: int) -> int | None:
@@ -2508,7 +2602,17 @@ def build_client(params: Dict[str, Any]) -> Client:
     cloud = settings.cloud
     http = MicrosoftClient.from_settings(settings, base_url=f'{cloud.api_url("mde")}/api', scope=cloud.scope('mde'),
                                          proxy=argToBoolean(params.get('proxy') or False))
-    return Client(http)
+    return Client(http, hunting_api_param(params))
+
+
+def hunting_api_param(params: Dict[str, Any]) -> str:
+    """The "Advanced hunting API" parameter (Automatic when empty); an unknown value names the parameter."""
+    value = params.get('hunting_api')
+    for option in HUNTING_APIS:
+        if value in (None, '') or str(value).strip().lower() == option.lower():
+            return HUNT_AUTO if value in (None, '') else option
+    raise DemistoException(f'Invalid "Advanced hunting API" parameter: "{value}". Allowed values: '
+                           f'{", ".join(HUNTING_APIS)}.')
 
 
 def check_api(client: Client, params: Dict[str, Any]) -> str:
@@ -2612,14 +2716,48 @@ COMMANDS: Dict[str, Callable[[Client, Dict[str, Any]], Any]] = {
 }
 
 
+# Commands whose Microsoft API is retired or retiring with no way to run them elsewhere: what ended, and the command
+# to use instead. They are marked deprecated in the YAML; when Microsoft answers that the API is gone, the command
+# ends with this message instead of Microsoft's bare error.
+_TI_GONE = ('Microsoft Graph threat indicators (tiIndicators) were removed by Microsoft (announced for April 2026)'
+            '; Defender for Endpoint indicators are managed with the Defender for Endpoint indicators API')
+RETIRED_APIS: Dict[str, Tuple[str, str]] = {
+    f'{PREFIX}-indicator-list': (_TI_GONE, f'{PREFIX}-sc-indicator-list'),
+    f'{PREFIX}-indicator-get-by-id': (_TI_GONE, f'{PREFIX}-sc-indicator-get-by-id'),
+    f'{PREFIX}-indicator-create-file': (_TI_GONE, f'{PREFIX}-sc-indicator-create'),
+    f'{PREFIX}-indicator-create-network': (_TI_GONE, f'{PREFIX}-sc-indicator-create'),
+    f'{PREFIX}-indicator-update': (_TI_GONE, f'{PREFIX}-sc-indicator-update'),
+    f'{PREFIX}-indicator-delete': (_TI_GONE, f'{PREFIX}-sc-indicator-delete'),
+    f'{PREFIX}-start-investigation': (
+        'Microsoft ended manual triggering of automated investigations on 1 September 2026 (message center '
+        'MC1411577); investigations now start automatically from alerts', f'{PREFIX}-list-investigations'),
+}
+_GONE_MARKERS = ('resource not found for the segment', 'no longer', 'retired', 'deprecated', 'discontinued')
+
+
+def api_is_gone(error: Exception) -> bool:
+    """Microsoft's answer for an API it turned off: 410 Gone, or 400/404/405 whose message says the resource or
+    operation no longer exists (Graph answers an unknown segment with "Resource not found for the segment")."""
+    status = http_status(error)
+    text = str(error).lower()
+    return status == 410 or (status in (400, 404, 405) and any(marker in text for marker in _GONE_MARKERS))
+
+
 def run_command(client: Client, command: str, args: Dict[str, Any]) -> Any:
-    """Dispatch; a long Retry-After on a read command becomes a scheduled rerun instead of an error."""
+    """Dispatch; a long Retry-After on a read command becomes a scheduled rerun instead of an error, and a retired
+    API's answer becomes an error that names the command to use instead."""
     try:
         return COMMANDS[command](client, args)
     except RetryAfterError as error:
         if command in POLLING_COMMANDS:
             raise
         return retry_after_results(error, command, args)
+    except DemistoException as error:
+        if command not in RETIRED_APIS or not api_is_gone(error):
+            raise
+        what, replacement = RETIRED_APIS[command]
+        raise DemistoException(f'{command} is deprecated and Microsoft no longer serves its API: {what}. Use '
+                               f'!{replacement} instead (HTTP {http_status(error)}).') from None
 
 
 def main() -> None:

@@ -35,6 +35,14 @@ def client():
     return m.build_client(PARAMS)
 
 
+@pytest.fixture
+def legacy(mocker):
+    """A client whose instance chose the legacy Defender for Endpoint hunting API."""
+    params = {**PARAMS, 'hunting_api': 'Legacy Defender for Endpoint'}
+    mocker.patch.object(demisto, 'params', return_value=params)
+    return m.build_client(params)
+
+
 def query_of(request):
     return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query).items()}
 
@@ -437,6 +445,59 @@ def test_package_sas_uri(client, requests_mock):
     assert result.outputs == {'Link': 'https://blob/x.zip?sig=1'}
 
 
+def test_package_sas_uri_documented_example_is_unquoted(client, requests_mock):
+    """Given Microsoft's documented GetPackageUri answer (the link inside literal double quotes), When the link is
+    read, Then the context holds the bare https link."""
+    documented = load('package_sas_uri_docs.json')
+    requests_mock.get(f'{API}/machineactions/act-1/getPackageUri', json=documented)
+    link = m.get_investigation_package_sas_uri_command(client, {'action_id': 'act-1'}).outputs['Link']
+    assert documented['value'].startswith('"') and link == documented['value'][1:-1]
+    assert link.startswith('https://userrequests-us.securitycenter.windows.com:443/safedownload/')
+
+
+@pytest.mark.parametrize('value,expected', [
+    ('https://blob/x.zip?sig=1', 'https://blob/x.zip?sig=1'),
+    ('"https://blob/x.zip?sig=1"', 'https://blob/x.zip?sig=1'),
+    (' "http://blob/x.zip" ', 'http://blob/x.zip'),
+    ("'https://blob/x.zip'", 'https://blob/x.zip'),
+])
+def test_sas_link_strips_quotes(value, expected):
+    assert m.sas_link(value, 'package') == expected
+
+
+@pytest.mark.parametrize('value', [None, '', '""', '"ftp://blob/x.zip"', 'blob/x.zip', '"https://blob/x.zip',
+                                   'https://', 'https://blob/x y.zip', 'javascript:alert(1)'])
+def test_sas_link_refuses_what_is_not_a_link(value):
+    """Given a value that is not an http(s) link even without its quotes, Then a clear error, without the value."""
+    with pytest.raises(DemistoException, match='did not return a usable download link for the package') as error:
+        m.sas_link(value, 'package')
+    assert 'blob' not in str(error.value)
+
+
+def test_package_sas_uri_not_a_link_is_a_clear_error(client, requests_mock):
+    requests_mock.get(f'{API}/machineactions/act-1/getPackageUri', json={'value': '"not a link"'})
+    with pytest.raises(DemistoException, match='investigation package of machine action act-1'):
+        m.get_investigation_package_sas_uri_command(client, {'action_id': 'act-1'})
+
+
+def test_request_and_download_investigation_package_documented_quotes(client, requests_mock, mocker, tmp_path,
+                                                                     monkeypatch):
+    """Given the documented quoted link, When the finished collection is downloaded, Then the bare link is fetched."""
+    monkeypatch.chdir(tmp_path)
+    mocker.patch.object(demisto, 'investigation', return_value={'id': '1'})
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/collectInvestigationPackage',
+                       json=action('Succeeded', kind='CollectInvestigationPackage'))
+    requests_mock.get(f'{API}/machineactions/act-1', json=action('Succeeded', kind='CollectInvestigationPackage'))
+    requests_mock.get(f'{API}/machineactions/act-1/getPackageUri', json={'value': '"https://blob.example/p.zip?sig=1"'})
+    download = requests_mock.get('https://blob.example/p.zip?sig=1', content=b'PK\x03\x04data')
+    result = m.request_and_download_investigation_package_command(client, {'machine_id': MACHINE_ID, 'comment': 'c'})
+    results = result if isinstance(result, list) else [result]
+    if results[0].scheduled_command is not None:
+        results = m.request_and_download_investigation_package_command(
+            client, results[0].scheduled_command.to_results()['PollingArgs'])
+    assert download.called and results[1]['File'] == 'Response Result.gz'
+
+
 def test_request_and_download_investigation_package(client, requests_mock, mocker, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                  # fileResult writes the file into the working directory
     mocker.patch.object(demisto, 'investigation', return_value={'id': '1'})
@@ -607,20 +668,109 @@ def test_json_arguments_nested_too_deep_fail_clearly(client, requests_mock, comm
 # Advanced hunting
 # ---------------------------------------------------------------------------------------------------------------
 
-def test_advanced_hunting_query_and_time_range(client, requests_mock):
+def test_advanced_hunting_query_and_time_range(legacy, requests_mock):
     route = requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
-    result = m.advanced_hunting_command(client, {'query': 'DeviceInfo', 'time_range': '1 day'})
+    result = m.advanced_hunting_command(legacy, {'query': 'DeviceInfo', 'time_range': '1 day'})
     assert route.last_request.json() == {'Query': 'DeviceInfo\n| where Timestamp > ago(1440m)'}
     assert len(result.outputs) == 2 and result.outputs_prefix == 'MicrosoftATP.Hunt.Result'
 
 
-def test_advanced_hunting_batch(client, requests_mock):
+def test_advanced_hunting_batch(legacy, requests_mock):
     requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
     batch = json.dumps({'queries': [{'query': 'A', 'name': 'first'}, {'query': 'B', 'name': 'second',
                                                                         'time_range': '2 hours'}]})
-    result = m.advanced_hunting_command(client, {'query_batch': batch})
+    result = m.advanced_hunting_command(legacy, {'query_batch': batch})
     assert set(result.outputs) == {'first', 'second'}
     assert requests_mock.request_history[-1].json() == {'Query': 'B\n| where Timestamp > ago(120m)'}
+
+
+GRAPH_HUNT = 'https://graph.microsoft.com/v1.0/security/runHuntingQuery'
+
+
+def graph_403():
+    return {'status_code': 403, 'json': {'error': {'code': 'Forbidden', 'message': 'Missing role permissions on the '
+                                                   'request. API requires one of \'ThreatHunting.Read.All\'.'}}}
+
+
+def test_advanced_hunting_on_graph_by_default(client, requests_mock):
+    """Given the default instance (Automatic) and Microsoft's documented Graph answer, When a query runs, Then it goes
+    to Graph runHuntingQuery with Query and Timespan, with a Graph token, and the rows are the context."""
+    documented = load('graph_hunting_docs.json')
+    route = requests_mock.post(GRAPH_HUNT, json=documented)
+    legacy = requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
+    result = m.advanced_hunting_command(client, {'query': 'DeviceProcessEvents | limit 2'})
+    assert route.last_request.json() == {'Query': 'DeviceProcessEvents | limit 2', 'Timespan': 'P30D'}
+    assert result.outputs == documented['results'] and not legacy.called
+    assert m.TokenProvider.get_token.call_args_list[-1].args[0] == 'https://graph.microsoft.com/.default'
+
+
+def test_graph_and_legacy_give_the_same_context(client, legacy, requests_mock, mocker):
+    """Given the same rows from both APIs, Then every hunting command writes the same context on either."""
+    rows = load('hunting_response.json')
+    requests_mock.post(GRAPH_HUNT, json={'schema': [{'name': c['Name'], 'type': c['Type']} for c in rows['Schema']],
+                                         'results': rows['Results']})
+    requests_mock.post(f'{API}/advancedqueries/run', json=rows)
+    args = {'query_purpose': 'compromised_information', 'username': 'bob', 'device_name': 'pc1'}
+    for run in (lambda c: m.advanced_hunting_command(c, {'query': 'DeviceInfo', 'name': 'n'}),
+                lambda c: m.COMMANDS['microsoft-atp-advanced-hunting-cover-up'](c, args)):
+        assert run(client).to_context() == run(legacy).to_context()
+
+
+def test_automatic_falls_back_to_legacy_when_graph_refuses(client, requests_mock):
+    """Given an app without the Graph permission (403), When a query runs on Automatic, Then the legacy API answers."""
+    requests_mock.post(GRAPH_HUNT, **graph_403())
+    route = requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
+    result = m.advanced_hunting_command(client, {'query': 'DeviceInfo'})
+    assert route.last_request.json() == {'Query': 'DeviceInfo'} and len(result.outputs) == 2
+
+
+@pytest.mark.parametrize('legacy_status', [403, 404, 410])
+def test_automatic_names_the_permission_when_no_fallback(client, requests_mock, legacy_status):
+    """Given Graph 403 and a legacy API that refuses too or is gone, Then the error names ThreatHunting.Read.All."""
+    requests_mock.post(GRAPH_HUNT, **graph_403())
+    requests_mock.post(f'{API}/advancedqueries/run', status_code=legacy_status,
+                       json={'error': {'code': 'Gone', 'message': 'x'}})
+    with pytest.raises(DemistoException, match=r'Microsoft Graph permission ThreatHunting\.Read\.All') as error:
+        m.advanced_hunting_command(client, {'query': 'DeviceInfo'})
+    assert f'HTTP {legacy_status}' in str(error.value)
+
+
+def test_graph_choice_never_falls_back(mocker, requests_mock):
+    params = {**PARAMS, 'hunting_api': 'Microsoft Graph'}
+    mocker.patch.object(demisto, 'params', return_value=params)
+    requests_mock.post(GRAPH_HUNT, **graph_403())
+    legacy = requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
+    with pytest.raises(DemistoException, match='ThreatHunting.Read.All') as error:
+        m.advanced_hunting_command(m.build_client(params), {'query': 'DeviceInfo'})
+    assert not legacy.called and 'refused the query too' not in str(error.value)
+
+
+def test_graph_errors_other_than_403_are_not_hidden(client, requests_mock):
+    """Given a query Graph rejects (400), Then Microsoft's message is shown and the legacy API is not asked."""
+    requests_mock.post(GRAPH_HUNT, status_code=400, json={'error': {'code': 'BadRequest',
+                                                                    'message': "Query could not be parsed at 'wher'"}})
+    legacy = requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
+    with pytest.raises(DemistoException, match="could not be parsed at 'wher'"):
+        m.advanced_hunting_command(client, {'query': 'DeviceInfo | wher x'})
+    assert not legacy.called
+
+
+@pytest.mark.parametrize('endpoint_type,graph', [('US GCC-High', 'https://graph.microsoft.us'),
+                                                 ('DoD', 'https://dod-graph.microsoft.us')])
+def test_graph_hunting_uses_the_clouds_graph(mocker, requests_mock, endpoint_type, graph):
+    params = {**PARAMS, 'endpoint_type': endpoint_type}
+    mocker.patch.object(demisto, 'params', return_value=params)
+    route = requests_mock.post(f'{graph}/v1.0/security/runHuntingQuery', json={'schema': [], 'results': []})
+    m.advanced_hunting_command(m.build_client(params), {'query': 'DeviceInfo'})
+    assert route.called
+    assert m.TokenProvider.get_token.call_args_list[-1].args[0] == f'{graph}/.default'
+
+
+def test_hunting_api_parameter_is_checked():
+    assert m.hunting_api_param({}) == 'Automatic'
+    assert m.hunting_api_param({'hunting_api': 'legacy defender for endpoint'}) == 'Legacy Defender for Endpoint'
+    with pytest.raises(DemistoException, match='"Advanced hunting API"'):
+        m.hunting_api_param({'hunting_api': 'Sentinel'})
 
 
 @pytest.mark.parametrize('args', [{}, {'query': 'A', 'query_batch': '[]'}, {'query_batch': '[{"name": "x"}]'},
@@ -630,17 +780,17 @@ def test_advanced_hunting_bad_input(client, args):
         m.advanced_hunting_command(client, args)
 
 
-def test_templated_hunting_command(client, requests_mock):
+def test_templated_hunting_command(legacy, requests_mock):
     route = requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
     command = m.COMMANDS['microsoft-atp-advanced-hunting-cover-up']
-    result = command(client, {'query_purpose': 'compromised_information', 'username': 'bob" | take 1',
+    result = command(legacy, {'query_purpose': 'compromised_information', 'username': 'bob" | take 1',
                               'device_name': 'pc1', 'limit': '1', 'page': '2', 'show_query': 'true'})
     sent = route.last_request.json()['Query']
     assert 'AccountName =~ "bob\\" | take 1"' in sent
     assert result.outputs_prefix == 'MicrosoftATP.HuntCoverUp.Result'
     assert result.outputs == {'compromised_information': [load('hunting_response.json')['Results'][1]]}
     assert '### Query' in result.readable_output
-    plain = m.COMMANDS['microsoft-atp-advanced-hunting-tampering'](client, {'device_id': 'd1'})
+    plain = m.COMMANDS['microsoft-atp-advanced-hunting-tampering'](legacy, {'device_id': 'd1'})
     assert isinstance(plain.outputs, list)
 
 
@@ -1671,11 +1821,11 @@ def test_update_alert_accepts_the_older_values_playbooks_send(client, requests_m
 # Arguments of the official interface (drop-in parity: Tests/compat)
 # ---------------------------------------------------------------------------------------------------------------
 
-def test_advanced_hunting_name_writes_rows_under_the_name(client, requests_mock):
+def test_advanced_hunting_name_writes_rows_under_the_name(legacy, requests_mock):
     """Given a query and a name, When advanced hunting runs, Then the rows are written under
     MicrosoftATP.Hunt.Result.<name>, as the official integration does."""
     requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
-    result = m.advanced_hunting_command(client, {'query': 'DeviceInfo', 'name': 'devices'})
+    result = m.advanced_hunting_command(legacy, {'query': 'DeviceInfo', 'name': 'devices'})
     context = result.to_context()['EntryContext']
     assert context['MicrosoftATP.Hunt.Result'] == {'devices': load('hunting_response.json')['Results']}
     assert 'Hunt results: devices' in result.readable_output
@@ -1893,9 +2043,9 @@ def test_vulnerabilities_by_machine_write_cve_indicators(client, requests_mock):
     assert [r.indicator.id for r in results[1:]] == ['CVE-2024-1111']
 
 
-def test_single_hunting_result_report_id_is_a_string_like_the_official(client, requests_mock):
+def test_single_hunting_result_report_id_is_a_string_like_the_official(legacy, requests_mock):
     requests_mock.post(f'{API}/advancedqueries/run', json={'Schema': [], 'Results': [{'ReportId': 1234, 'A': 1}]})
-    assert m.advanced_hunting_command(client, {'query': 'DeviceInfo | take 1'}).outputs == [{'ReportId': '1234', 'A': 1}]
+    assert m.advanced_hunting_command(legacy, {'query': 'DeviceInfo | take 1'}).outputs == [{'ReportId': '1234', 'A': 1}]
 
 
 def test_ti_file_indicator_carries_size_and_path_like_the_official():
@@ -1927,3 +2077,43 @@ def test_graph_indicator_standard_output_order(item, path, value):
     context = indicator.to_context()
     key = next(k for k in context if k.startswith(f'{path}('))
     assert list(context[key].values())[0] == value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Retired Microsoft APIs: a clear error naming the command to use instead
+# ---------------------------------------------------------------------------------------------------------------
+
+GRAPH_SEGMENT_GONE = {'error': {'code': 'BadRequest', 'message': "Resource not found for the segment 'tiIndicators'."}}
+
+
+@pytest.mark.parametrize('command,args,replacement', [
+    ('microsoft-atp-indicator-list', {}, 'microsoft-atp-sc-indicator-list'),
+    ('microsoft-atp-indicator-get-by-id', {'indicator_id': 'i1'}, 'microsoft-atp-sc-indicator-get-by-id'),
+    ('microsoft-atp-indicator-delete', {'indicator_id': 'i1'}, 'microsoft-atp-sc-indicator-delete'),
+])
+def test_removed_ti_indicators_name_the_replacement(client, requests_mock, command, args, replacement):
+    """Given Graph answering that tiIndicators no longer exists, When a legacy indicator command runs, Then the error
+    says the API is gone and names the Defender for Endpoint indicator command to use."""
+    matcher = re.compile(re.escape(TI_URL))
+    for method in ('get', 'delete', 'post', 'patch'):
+        getattr(requests_mock, method)(matcher, status_code=400, json=GRAPH_SEGMENT_GONE)
+    with pytest.raises(DemistoException, match=rf'no longer serves its API.*Use !{replacement} instead') as error:
+        m.run_command(client, command, args)
+    assert 'HTTP 400' in str(error.value) and 'tiIndicators' in str(error.value)
+
+
+@pytest.mark.parametrize('status,body', [(410, {}), (405, {'error': {'code': 'MethodNotAllowed',
+                                                                      'message': 'This operation is no longer supported'}})])
+def test_start_investigation_after_manual_triggering_ended(client, requests_mock, status, body):
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/startInvestigation', status_code=status, json=body)
+    with pytest.raises(DemistoException, match=r'1 September 2026.*Use !microsoft-atp-list-investigations instead'):
+        m.run_command(client, 'microsoft-atp-start-investigation', {'machine_id': MACHINE_ID, 'comment': 'c'})
+
+
+def test_other_errors_of_retired_commands_are_unchanged(client, requests_mock):
+    """Given a machine that does not exist (404 ResourceNotFound), Then Microsoft's own error is kept."""
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/startInvestigation', status_code=404,
+                       json={'error': {'code': 'ResourceNotFound', 'message': 'Machine was not found'}})
+    with pytest.raises(DemistoException, match='Machine was not found') as error:
+        m.run_command(client, 'microsoft-atp-start-investigation', {'machine_id': MACHINE_ID, 'comment': 'c'})
+    assert 'no longer serves' not in str(error.value)
