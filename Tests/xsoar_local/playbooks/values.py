@@ -323,6 +323,26 @@ def _set_if_empty(value: Any, args: dict) -> Any:
     return args.get('defaultValue') if is_empty(value) else value
 
 
+def _map_values(value: Any, args: dict) -> Any:
+    """MapValuesTransformer (CommonScripts): the value at the same position of ``mapped_values`` as the value has in
+    ``input_values``; a value not listed stays as it is. Both lists are split on commas and not trimmed, as the
+    server's script does (``"0.5, 1"`` maps to ``" 1"``), and must have as many values."""
+    def values(name: str) -> list[str]:
+        raw = args.get(name)
+        return [text_of(v) for v in raw] if isinstance(raw, list) else text_of(raw).split(',')
+    inputs, mapped = values('input_values'), values('mapped_values')
+    if len(inputs) != len(mapped):
+        raise PlaybookError(f'MapValuesTransformer: input_values has {len(inputs)} values and mapped_values '
+                            f'{len(mapped)}; they must have as many.')
+    table = dict(zip(inputs, mapped, strict=True))
+    if isinstance(value, dict):
+        raise PlaybookError('MapValuesTransformer: mapping an object\'s "key: value" pairs is not supported by '
+                            'xsoar-local.')
+    if value is None or isinstance(value, list):
+        return value
+    return table.get(text_of(value), value)
+
+
 def _slice(value: Any, args: dict) -> Any:
     start = int(args.get('from') or 0)
     end = int(args['to']) if str(args.get('to') or '').strip() else None
@@ -349,6 +369,7 @@ TRANSFORMERS: dict[str, Callable[[Any, dict], Any]] = {
     'append': _append,
     'count': lambda value, _: len(value) if isinstance(value, list) else int(not is_empty(value)),
     'SetIfEmpty': _set_if_empty,
+    'MapValuesTransformer': _map_values,
 }
 
 

@@ -226,6 +226,30 @@ def test_split_and_trim():
     assert evaluate(spec, Scope({'Text': ' a, b ,,c'})) == ['a', 'b', 'c']
 
 
+def _mapped(value, inputs='Informational,Low,Medium,High', mapped='0.5, 1, 2, 3'):
+    spec = {'complex': {'root': 'Severity', 'transformers': [{'operator': 'MapValuesTransformer', 'args': {
+        'input_values': {'value': {'simple': 'Scale'}, 'iscontext': True},
+        'mapped_values': {'value': {'simple': mapped}}}}]}}
+    return evaluate(spec, Scope({'Severity': value, 'Scale': inputs}))
+
+
+def test_map_values_transformer():
+    """Given a value and two comma-separated lists, When MapValuesTransformer maps it, Then it gets the value at the
+    same position, untrimmed as the server's script leaves it; a value not listed, and a list, stay as they are."""
+    assert _mapped('Informational') == '0.5'
+    assert _mapped('Medium') == ' 2'
+    assert _mapped('UnSpecified') == 'UnSpecified'
+    assert _mapped(['Low', 'High']) == ['Low', 'High']
+
+
+def test_map_values_transformer_needs_lists_of_one_length():
+    """Given lists of different lengths, or an object to map, Then the error names the transformer."""
+    with pytest.raises(PlaybookError, match='MapValuesTransformer: input_values has 4 values and mapped_values 2'):
+        _mapped('Low', mapped='1,2')
+    with pytest.raises(PlaybookError, match='MapValuesTransformer: mapping an object'):
+        _mapped({'a': 'b'})
+
+
 # ---- sub-playbooks, inputs, outputs and loops -------------------------------------------------------------------
 
 def _echo_child(book):
