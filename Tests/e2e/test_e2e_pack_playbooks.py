@@ -193,6 +193,19 @@ def test_collect_investigation_package(playbook, mde):
     assert file_entries(result)
 
 
+def test_collect_investigation_package_from_two_machines(playbook, mde):
+    """Given two machine IDs, When the collection playbook runs, Then each machine gets its own collection (the
+    command takes one machine) and both packages are downloaded."""
+    url, ca = mde
+    targets = [m['id'] for m in machines(mde) if m['healthStatus'] == 'Active' and not m['broken']][:2]
+    result = no_failures(playbook('Microsoft Defender For Endpoint - Collect investigation package',
+                                  MachineIDs=','.join(targets)))
+    collected = {a['machineId'] for a in admin(url, 'GET', '/mde/actions', verify=ca)
+                 if a['type'] == 'CollectInvestigationPackage'}
+    assert set(targets) <= collected
+    assert len(file_entries(result)) == 2
+
+
 def test_collect_investigation_package_without_approval_only_reports(playbook, mde):
     """Given AutoCollectinvestigationPackege False, When the playbook runs, Then nothing is collected."""
     url, ca = mde
