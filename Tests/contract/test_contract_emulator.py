@@ -1,0 +1,105 @@
+"""The emulator side of the contract: asked Microsoft's documented request, the emulator answers with the documented
+status and every documented field with its JSON type (recursively), and the documented paging shape."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from contract.contract import load, shape_problems, with_fixtures
+from contract.endpoints import Endpoint
+from microsoft_emulator.testing import GRAPH, M365D, MDE, access_token
+
+AUDIENCE = {'mde': MDE, 'xdr': M365D, 'graph': GRAPH}
+CASES = [e for e in with_fixtures() if e.api in AUDIENCE]
+PLACEHOLDER = re.compile(r'\{(\w+)\}')
+
+
+class Seed:
+    """Identifiers of the emulator's seed for the documented paths' placeholders, looked up through the API."""
+
+    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+        self.url, self.tokens = url, tokens
+
+    def get(self, api: str, path: str, **params: Any) -> Any:
+        response = requests.get(f'{self.url}{path}', params=params or None, timeout=30,
+                                headers={'Authorization': f'Bearer {self.tokens[api]}'})
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, api: str, path: str, body: dict[str, Any]) -> Any:
+        response = requests.post(f'{self.url}{path}', json=body, timeout=30,
+                                 headers={'Authorization': f'Bearer {self.tokens[api]}'})
+        response.raise_for_status()
+        return response.json()
+
+    def first(self, api: str, path: str, key: str = 'id', **params: Any) -> str:
+        return str(self.get(api, path, **params)['value'][0][key])
+
+    def machine(self) -> str:
+        return self.first('mde', '/api/machines', **{'$filter': "osPlatform eq 'Windows11'"})
+
+    def resolve(self, name: str) -> str:
+        lookups: dict[str, Callable[[], str]] = {
+            'machine': self.machine,
+            'windows_machine': self.machine,
+            'now': lambda: datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'ip': lambda: str(self.get('mde', f'/api/machines/{self.machine()}')['lastIpAddress']),
+            'user': lambda: self.first('mde', f'/api/machines/{self.machine()}/logonusers', 'accountName'),
+            'alert': lambda: self.first('mde', '/api/alerts'),
+            'sha1': lambda: self.first('mde', f'/api/alerts/{self.first("mde", "/api/alerts")}/files', 'sha1'),
+            'domain': lambda: self.first('mde', f'/api/alerts/{self.first("mde", "/api/alerts")}/domains', 'host'),
+            'action': lambda: self.first('mde', '/api/machineactions'),
+            'investigation': lambda: self.first('mde', '/api/investigations'),
+            'software': lambda: self.first('mde', '/api/Software'),
+            'windows_software': lambda: self.first('mde', '/api/Software', **{'$filter': "vendor eq 'microsoft'"}),
+            'cve': lambda: self.first('mde', '/api/vulnerabilities'),
+            'indicator': lambda: self.first('mde', '/api/indicators'),
+            'incident': lambda: self.first('xdr', '/api/incidents', 'incidentId'),
+            'graph_incident': lambda: self.first('graph', '/v1.0/security/incidents'),
+            'isolated_machine': lambda: self.acted('isolate', {'Comment': 'contract', 'IsolationType': 'Full'}),
+            'restricted_machine': lambda: self.acted('restrictCodeExecution', {'Comment': 'contract'}),
+            'pending_action': lambda: str(self.post('mde', f'/api/machines/{self.machine()}/runAntiVirusScan',
+                                                    {'Comment': 'contract', 'ScanType': 'Quick'})['id']),
+        }
+        if name not in lookups:
+            raise KeyError(f'no seed lookup for {{{name}}}')
+        return lookups[name]()
+
+    def acted(self, action: str, body: dict[str, Any]) -> str:
+        machine = self.machine()
+        self.post('mde', f'/api/machines/{machine}/{action}', body)
+        return machine
+
+
+@pytest.fixture(scope='module')
+def tokens(emulator) -> dict[str, str]:
+    return {api: access_token(emulator.url, scope=f'{audience}/.default') for api, audience in AUDIENCE.items()}
+
+
+@pytest.mark.parametrize('endpoint', CASES, ids=lambda e: e.key)
+def test_emulator_answers_documented_request_with_documented_shape(endpoint: Endpoint, emulator, emulator_reset,
+                                                                    tokens):
+    """Given Microsoft's documented request (the seed's identifiers in the path), When the emulator is asked, Then
+    the status is the documented one and every documented field is there with the documented JSON type."""
+    fixture = load(endpoint)
+    documented = fixture['request']
+    seed = Seed(emulator.url, tokens)
+    path = endpoint.emulator_path or documented['path']
+    path = PLACEHOLDER.sub(lambda m: seed.resolve(m.group(1)), path)
+    body = endpoint.emulator_body if endpoint.emulator_body is not None else documented['body']
+    response = requests.request(documented['method'], f'{emulator.url}{path}', params=documented['query'] or None,
+                                json=body, timeout=30, headers={'Authorization': f'Bearer {tokens[endpoint.api]}'})
+    expected = fixture['response']
+    assert response.status_code == expected['status'], response.text[:500]
+    if expected['body'] is None:
+        return
+    actual = response.json()
+    problems = shape_problems(expected['body'], actual)
+    assert not problems, f'{endpoint.key}: the emulator differs from Microsoft\'s example: {problems}'
+    if isinstance(expected['body'], dict) and 'value' in expected['body']:
+        assert isinstance(actual.get('value'), list) and '@odata.context' in actual

@@ -1,0 +1,100 @@
+"""The integration side of the contract: fed Microsoft's documented response (requests-mock), each Client method or
+command sends the documented request (method, path, query names, body fields) and turns the response into the
+command's declared outputs without error."""
+from __future__ import annotations
+
+import importlib
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+import requests_mock as rm
+import yaml
+
+from contract.contract import ODATA_OPTIONS, body_problems, load, query_names, same_path, with_fixtures
+from contract.endpoints import INTEGRATIONS, MODULES, Endpoint
+
+PARAMS = {
+    'mde': {'_auth_id': 'app-id', '_tenant_id': 'tenant-id', 'credentials': {'password': 'secret-value'},
+            'self_deployed': True, 'endpoint_type': 'Worldwide'},
+    'm365d': {'creds_client_id': {'password': 'app-id'}, 'creds_tenant_id': {'password': 'tenant-id'},
+              'client_credentials': True, 'credentials': {'password': 'secret-value'},
+              'base_url': 'https://api.security.microsoft.com'},
+    'mdti': {'app_id': 'app-id', 'tenant_id': 'tenant-id', 'client_credentials': True,
+             'credentials': {'password': 'secret-value'}},
+}
+CASES = [e for e in with_fixtures() if e.owner != 'auth' and (e.call or e.command)]
+
+
+@cache
+def declared_outputs(owner: str) -> dict[str, set[str]]:
+    spec = yaml.safe_load((INTEGRATIONS[owner] / f'{MODULES[owner]}.yml').read_text())
+    return {c['name']: {o['contextPath'] for o in c.get('outputs') or []} for c in spec['script']['commands']}
+
+
+def written_paths(value: Any, prefix: str) -> set[str]:
+    """Context paths written with a value: 'MicrosoftATP.Machine.ID', nested keys joined with dots."""
+    if isinstance(value, list):
+        return set().union(*(written_paths(v, prefix) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*(written_paths(v, f'{prefix}.{k}') for k, v in value.items())) if value else set()
+    return {prefix} if value not in (None, '') else set()
+
+
+def context_paths(results: Any) -> set[str]:
+    paths: set[str] = set()
+    for result in results if isinstance(results, list) else [results]:
+        for key, value in (result.to_context().get('EntryContext') or {}).items():
+            paths |= written_paths(value, key.split('(')[0])
+    return paths
+
+
+def build(owner: str, mocker: Any) -> Any:
+    module = importlib.import_module(MODULES[owner])
+    mocker.patch.object(module.TokenProvider, 'get_token', return_value='token')
+    mocker.patch.object(module.demisto, 'params', return_value=PARAMS[owner])
+    if owner == 'm365d':
+        return module, module.build_api(PARAMS[owner])
+    return module, module.build_client(PARAMS[owner])
+
+
+def documented_request(history: list, endpoint: Endpoint, documented: dict[str, Any]) -> Any:
+    for request in history:
+        if request.method == documented['method'] and same_path(documented['path'], request.path_url.split('?')[0]):
+            return request
+    sent = [f'{r.method} {r.path_url}' for r in history]
+    raise AssertionError(f'{endpoint.key}: {documented["method"]} {documented["path"]} was not sent; sent: {sent}')
+
+
+@pytest.mark.parametrize('endpoint', CASES, ids=lambda e: e.key)
+def test_integration_sends_documented_request_and_parses_documented_response(endpoint, mocker):
+    """Given Microsoft's documented response, When the integration calls the endpoint, Then the request has the
+    documented method, path, query names and body fields, and the response is parsed without error."""
+    fixture = load(endpoint)
+    module, client = build(endpoint.owner, mocker)
+    status, body = fixture['response']['status'], fixture['response']['body']
+    with rm.Mocker() as mock:
+        answer = {'json': body} if body is not None else {'text': ''}
+        mock.register_uri(rm.ANY, rm.ANY, status_code=status, **answer)
+        if endpoint.command:
+            result = module.COMMANDS[endpoint.command](client, dict(endpoint.args))
+        else:
+            assert endpoint.call is not None
+            name, *args = endpoint.call
+            result = getattr(client, name)(*args)
+        request = documented_request(mock.request_history, endpoint, fixture['request'])
+    documented = fixture['request']
+    sent_names = query_names(request.url)
+    assert set(documented['query']) <= sent_names, f'documented query names not sent: {documented["query"]}'
+    assert sent_names <= set(documented['query']) | ODATA_OPTIONS, f'undocumented query names: {sent_names}'
+    if documented['body'] is not None:
+        assert not body_problems(documented['body'], json.loads(request.body or 'null'))
+    if endpoint.command:
+        declared = declared_outputs(endpoint.owner)[endpoint.command]
+        written = context_paths(result)
+        assert written, f'{endpoint.command} wrote nothing from the documented response'
+        undeclared = {p for p in written if not any(p == d or p.startswith(f'{d}.') for d in declared)}
+        assert not undeclared, f'{endpoint.command} writes paths its YAML does not declare: {sorted(undeclared)}'
+    else:
+        assert result is not None or body is None

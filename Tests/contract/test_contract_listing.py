@@ -1,0 +1,194 @@
+"""Every endpoint the pack calls has Microsoft's documented example as a fixture.
+
+The Client methods that reach Microsoft are found by parsing the integrations' source (a method calling
+``http_request``/``paginate``, or another method of its class that does), so a new API call without an inventory
+entry and a fixture fails here. ``PENDING`` names the endpoints still without a fixture: it may only shrink.
+"""
+from __future__ import annotations
+
+import ast
+import json
+
+import pytest
+
+from contract.contract import KNOWN_DIFFERENCES, load
+from contract.endpoints import BY_KEY, ENDPOINTS, INTEGRATIONS, MODULES
+
+# Endpoints without a fixture yet (each one still needs Microsoft's documented example).
+PENDING: frozenset[str] = frozenset({
+    'app-service-token',
+    'cancel-machine-action',
+    'collect-investigation-package',
+    'create-alert-by-reference',
+    'delete-ti-indicator-by-id',
+    'entra-authorize',
+    'entra-devicecode',
+    'entra-token-authorization-code',
+    'entra-token-client-credentials',
+    'entra-token-device-code',
+    'entra-token-refresh',
+    'get-alert-info-by-id',
+    'get-alert-related-domain-info',
+    'get-alert-related-files-info',
+    'get-alert-related-ip-info',
+    'get-alert-related-user-info',
+    'get-alerts',
+    'get-all-vulnerabilities',
+    'get-all-vulnerabilities-by-machines',
+    'get-article',
+    'get-article-indicator',
+    'get-discovered-vulnerabilities',
+    'get-domain-related-alerts',
+    'get-domain-statistics',
+    'get-file-information',
+    'get-file-related-alerts',
+    'get-file-statistics',
+    'get-host',
+    'get-host-reputation',
+    'get-host-whois',
+    'get-incident',
+    'get-installed-software',
+    'get-intel-profile',
+    'get-intel-profile-indicator',
+    'get-investigation-collection',
+    'get-investigation-object',
+    'get-ip-related-alerts',
+    'get-ip-statistics',
+    'get-live-response-result',
+    'get-machine-related-alerts',
+    'get-machineaction-object',
+    'get-machineactions-collection',
+    'get-machines-by-software',
+    'get-machines-by-vulnerability',
+    'get-missing-kbs-machine',
+    'get-missing-kbs-software',
+    'get-package-sas-uri',
+    'get-software',
+    'get-software-ver-distribution',
+    'get-ti-indicator-by-id',
+    'get-ti-indicators-collection',
+    'get-user-related-alerts',
+    'get-user-related-machines',
+    'get-vuln-by-software',
+    'get-vulnerability',
+    'get-whois-record',
+    'graph-get-incident',
+    'graph-incident-comment',
+    'graph-list-alerts-v2',
+    'graph-list-incidents',
+    'graph-run-hunting-query',
+    'graph-tiindicator-delete',
+    'graph-tiindicator-get',
+    'graph-tiindicator-post',
+    'graph-tiindicator-update',
+    'graph-tiindicators-list',
+    'graph-update-incident',
+    'imds-token',
+    'import-ti-indicators',
+    'initiate-autoir-investigation',
+    'isolate-machine',
+    'list-article-indicators',
+    'list-articles',
+    'list-host-child-pairs',
+    'list-host-components',
+    'list-host-cookies',
+    'list-host-pairs',
+    'list-host-parent-pairs',
+    'list-host-passive-dns',
+    'list-host-passive-dns-reverse',
+    'list-host-ssl-certificates',
+    'list-host-subdomains',
+    'list-host-trackers',
+    'list-host-whois-history',
+    'list-incidents',
+    'list-intel-profile-indicators',
+    'list-intel-profiles',
+    'list-whois-record-history',
+    'list-whois-records',
+    'offboard-machine-api',
+    'post-ti-indicator',
+    'restrict-code-execution',
+    'run-advanced-hunting',
+    'run-advanced-query-api',
+    'run-av-scan',
+    'run-live-response',
+    'stop-and-quarantine-file',
+    'unisolate-machine',
+    'unrestrict-code-execution',
+    'update-alert',
+    'update-incident',
+})
+
+TRANSPORT = {'http_request', 'paginate'}
+
+
+def _calls(node: ast.AST) -> set[str]:
+    """Names of attributes called in ``node`` (``x.y.http_request(...)`` gives 'http_request')."""
+    return {n.func.attr for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+
+
+def api_methods(owner: str) -> set[str]:
+    """'Class.method' for every public method that sends a request, directly or through a sibling method."""
+    tree = ast.parse((INTEGRATIONS[owner] / f'{MODULES[owner]}.py').read_text())
+    found = set()
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        methods = {f.name: _calls(f) for f in cls.body if isinstance(f, ast.FunctionDef)}
+        sending = {name for name, calls in methods.items() if calls & TRANSPORT}
+        while True:
+            more = {name for name, calls in methods.items() if calls & sending} - sending
+            if not more:
+                break
+            sending |= more
+        found |= {f'{cls.name}.{name}' for name in sending if not name.startswith('_')}
+    return found
+
+
+def defined_methods(owner: str) -> set[str]:
+    tree = ast.parse((INTEGRATIONS[owner] / f'{MODULES[owner]}.py').read_text())
+    return {f'{cls.name}.{f.name}' for cls in tree.body if isinstance(cls, ast.ClassDef)
+            for f in cls.body if isinstance(f, ast.FunctionDef)}
+
+
+# Methods that send through another listed method and add no endpoint of their own.
+DELEGATING = {'mde': {'Client.ti_request'}, 'm365d': {'IncidentsApi.check_access', 'IncidentsApi.list_alerts',
+                                                     'IncidentsApi.counted_page', 'IncidentsApi.list_page',
+                                                     'IncidentsApi.list_all', 'GraphApi.list_page',
+                                                     'GraphApi.counted_page',
+                                                     'LegacyApi.list_page'},
+              'mdti': {'Client.list_host_collection'}}
+
+
+@pytest.mark.parametrize('owner', ['mde', 'm365d', 'mdti'])
+def test_every_api_method_is_inventoried(owner):
+    """Given the integration's source, When its request-sending methods are listed, Then each one is in the
+    inventory (Tests/contract/endpoints.py) or only delegates to one that is."""
+    inventoried = {e.caller for e in ENDPOINTS if e.owner == owner}
+    missing = api_methods(owner) - inventoried - DELEGATING.get(owner, set())
+    assert not missing, f'Client methods calling Microsoft without an inventory entry: {sorted(missing)}'
+
+
+@pytest.mark.parametrize('endpoint', ENDPOINTS, ids=lambda e: e.key)
+def test_inventory_names_real_callers(endpoint):
+    assert endpoint.caller in defined_methods(endpoint.owner), f'{endpoint.caller} is not in {endpoint.owner}'
+
+
+def test_every_endpoint_has_a_fixture():
+    """Given the inventory, Then each endpoint has a fixture, except those named in PENDING (which have none)."""
+    without = sorted(e.key for e in ENDPOINTS if not e.fixture.exists())
+    assert not set(without) - PENDING, f'Endpoints without a documented fixture: {sorted(set(without) - PENDING)}'
+    done = sorted(PENDING & {e.key for e in ENDPOINTS if e.fixture.exists()})
+    assert not done, f'These have a fixture now; remove them from PENDING: {done}'
+    assert PENDING <= set(BY_KEY), f'PENDING names unknown endpoints: {sorted(PENDING - set(BY_KEY))}'
+    assert set(KNOWN_DIFFERENCES) <= set(BY_KEY)
+
+
+@pytest.mark.parametrize('endpoint', [e for e in ENDPOINTS if e.fixture.exists()], ids=lambda e: e.key)
+def test_fixture_format(endpoint):
+    """Each fixture says where and when Microsoft documented it, and holds the documented request and response."""
+    data = load(endpoint)
+    assert set(data) == {'source', 'read', 'request', 'response', 'notes'}
+    assert data['source'].startswith('https://learn.microsoft.com/') and data['read'] == '2026-12-06'
+    assert set(data['request']) == {'method', 'path', 'query', 'body'} and data['request']['method'] == endpoint.method
+    assert data['request']['path'].startswith('/') and '?' not in data['request']['path']
+    assert isinstance(data['response']['status'], int) and 'body' in data['response']
+    json.dumps(data)
