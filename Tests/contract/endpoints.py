@@ -39,6 +39,7 @@ class Endpoint:
     call: tuple[Any, ...] | None = None       # (Client method, *positional args) when no single command fits
     emulator_path: str | None = None          # the documented path with {placeholders} for the emulator's seed
     emulator_body: dict[str, Any] | None = None
+    expect: dict[str, Any] = field(default_factory=dict)   # context paths the command must write from the example
 
     @property
     def fixture(self) -> Path:
@@ -122,22 +123,25 @@ ENDPOINTS: list[Endpoint] = [
          call=('get_machine_action', '2e9da30d-27f6-4208-81f2-9cd3d67893ba'),
          emulator_path='/api/machineactions/{action}'),
     _mde('get-machineactions-collection', 'GET', '/api/machineactions', 'list_machine_actions',
-         call=('list_machine_actions', None, 2)),
+         call=('list_machine_actions', "machineId eq 'f46b9bb259ed4a7fb9981b73510e3cc7aa81ec1f'", 2)),
     _mde('get-package-sas-uri', 'GET', '/api/machineactions/{id}/GetPackageUri', 'package_uri',
          call=('package_uri', '7327b54fd718525cbca07dacde913b5ac3c85673'),
          emulator_path='/api/machineactions/{package_action}/GetPackageUri'),
     _mde('get-live-response-result', 'GET',
          '/api/machineactions/{id}/GetLiveResponseResultDownloadLink(index={index})', 'live_response_link',
-         call=('live_response_link', '888c3a85-8d0b-4d1b-a8ef-f6fac4a40b1c', 0),
+         call=('live_response_link', '988cc94e-7a8f-4b28-ab65-54970c5d5018', 0),
          emulator_path='/api/machineactions/{live_response_action}/GetLiveResponseResultDownloadLink(index=0)'),
     _mde('cancel-machine-action', 'POST', '/api/machineactions/{id}/cancel', 'cancel_machine_action',
-         call=('cancel_machine_action', '988cc94e-7a8f-4b28-ab65-54f277d3e2d3', 'Cancel machine action'),
+         call=('cancel_machine_action', '988cc94e-7a8f-4b28-ab65-54970c5d5018', 'Cancel machine action'),
          emulator_path='/api/machineactions/{pending_action}/cancel'),
     # ---- Defender for Endpoint: investigations ----
     _mde('get-investigation-collection', 'GET', '/api/investigations', 'list_investigations',
-         call=('list_investigations', 10, 0)),
+         command=f'{P}list-investigations', args={'limit': '10'},
+         expect={'MicrosoftATP.Investigation.State': 'Running', 'MicrosoftATP.Investigation.InvestigationState':
+                 'Running'}),
     _mde('get-investigation-object', 'GET', '/api/investigations/{id}', 'get_investigation',
-         call=('get_investigation', '63017'), emulator_path='/api/investigations/{investigation}'),
+         command=f'{P}list-investigations', args={'id': '63017'}, expect={'MicrosoftATP.Investigation.State': 'Running'},
+         emulator_path='/api/investigations/{investigation}'),
     _mde('initiate-autoir-investigation', 'POST', '/api/machines/{id}/startInvestigation', 'start_investigation',
          call=('start_investigation', MACHINE, 'Test investigation'),
          emulator_path='/api/machines/{machine}/startInvestigation'),

@@ -33,20 +33,28 @@ def declared_outputs(owner: str) -> dict[str, set[str]]:
     return {c['name']: {o['contextPath'] for o in c.get('outputs') or []} for c in spec['script']['commands']}
 
 
-def written_paths(value: Any, prefix: str) -> set[str]:
-    """Context paths written with a value: 'MicrosoftATP.Machine.ID', nested keys joined with dots."""
+def context_values(value: Any, prefix: str) -> dict[str, list[Any]]:
+    """Every value written under each context path (lists flattened)."""
+    found: dict[str, list[Any]] = {}
     if isinstance(value, list):
-        return set().union(*(written_paths(v, prefix) for v in value)) if value else set()
-    if isinstance(value, dict):
-        return set().union(*(written_paths(v, f'{prefix}.{k}') for k, v in value.items())) if value else set()
-    return {prefix} if value not in (None, '') else set()
+        for item in value:
+            for path, values in context_values(item, prefix).items():
+                found.setdefault(path, []).extend(values)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            for path, values in context_values(item, f'{prefix}.{key}').items():
+                found.setdefault(path, []).extend(values)
+    elif value not in (None, ''):
+        found[prefix] = [value]
+    return found
 
 
-def context_paths(results: Any) -> set[str]:
-    paths: set[str] = set()
+def context_paths(results: Any) -> dict[str, list[Any]]:
+    paths: dict[str, list[Any]] = {}
     for result in results if isinstance(results, list) else [results]:
         for key, value in (result.to_context().get('EntryContext') or {}).items():
-            paths |= written_paths(value, key.split('(')[0])
+            for path, values in context_values(value, key.split('(')[0]).items():
+                paths.setdefault(path, []).extend(values)
     return paths
 
 
@@ -96,5 +104,7 @@ def test_integration_sends_documented_request_and_parses_documented_response(end
         assert written, f'{endpoint.command} wrote nothing from the documented response'
         undeclared = {p for p in written if not any(p == d or p.startswith(f'{d}.') for d in declared)}
         assert not undeclared, f'{endpoint.command} writes paths its YAML does not declare: {sorted(undeclared)}'
+        for path, value in endpoint.expect.items():
+            assert value in written.get(path, []), f'{path}: expected {value!r}, written {written.get(path)}'
     else:
         assert result is not None or body is None
