@@ -12,7 +12,7 @@ import requests
 
 from contract.contract import load, shape_problems, with_fixtures
 from contract.endpoints import Endpoint
-from microsoft_emulator.testing import GRAPH, M365D, MDE, access_token
+from microsoft_emulator.testing import GRAPH, M365D, MDE, access_token, admin
 
 AUDIENCE = {'mde': MDE, 'xdr': M365D, 'graph': GRAPH}
 CASES = [e for e in with_fixtures() if e.api in AUDIENCE]
@@ -53,7 +53,11 @@ class Seed:
             'alert': lambda: self.first('mde', '/api/alerts'),
             'sha1': lambda: self.first('mde', f'/api/alerts/{self.first("mde", "/api/alerts")}/files', 'sha1'),
             'domain': lambda: self.first('mde', f'/api/alerts/{self.first("mde", "/api/alerts")}/domains', 'host'),
-            'action': lambda: self.first('mde', '/api/machineactions'),
+            'action': lambda: self.started('runAntiVirusScan', {'Comment': 'contract', 'ScanType': 'Quick'}),
+            'package_action': lambda: self.started('collectInvestigationPackage', {'Comment': 'contract'}, done=True),
+            'live_response_action': lambda: self.started('runliveresponse', {'Comment': 'contract', 'Commands': [
+                {'type': 'GetFile', 'params': [{'key': 'Path', 'value': 'C:\\Windows\\notepad.exe'}]}]},
+                done=True),
             'investigation': lambda: self.first('mde', '/api/investigations'),
             'software': lambda: self.first('mde', '/api/Software'),
             'windows_software': lambda: self.first('mde', '/api/Software', **{'$filter': "vendor eq 'microsoft'"}),
@@ -63,12 +67,18 @@ class Seed:
             'graph_incident': lambda: self.first('graph', '/v1.0/security/incidents'),
             'isolated_machine': lambda: self.acted('isolate', {'Comment': 'contract', 'IsolationType': 'Full'}),
             'restricted_machine': lambda: self.acted('restrictCodeExecution', {'Comment': 'contract'}),
-            'pending_action': lambda: str(self.post('mde', f'/api/machines/{self.machine()}/runAntiVirusScan',
-                                                    {'Comment': 'contract', 'ScanType': 'Quick'})['id']),
+            'pending_action': lambda: self.started('runAntiVirusScan', {'Comment': 'contract', 'ScanType': 'Quick'}),
         }
         if name not in lookups:
             raise KeyError(f'no seed lookup for {{{name}}}')
         return lookups[name]()
+
+    def started(self, action: str, body: dict[str, Any], done: bool = False) -> str:
+        """A new machine action on a healthy machine; ``done`` steps it to its end (the emulator's admin API)."""
+        action_id = str(self.post('mde', f'/api/machines/{self.machine()}/{action}', body)['id'])
+        if done:
+            admin(self.url, 'POST', f'/mde/actions/{action_id}/step', json={'steps': 10})
+        return action_id
 
     def acted(self, action: str, body: dict[str, Any]) -> str:
         machine = self.machine()
@@ -101,5 +111,7 @@ def test_emulator_answers_documented_request_with_documented_shape(endpoint: End
     actual = response.json()
     problems = shape_problems(expected['body'], actual)
     assert not problems, f'{endpoint.key}: the emulator differs from Microsoft\'s example: {problems}'
-    if isinstance(expected['body'], dict) and 'value' in expected['body']:
+    if isinstance(expected['body'], dict) and isinstance(expected['body'].get('value'), list):
         assert isinstance(actual.get('value'), list) and '@odata.context' in actual
+        if '@odata.nextLink' in expected['body']:
+            assert '@odata.nextLink' in actual, 'Microsoft documents a next page link here'
