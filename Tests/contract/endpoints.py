@@ -39,7 +39,8 @@ class Endpoint:
     call: tuple[Any, ...] | None = None       # (Client method, *positional args) when no single command fits
     emulator_path: str | None = None          # the documented path with {placeholders} for the emulator's seed
     emulator_body: dict[str, Any] | None = None
-    expect: dict[str, Any] = field(default_factory=dict)   # context paths the command must write from the example
+    expect: dict[str, Any] = field(default_factory=dict)
+    unsent_query: tuple[str, ...] = ()   # optional parameters of Microsoft's example the integration does not send   # context paths the command must write from the example
 
     @property
     def fixture(self) -> Path:
@@ -147,13 +148,13 @@ ENDPOINTS: list[Endpoint] = [
          emulator_path='/api/machines/{machine}/startInvestigation'),
     # ---- Defender for Endpoint: files, domains, IPs ----
     _mde('get-file-statistics', 'GET', '/api/files/{id}/stats', 'file_stats',
-         call=('file_stats', '0991a395da64e1c5fbe8732ed11e6be064081d9f'), emulator_path='/api/files/{sha1}/stats'),
+         call=('file_stats', '0991a395da64e1c5fbe8732ed11e6be064081d9f'), unsent_query=('lookBackHours',), emulator_path='/api/files/{sha1}/stats'),
     _mde('get-file-information', 'GET', '/api/files/{id}', 'file_info',
          call=('file_info', '4388963aaa83afe2042a46a3c017ad50bdcdafb3'), emulator_path='/api/files/{sha1}'),
     _mde('get-domain-statistics', 'GET', '/api/domains/{domain}/stats', 'domain_stats',
-         call=('domain_stats', 'example.com'), emulator_path='/api/domains/{domain}/stats'),
+         call=('domain_stats', 'example.com'), unsent_query=('lookBackHours',), emulator_path='/api/domains/{domain}/stats'),
     _mde('get-ip-statistics', 'GET', '/api/ips/{ip}/stats', 'ip_stats',
-         call=('ip_stats', '10.0.0.1'), emulator_path='/api/ips/{ip}/stats'),
+         call=('ip_stats', '10.209.67.177'), unsent_query=('lookBackHours',), emulator_path='/api/ips/{ip}/stats'),
     # ---- Defender for Endpoint: vulnerability management ----
     _mde('get-software', 'GET', '/api/Software', 'list_software', call=('list_software', None, 50, 0)),
     _mde('get-machines-by-software', 'GET', '/api/Software/{id}/machineReferences', 'software_part',
@@ -222,7 +223,7 @@ ENDPOINTS: list[Endpoint] = [
                             'limit 2', 60)),
     _mde('get-alerts', 'GET', '/api/alerts', 'list_alerts', call=('list_alerts', None, 10, False)),
     _mde('get-alert-info-by-id', 'GET', '/api/alerts/{id}', 'get_alert',
-         call=('get_alert', 'da637472900382838869_1364969609'), emulator_path='/api/alerts/{alert}'),
+         call=('get_alert', 'da637308392288907382_-880718168'), emulator_path='/api/alerts/{alert}'),
     _mde('update-alert', 'PATCH', '/api/alerts/{id}', 'update_alert',
          call=('update_alert', '121688558380765161_2136280442',
                {'status': 'Resolved', 'assignedTo': 'secop2@contoso.com', 'classification': 'TruePositive',
@@ -232,7 +233,10 @@ ENDPOINTS: list[Endpoint] = [
          call=('create_alert', {'machineId': MACHINE, 'severity': 'Low', 'title': 'example',
                                 'description': 'example alert', 'recommendedAction': 'nothing',
                                 'eventTime': '2018-08-03T16:45:21.7115183Z',
-                                'reportId': '20776', 'category': 'Exploit'})),
+                                'reportId': '20776', 'category': 'Exploit'}),
+         emulator_body={'machineId': '{machine}', 'severity': 'Low', 'title': 'example', 'description': 'example alert',
+                        'recommendedAction': 'nothing', 'eventTime': '{now}', 'reportId': '20776',
+                        'category': 'Exploit'}),
     _mde('get-alert-related-user-info', 'GET', '/api/alerts/{id}/user', 'alert_user',
          call=('alert_user', '636688558380765161_2136280442'), emulator_path='/api/alerts/{alert}/user'),
     _mde('get-alert-related-files-info', 'GET', '/api/alerts/{id}/files', 'alert_entities',

@@ -101,7 +101,10 @@ def test_emulator_answers_documented_request_with_documented_shape(endpoint: End
     seed = Seed(emulator.url, tokens)
     path = endpoint.emulator_path or documented['path']
     path = PLACEHOLDER.sub(lambda m: seed.resolve(m.group(1)), path)
-    body = endpoint.emulator_body if endpoint.emulator_body is not None else documented['body']
+    body = documented['body']
+    if endpoint.emulator_body is not None:
+        body = {k: PLACEHOLDER.sub(lambda m: seed.resolve(m.group(1)), v) if isinstance(v, str) else v
+                for k, v in endpoint.emulator_body.items()}
     response = requests.request(documented['method'], f'{emulator.url}{path}', params=documented['query'] or None,
                                 json=body, timeout=30, headers={'Authorization': f'Bearer {tokens[endpoint.api]}'})
     expected = fixture['response']
