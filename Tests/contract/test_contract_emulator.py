@@ -13,6 +13,7 @@ import requests
 from contract.contract import load, shape_problems, with_fixtures
 from contract.endpoints import Endpoint
 from microsoft_emulator.testing import GRAPH, M365D, MDE, access_token, admin
+from microsoft_emulator.threat_intelligence.data import DATA
 
 AUDIENCE = {'mde': MDE, 'xdr': M365D, 'graph': GRAPH}
 CASES = [e for e in with_fixtures() if e.api in AUDIENCE]
@@ -69,6 +70,7 @@ class Seed:
             'isolated_machine': lambda: self.acted('isolate', {'Comment': 'contract', 'IsolationType': 'Full'}),
             'restricted_machine': lambda: self.acted('restrictCodeExecution', {'Comment': 'contract'}),
             'pending_action': lambda: self.started('runAntiVirusScan', {'Comment': 'contract', 'ScanType': 'Quick'}),
+            **self.threat_intelligence(),
         }
         if name not in lookups:
             raise KeyError(f'no seed lookup for {{{name}}}')
@@ -80,6 +82,23 @@ class Seed:
         if done:
             admin(self.url, 'POST', f'/mde/actions/{action_id}/step', json={'steps': 10})
         return action_id
+
+    @staticmethod
+    def threat_intelligence() -> dict[str, Callable[[], str]]:
+        """Defender Threat Intelligence identifiers of the emulator's fixed data set."""
+        from urllib.parse import quote
+
+        data = DATA
+        return {
+            'article': lambda: next(iter(data.articles)),
+            'article_indicator': lambda: quote(next(iter(data.article_indicators)), safe=''),
+            'profile': lambda: next(iter(data.profiles)),
+            'profile_indicator': lambda: quote(next(iter(data.profile_indicators)), safe=''),
+            'host': lambda: 'contoso.com',
+            'ip_host': lambda: next(iter(data.passive_dns_reverse)),
+            'whois': lambda: quote(next(iter(data.whois_by_id)), safe=''),
+            'vulnerability': lambda: next(iter(data.vulnerabilities)),
+        }
 
     def acted(self, action: str, body: dict[str, Any]) -> str:
         machine = self.machine()
