@@ -62,6 +62,7 @@ def _mdti(key: str, path: str, caller: str, **kw: Any) -> Endpoint:
 
 
 P = 'microsoft-atp-'
+M365D = 'microsoft-365-defender-'
 MDTI = 'msg-defender-threat-intel-'
 
 ENDPOINTS: list[Endpoint] = [
@@ -267,23 +268,37 @@ ENDPOINTS: list[Endpoint] = [
     _mde('get-machine-related-alerts', 'GET', '/api/machines/{id}/alerts', 'entity_alerts',
          call=('entity_alerts', 'machines', MACHINE, 'machine_id'), emulator_path='/api/machines/{machine}/alerts'),
     # ---- Microsoft 365 Defender: Defender XDR API (legacy) ----
-    Endpoint('list-incidents', 'm365d', 'xdr', 'GET', '/api/incidents', 'LegacyApi.list_incidents'),
+    Endpoint('list-incidents', 'm365d', 'xdr', 'GET', '/api/incidents', 'LegacyApi.list_incidents',
+             command=f'{M365D}incidents-list', args={'limit': '2'}),
     Endpoint('get-incident', 'm365d', 'xdr', 'GET', '/api/incidents/{id}', 'LegacyApi.get_incident',
+             command=f'{M365D}incident-get', args={'id': '924565'},
              emulator_path='/api/incidents/{incident}'),
     Endpoint('update-incident', 'm365d', 'xdr', 'PATCH', '/api/incidents/{id}', 'LegacyApi.update_incident',
+             call=('update_incident', 924565, {'status': 'Resolved', 'assignedTo': 'secop2@contoso.com',
+                                               'classification': 'TruePositive', 'determination': 'Malware',
+                                               'tags': ["Yossi's playground", "Don't mess with the Zohan"]},
+                   'pen testing'),
              emulator_path='/api/incidents/{incident}'),
-    Endpoint('run-advanced-hunting', 'm365d', 'xdr', 'POST', '/api/advancedhunting/run', 'LegacyApi.run_hunting_query'),
+    Endpoint('run-advanced-hunting', 'm365d', 'xdr', 'POST', '/api/advancedhunting/run', 'LegacyApi.run_hunting_query',
+             command=f'{M365D}advanced-hunting', args={'query': 'DeviceProcessEvents | limit 2'}),
     # ---- Microsoft 365 Defender: Microsoft Graph security ----
-    Endpoint('graph-list-incidents', 'm365d', 'graph', 'GET', '/v1.0/security/incidents', 'GraphApi.list_incidents'),
+    Endpoint('graph-list-incidents', 'm365d', 'graph', 'GET', '/v1.0/security/incidents', 'GraphApi.list_incidents',
+             command=f'{M365D}incidents-list', args={'limit': '1'}),
     Endpoint('graph-get-incident', 'm365d', 'graph', 'GET', '/v1.0/security/incidents/{id}',
-             'GraphApi.get_incident', emulator_path='/v1.0/security/incidents/{graph_incident}'),
+             'GraphApi.get_incident', command=f'{M365D}incident-get', args={'id': '2972395'},
+             emulator_path='/v1.0/security/incidents/{graph_incident}'),
     Endpoint('graph-update-incident', 'm365d', 'graph', 'PATCH', '/v1.0/security/incidents/{id}',
-             'GraphApi.update_incident', emulator_path='/v1.0/security/incidents/{graph_incident}'),
+             'GraphApi.update_incident', call=('update_incident', 2972395, {
+                 'classification': 'TruePositive', 'determination': 'MultiStagedAttack', 'tags': ['Demo']}, None),
+             emulator_path='/v1.0/security/incidents/{graph_incident}'),
     Endpoint('graph-incident-comment', 'm365d', 'graph', 'POST', '/v1.0/security/incidents/{id}/comments',
-             'GraphApi.update_incident', emulator_path='/v1.0/security/incidents/{graph_incident}/comments'),
-    Endpoint('graph-list-alerts-v2', 'm365d', 'graph', 'GET', '/v1.0/security/alerts_v2', 'GraphApi.list_alerts'),
+             'GraphApi.update_incident', call=('update_incident', 2972395, {}, 'Demo for docs'),
+             emulator_path='/v1.0/security/incidents/{graph_incident}/comments'),
+    Endpoint('graph-list-alerts-v2', 'm365d', 'graph', 'GET', '/v1.0/security/alerts_v2', 'GraphApi.list_alerts',
+             call=('list_alerts', '2972395')),
     Endpoint('graph-run-hunting-query', 'm365d', 'graph', 'POST', '/v1.0/security/runHuntingQuery',
-             'GraphApi.run_hunting_query'),
+             'GraphApi.run_hunting_query', command=f'{M365D}advanced-hunting',
+             args={'query': 'DeviceProcessEvents | limit 2'}),
     # ---- Defender Threat Intelligence: Microsoft Graph security/threatIntelligence ----
     _mdti('list-articles', '/articles', 'list_articles', command=f'{MDTI}article-list', args={'limit': '1'}),
     _mdti('get-article', '/articles/{id}', 'get_article', call=('get_article', 'a272d5ab'), emulator_path='/articles/{article}'),

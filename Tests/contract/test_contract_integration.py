@@ -58,13 +58,17 @@ def context_paths(results: Any) -> dict[str, list[Any]]:
     return paths
 
 
-def build(owner: str, mocker: Any) -> Any:
+def build(endpoint: Endpoint, mocker: Any) -> Any:
+    owner = endpoint.owner
     module = importlib.import_module(MODULES[owner])
-    mocker.patch.object(module.TokenProvider, 'get_token', return_value='token')
-    mocker.patch.object(module.demisto, 'params', return_value=PARAMS[owner])
+    params = dict(PARAMS[owner])
     if owner == 'm365d':
-        return module, module.build_api(PARAMS[owner])
-    return module, module.build_client(PARAMS[owner])
+        params['api_backend'] = module.BACKEND_GRAPH if endpoint.api == 'graph' else module.BACKEND_LEGACY
+    mocker.patch.object(module.TokenProvider, 'get_token', return_value='token')
+    mocker.patch.object(module.demisto, 'params', return_value=params)
+    if owner == 'm365d':
+        return module, module.build_api(params)
+    return module, module.build_client(params)
 
 
 def documented_request(history: list, endpoint: Endpoint, documented: dict[str, Any]) -> Any:
@@ -80,7 +84,7 @@ def test_integration_sends_documented_request_and_parses_documented_response(end
     """Given Microsoft's documented response, When the integration calls the endpoint, Then the request has the
     documented method, path, query names and body fields, and the response is parsed without error."""
     fixture = load(endpoint)
-    module, client = build(endpoint.owner, mocker)
+    module, client = build(endpoint, mocker)
     status, body = fixture['response']['status'], fixture['response']['body']
     with rm.Mocker() as mock:
         answer = {'json': body} if body is not None else {'text': ''}
