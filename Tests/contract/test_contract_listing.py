@@ -29,8 +29,6 @@ PENDING: frozenset[str] = frozenset({
     'graph-tiindicator-update',
     'graph-tiindicators-list',
     'imds-token',
-    'list-host-whois-history',
-    'list-whois-record-history',
 })
 
 TRANSPORT = {'http_request', 'paginate'}
