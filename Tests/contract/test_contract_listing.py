@@ -16,19 +16,11 @@ from contract.endpoints import BY_KEY, ENDPOINTS, INTEGRATIONS, MODULES
 
 # Endpoints without a fixture yet (each one still needs Microsoft's documented example).
 PENDING: frozenset[str] = frozenset({
-    'app-service-token',
-    'entra-authorize',
-    'entra-devicecode',
-    'entra-token-authorization-code',
-    'entra-token-client-credentials',
-    'entra-token-device-code',
-    'entra-token-refresh',
     'graph-tiindicator-delete',
     'graph-tiindicator-get',
     'graph-tiindicator-post',
     'graph-tiindicator-update',
     'graph-tiindicators-list',
-    'imds-token',
 })
 
 TRANSPORT = {'http_request', 'paginate'}
