@@ -40,6 +40,7 @@ class Endpoint:
     emulator_path: str | None = None          # the documented path with {placeholders} for the emulator's seed
     emulator_body: dict[str, Any] | None = None
     expect: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)   # documented request headers beyond Authorization
     unsent_query: tuple[str, ...] = ()   # optional parameters of Microsoft's example the integration does not send   # context paths the command must write from the example
 
     @property
@@ -61,6 +62,13 @@ def _mdti(key: str, path: str, caller: str, **kw: Any) -> Endpoint:
     return Endpoint(key, 'mdti', 'graph', 'GET', base + path, f'Client.{caller}', **kw)
 
 
+TI_POST = {'action': 'alert', 'activityGroupNames': [], 'confidence': 0,
+           'description': 'This is a canary indicator for demo purpose. Take no action on any observables set in '
+                          'this indicator.',
+           'expirationDateTime': '2019-03-01T21:43:37.5031462+00:00', 'externalId': 'Test--8586509942679764298MS501',
+           'fileHashType': 'sha256', 'fileHashValue': 'aa64428647b57bf51524d1756b2ed746e5a3f31b67cf7fe5b5d8a9daf07ca313',
+           'killChain': [], 'malwareFamilyNames': [], 'severity': 0, 'tags': [], 'targetProduct': 'Azure Sentinel',
+           'threatType': 'WatchList', 'tlpLevel': 'green'}
 P = 'microsoft-atp-'
 M365D = 'microsoft-365-defender-'
 MDTI = 'msg-defender-threat-intel-'
@@ -217,13 +225,21 @@ ENDPOINTS: list[Endpoint] = [
               'severity': 'Medium', 'description': 'demo2', 'recommendedActions': 'nothing',
               'expirationTime': '2021-12-12T00:00:00Z', 'rbacGroupNames': []}])),
     # ---- Defender for Endpoint: legacy Microsoft Graph tiIndicators (beta) ----
-    Endpoint('graph-tiindicators-list', 'mde', 'graph', 'GET', '/beta/security/tiIndicators', 'Client.ti_list'),
-    Endpoint('graph-tiindicator-get', 'mde', 'graph', 'GET', '/beta/security/tiIndicators/{id}', 'Client.ti_get'),
-    Endpoint('graph-tiindicator-post', 'mde', 'graph', 'POST', '/beta/security/tiIndicators', 'Client.ti_create'),
+    Endpoint('graph-tiindicators-list', 'mde', 'graph', 'GET', '/beta/security/tiIndicators', 'Client.ti_list',
+             call=('ti_list', 50, 50)),
+    Endpoint('graph-tiindicator-get', 'mde', 'graph', 'GET', '/beta/security/tiIndicators/{id}', 'Client.ti_get',
+             call=('ti_get', 'e58c072b-c9bb-a5c4-34ce-eb69af44fb1e'), emulator_path='/beta/security/tiIndicators/{ti_indicator}'),
+    Endpoint('graph-tiindicator-post', 'mde', 'graph', 'POST', '/beta/security/tiIndicators', 'Client.ti_create',
+             call=('ti_create', TI_POST), emulator_body={**TI_POST, 'expirationDateTime': '{future}',
+                                                         'description': TI_POST['description'][:100]}),
     Endpoint('graph-tiindicator-update', 'mde', 'graph', 'PATCH', '/beta/security/tiIndicators/{id}',
-             'Client.ti_update'),
+             'Client.ti_update', call=('ti_update', 'e58c072b-c9bb-a5c4-34ce-eb69af44fb1e', {
+                 'additionalInformation': 'additionalInformation-after-update', 'confidence': 42,
+                 'description': 'description-after-update'}), headers={'Prefer': 'return=representation'},
+             emulator_path='/beta/security/tiIndicators/{ti_indicator}'),
     Endpoint('graph-tiindicator-delete', 'mde', 'graph', 'DELETE', '/beta/security/tiIndicators/{id}',
-             'Client.ti_delete'),
+             'Client.ti_delete', call=('ti_delete', 'e58c072b-c9bb-a5c4-34ce-eb69af44fb1e'),
+             emulator_path='/beta/security/tiIndicators/{ti_indicator}'),
     # ---- Defender for Endpoint: hunting and alerts ----
     _mde('run-advanced-query-api', 'POST', '/api/advancedqueries/run', 'run_query',
          call=('run_query', 'DeviceProcessEvents | where InitiatingProcessFileName =~ "powershell.exe" | '

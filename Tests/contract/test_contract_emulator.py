@@ -70,6 +70,10 @@ class Seed:
             'isolated_machine': lambda: self.acted('isolate', {'Comment': 'contract', 'IsolationType': 'Full'}),
             'restricted_machine': lambda: self.acted('restrictCodeExecution', {'Comment': 'contract'}),
             'pending_action': lambda: self.started('runAntiVirusScan', {'Comment': 'contract', 'ScanType': 'Quick'}),
+            'ti_indicator': lambda: str(self.post('graph', '/beta/security/tiIndicators', {
+                'action': 'alert', 'description': 'contract', 'expirationDateTime': self.resolve('future'),
+                'targetProduct': 'Microsoft Defender ATP', 'threatType': 'WatchList', 'tlpLevel': 'green',
+                'fileHashType': 'sha256', 'fileHashValue': 'b' * 64})['id']),
             **self.threat_intelligence(),
         }
         if name not in lookups:
@@ -126,7 +130,8 @@ def test_emulator_answers_documented_request_with_documented_shape(endpoint: End
         body = {k: PLACEHOLDER.sub(lambda m: seed.resolve(m.group(1)), v) if isinstance(v, str) else v
                 for k, v in endpoint.emulator_body.items()}
     response = requests.request(documented['method'], f'{emulator.url}{path}', params=documented['query'] or None,
-                                json=body, timeout=30, headers={'Authorization': f'Bearer {tokens[endpoint.api]}'})
+                                json=body, timeout=30,
+                                headers={'Authorization': f'Bearer {tokens[endpoint.api]}', **endpoint.headers})
     expected = fixture['response']
     assert response.status_code == expected['status'], response.text[:500]
     if expected['body'] is None:

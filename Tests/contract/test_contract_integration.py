@@ -100,6 +100,8 @@ def test_integration_sends_documented_request_and_parses_documented_response(end
     sent_names = query_names(request.url)
     assert set(documented['query']) - set(endpoint.unsent_query) <= sent_names, f'documented query names not sent: {documented["query"]}'
     assert sent_names <= set(documented['query']) | ODATA_OPTIONS, f'undocumented query names: {sent_names}'
+    for name, value in endpoint.headers.items():
+        assert request.headers.get(name) == value, f'documented header {name} not sent'
     if documented['body'] is not None:
         assert not body_problems(documented['body'], json.loads(request.body or 'null'))
     if endpoint.command:

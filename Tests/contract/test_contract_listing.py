@@ -15,13 +15,7 @@ from contract.contract import KNOWN_DIFFERENCES, load
 from contract.endpoints import BY_KEY, ENDPOINTS, INTEGRATIONS, MODULES
 
 # Endpoints without a fixture yet (each one still needs Microsoft's documented example).
-PENDING: frozenset[str] = frozenset({
-    'graph-tiindicator-delete',
-    'graph-tiindicator-get',
-    'graph-tiindicator-post',
-    'graph-tiindicator-update',
-    'graph-tiindicators-list',
-})
+PENDING: frozenset[str] = frozenset()
 
 TRANSPORT = {'http_request', 'paginate'}
 
