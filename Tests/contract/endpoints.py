@@ -39,9 +39,9 @@ class Endpoint:
     call: tuple[Any, ...] | None = None       # (Client method, *positional args) when no single command fits
     emulator_path: str | None = None          # the documented path with {placeholders} for the emulator's seed
     emulator_body: dict[str, Any] | None = None
-    expect: dict[str, Any] = field(default_factory=dict)
+    expect: dict[str, Any] = field(default_factory=dict)    # context paths the command must write from the example
     headers: dict[str, str] = field(default_factory=dict)   # documented request headers beyond Authorization
-    unsent_query: tuple[str, ...] = ()   # optional parameters of Microsoft's example the integration does not send   # context paths the command must write from the example
+    unsent_query: tuple[str, ...] = ()   # optional parameters of Microsoft's example the integration does not send
 
     @property
     def fixture(self) -> Path:
@@ -62,13 +62,15 @@ def _mdti(key: str, path: str, caller: str, **kw: Any) -> Endpoint:
     return Endpoint(key, 'mdti', 'graph', 'GET', base + path, f'Client.{caller}', **kw)
 
 
-TI_POST = {'action': 'alert', 'activityGroupNames': [], 'confidence': 0,
+TI_POST: dict[str, Any] = {'action': 'alert', 'activityGroupNames': [], 'confidence': 0,
            'description': 'This is a canary indicator for demo purpose. Take no action on any observables set in '
                           'this indicator.',
            'expirationDateTime': '2019-03-01T21:43:37.5031462+00:00', 'externalId': 'Test--8586509942679764298MS501',
            'fileHashType': 'sha256', 'fileHashValue': 'aa64428647b57bf51524d1756b2ed746e5a3f31b67cf7fe5b5d8a9daf07ca313',
            'killChain': [], 'malwareFamilyNames': [], 'severity': 0, 'tags': [], 'targetProduct': 'Azure Sentinel',
            'threatType': 'WatchList', 'tlpLevel': 'green'}
+PROFILE = '9b01de37bf66d1760954a16dc2b52fed2a7bd4e093dfc8a4905e108e4843da80'
+WHOIS = 'Y29udG9zby5jb20kJDY5NjQ3ODEyMDc3NDY1NzI0MzM='
 P = 'microsoft-atp-'
 M365D = 'microsoft-365-defender-'
 MDTI = 'msg-defender-threat-intel-'
@@ -160,7 +162,8 @@ ENDPOINTS: list[Endpoint] = [
          emulator_path='/api/machines/{machine}/startInvestigation'),
     # ---- Defender for Endpoint: files, domains, IPs ----
     _mde('get-file-statistics', 'GET', '/api/files/{id}/stats', 'file_stats',
-         call=('file_stats', '0991a395da64e1c5fbe8732ed11e6be064081d9f'), unsent_query=('lookBackHours',), emulator_path='/api/files/{sha1}/stats'),
+         call=('file_stats', '0991a395da64e1c5fbe8732ed11e6be064081d9f'), unsent_query=('lookBackHours',),
+         emulator_path='/api/files/{sha1}/stats'),
     _mde('get-file-information', 'GET', '/api/files/{id}', 'file_info',
          call=('file_info', '4388963aaa83afe2042a46a3c017ad50bdcdafb3'), emulator_path='/api/files/{sha1}'),
     _mde('get-domain-statistics', 'GET', '/api/domains/{domain}/stats', 'domain_stats',
@@ -231,7 +234,7 @@ ENDPOINTS: list[Endpoint] = [
              call=('ti_get', 'e58c072b-c9bb-a5c4-34ce-eb69af44fb1e'), emulator_path='/beta/security/tiIndicators/{ti_indicator}'),
     Endpoint('graph-tiindicator-post', 'mde', 'graph', 'POST', '/beta/security/tiIndicators', 'Client.ti_create',
              call=('ti_create', TI_POST), emulator_body={**TI_POST, 'expirationDateTime': '{future}',
-                                                         'description': TI_POST['description'][:100]}),
+                                                         'description': str(TI_POST['description'])[:100]}),
     Endpoint('graph-tiindicator-update', 'mde', 'graph', 'PATCH', '/beta/security/tiIndicators/{id}',
              'Client.ti_update', call=('ti_update', 'e58c072b-c9bb-a5c4-34ce-eb69af44fb1e', {
                  'additionalInformation': 'additionalInformation-after-update', 'confidence': 42,
@@ -325,10 +328,10 @@ ENDPOINTS: list[Endpoint] = [
           call=('get_article_indicator', 'ZmFrZS1tYWxpY2lvdXMuc2l0ZQ=='),
           emulator_path='/articleIndicators/{article_indicator}'),
     _mdti('list-intel-profiles', '/intelProfiles', 'list_profiles', call=('list_profiles', 10)),
-    _mdti('get-intel-profile', '/intelProfiles/{id}', 'get_profile', call=('get_profile', '9b01de37bf66d1760954a16dc2b52fed2a7bd4e093dfc8a4905e108e4843da80'),
+    _mdti('get-intel-profile', '/intelProfiles/{id}', 'get_profile', call=('get_profile', PROFILE),
           emulator_path='/intelProfiles/{profile}'),
     _mdti('list-intel-profile-indicators', '/intelProfiles/{id}/indicators', 'list_profile_indicators',
-          call=('list_profile_indicators', '9b01de37bf66d1760954a16dc2b52fed2a7bd4e093dfc8a4905e108e4843da80', 10),
+          call=('list_profile_indicators', PROFILE, 10),
           emulator_path='/intelProfiles/{profile}/indicators'),
     _mdti('get-intel-profile-indicator', '/intelligenceProfileIndicators/{id}', 'get_profile_indicator',
           call=('get_profile_indicator', 'ff3eecd2-a2be-27c2-8dc0-40d1c0eada55'),
@@ -339,7 +342,7 @@ ENDPOINTS: list[Endpoint] = [
           emulator_path='/hosts/{host}/reputation'),
     _mdti('get-host-whois', '/hosts/{id}/whois', 'get_host_whois', call=('get_host_whois', 'contoso.com'),
           emulator_path='/hosts/{host}/whois'),
-    _mdti('get-whois-record', '/whoisRecords/{id}', 'get_whois_record', call=('get_whois_record', 'Y29udG9zby5jb20kJDY5NjQ3ODEyMDc3NDY1NzI0MzM='),
+    _mdti('get-whois-record', '/whoisRecords/{id}', 'get_whois_record', call=('get_whois_record', WHOIS),
           emulator_path='/whoisRecords/{whois}'),
     _mdti('list-whois-records', '/whoisRecords', 'search_whois_records',
           call=('search_whois_records', 'contoso.com', 10)),
@@ -347,7 +350,7 @@ ENDPOINTS: list[Endpoint] = [
           call=('list_host_whois_history', 'contoso.com', 10),
           emulator_path='/hosts/{host}/whois/history'),
     _mdti('list-whois-record-history', '/whoisRecords/{id}/history', 'list_whois_record_history',
-          call=('list_whois_record_history', 'Y29udG9zby5jb20kJDY5NjQ3ODEyMDc3NDY1NzI0MzM=', 10),
+          call=('list_whois_record_history', WHOIS, 10),
           emulator_path='/whoisRecords/{whois}/history'),
     _mdti('list-host-passive-dns', '/hosts/{id}/passiveDns', 'list_passive_dns', call=('list_passive_dns', 'contoso.com', 10),
           emulator_path='/hosts/{host}/passiveDns'),

@@ -6,11 +6,11 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
+import MicrosoftApiModule as mam
 import pytest
 import requests
 import requests_mock as rm
 
-import MicrosoftApiModule as mam
 from contract.contract import body_problems, load, query_names, shape_problems
 from contract.endpoints import BY_KEY
 from microsoft_emulator.testing import (
