@@ -13,7 +13,7 @@ import requests_mock as rm
 import yaml
 
 from contract.contract import ODATA_OPTIONS, body_problems, load, query_names, same_path, with_fixtures
-from contract.endpoints import INTEGRATIONS, MODULES, Endpoint
+from contract.endpoints import BY_KEY, COMMAND_CHECKS, INTEGRATIONS, MODULES, Endpoint
 
 PARAMS = {
     'mde': {'_auth_id': 'app-id', '_tenant_id': 'tenant-id', 'credentials': {'password': 'secret-value'},
@@ -106,12 +106,35 @@ def test_integration_sends_documented_request_and_parses_documented_response(end
     if documented['body'] is not None:
         assert not body_problems(documented['body'], json.loads(request.body or 'null'))
     if endpoint.command:
-        declared = declared_outputs(endpoint.owner)[endpoint.command]
-        written = context_paths(result)
-        assert written, f'{endpoint.command} wrote nothing from the documented response'
-        undeclared = {p for p in written if not any(p == d or p.startswith(f'{d}.') for d in declared)}
-        assert not undeclared, f'{endpoint.command} writes paths its YAML does not declare: {sorted(undeclared)}'
+        written = check_outputs(endpoint.owner, endpoint.command, result)
         for path, value in endpoint.expect.items():
             assert value in written.get(path, []), f'{path}: expected {value!r}, written {written.get(path)}'
     else:
         assert result is not None or body is None
+
+
+def check_outputs(owner: str, command: str, result: Any) -> dict[str, list[Any]]:
+    """The command wrote context, and only under paths its YAML declares (or below a declared object path)."""
+    declared = declared_outputs(owner)[command]
+    written = context_paths(result)
+    assert written or not declared, f'{command} wrote nothing from the documented response'
+    undeclared = {p for p in written if not any(p == d or p.startswith(f'{d}.') for d in declared)}
+    assert not undeclared, f'{command} writes paths its YAML does not declare: {sorted(undeclared)}'
+    return written
+
+
+@pytest.mark.parametrize('key', sorted(COMMAND_CHECKS))
+def test_command_turns_documented_response_into_declared_outputs(key, mocker):
+    """Given Microsoft's documented response for every request, When the command runs, Then it ends without error
+    and writes context only under the output paths its YAML declares."""
+    endpoint = BY_KEY[key]
+    fixture = load(endpoint)
+    module, client = build(endpoint, mocker)
+    command, args = COMMAND_CHECKS[key]
+    body = fixture['response']['body']
+    with rm.Mocker() as mock:
+        answer = {'json': body} if body is not None else {'text': ''}
+        mock.register_uri(rm.ANY, rm.ANY, status_code=fixture['response']['status'], **answer)
+        result = module.COMMANDS[command](client, dict(args))
+        documented_request(mock.request_history, endpoint, fixture['request'])
+    check_outputs(endpoint.owner, command, result)
