@@ -39,6 +39,7 @@ class Endpoint:
     call: tuple[Any, ...] | None = None       # (Client method, *positional args) when no single command fits
     emulator_path: str | None = None          # the documented path with {placeholders} for the emulator's seed
     emulator_body: dict[str, Any] | None = None
+    emulator_query: dict[str, str] | None = None
     expect: dict[str, Any] = field(default_factory=dict)    # context paths the command must write from the example
     headers: dict[str, str] = field(default_factory=dict)   # documented request headers beyond Authorization
     unsent_query: tuple[str, ...] = ()   # optional parameters of Microsoft's example the integration does not send
@@ -138,7 +139,8 @@ ENDPOINTS: list[Endpoint] = [
          call=('get_machine_action', '2e9da30d-27f6-4208-81f2-9cd3d67893ba'),
          emulator_path='/api/machineactions/{action}'),
     _mde('get-machineactions-collection', 'GET', '/api/machineactions', 'list_machine_actions',
-         call=('list_machine_actions', "machineId eq 'f46b9bb259ed4a7fb9981b73510e3cc7aa81ec1f'", 2)),
+         call=('list_machine_actions', "machineId eq 'f46b9bb259ed4a7fb9981b73510e3cc7aa81ec1f'", 2),
+         emulator_query={'$filter': "machineId eq '{machine_with_action}'", '$top': '2'}),
     _mde('get-package-sas-uri', 'GET', '/api/machineactions/{id}/GetPackageUri', 'package_uri',
          call=('package_uri', '7327b54fd718525cbca07dacde913b5ac3c85673'),
          emulator_path='/api/machineactions/{package_action}/GetPackageUri'),
@@ -281,7 +283,7 @@ ENDPOINTS: list[Endpoint] = [
          call=('entity_alerts', 'files', '6532ec91d513acc05f43ee0aa3002599729fd3e1', 'file_hash'),
          emulator_path='/api/files/{sha1}/alerts'),
     _mde('get-ip-related-alerts', 'GET', '/api/ips/{ip}/alerts', 'entity_alerts',
-         call=('entity_alerts', 'ips', '10.209.67.177', 'ip'), emulator_path='/api/ips/{ip}/alerts'),
+         call=('entity_alerts', 'ips', '10.209.67.177', 'ip'), emulator_path='/api/ips/{alert_ip}/alerts'),
     _mde('get-user-related-alerts', 'GET', '/api/users/{id}/alerts', 'entity_alerts',
          call=('entity_alerts', 'users', 'user1', 'username'), emulator_path='/api/users/{user}/alerts'),
     _mde('get-machine-related-alerts', 'GET', '/api/machines/{id}/alerts', 'entity_alerts',
