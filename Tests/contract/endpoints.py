@@ -42,6 +42,7 @@ class Endpoint:
     emulator_query: dict[str, str] | None = None
     expect: dict[str, Any] = field(default_factory=dict)    # context paths the command must write from the example
     headers: dict[str, str] = field(default_factory=dict)   # documented request headers beyond Authorization
+    expect_error: bool = False           # Microsoft's documented error answer: the pack must end in a clear error
     unsent_query: tuple[str, ...] = ()   # optional parameters of Microsoft's example the integration does not send
 
     @property
@@ -380,9 +381,16 @@ ENDPOINTS: list[Endpoint] = [
           emulator_path='/hosts/{host}/parentHostPairs'),
     _mdti('get-vulnerability', '/vulnerabilities/{id}', 'get_vulnerability', call=('get_vulnerability', 'CVE-2021-44228'),
           emulator_path='/vulnerabilities/{vulnerability}'),
+    # ---- documented error envelopes (Defender for Endpoint, Microsoft Graph; Entra ID below) ----
+    _mde('error-mde-resource-not-found', 'GET', '/api/machines/{id}', 'get_machine', call=('get_machine', '123123123'),
+         expect_error=True),
+    _mdti('error-graph-not-found', '/hosts/{id}', 'get_host', call=('get_host', 'unknown.contoso.invalid'),
+          expect_error=True),
     # ---- MicrosoftApiModule: Microsoft Entra ID and managed identities ----
     Endpoint('entra-token-client-credentials', 'auth', 'entra', 'POST', '/{tenant}/oauth2/v2.0/token',
              'ClientCredentialsCredential.acquire'),
+    Endpoint('error-entra-invalid-scope', 'auth', 'entra', 'POST', '/{tenant}/oauth2/v2.0/token',
+             'ClientCredentialsCredential.acquire', expect_error=True),
     Endpoint('entra-token-authorization-code', 'auth', 'entra', 'POST', '/{tenant}/oauth2/v2.0/token',
              'AuthorizationCodeCredential.redeem'),
     Endpoint('entra-token-refresh', 'auth', 'entra', 'POST', '/{tenant}/oauth2/v2.0/token', 'RefreshingCredential.refresh'),

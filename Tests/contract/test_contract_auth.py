@@ -31,7 +31,8 @@ SCOPE = 'https://graph.microsoft.com/.default'
 APP_SERVICE_ENDPOINT = 'http://localhost:4141/MSI/token'
 # Documented fields Microsoft sends only on a condition the pack's requests never meet.
 CONDITIONAL = {'id_token': 'sent only when the scope includes openid; the pack asks for offline_access and an API'}
-KEYS = ['entra-token-client-credentials', 'entra-authorize', 'entra-token-authorization-code', 'entra-token-refresh',
+KEYS = ['entra-token-client-credentials', 'error-entra-invalid-scope',
+        'entra-authorize', 'entra-token-authorization-code', 'entra-token-refresh',
         'entra-devicecode', 'entra-token-device-code', 'imds-token', 'app-service-token']
 
 
@@ -51,7 +52,7 @@ def documented_url(key: str) -> str:
 def module_call(key: str, monkeypatch: Any) -> Any:
     """Drive the module's code for ``key`` the way an integration does."""
     cloud, transport = mam.get_cloud('Worldwide'), mam.TokenTransport()
-    if key == 'entra-token-client-credentials':
+    if key in ('entra-token-client-credentials', 'error-entra-invalid-scope'):
         return mam.ClientSecretCredential('app-id', TENANT, 'secret', cloud, transport).acquire(SCOPE, None, {})
     code = mam.AuthorizationCodeCredential('app-id', TENANT, cloud, transport, mam.SecretAuth('secret'),
                                            auth_code='the-code', redirect_uri='http://localhost/myapp/')
@@ -91,6 +92,11 @@ def test_module_sends_documented_request_and_parses_documented_answer(key, monke
     with rm.Mocker() as mock:
         mock.register_uri(documented['method'], documented_url(key), status_code=fixture['response']['status'],
                           json=fixture['response']['body'])
+        if BY_KEY[key].expect_error:
+            with pytest.raises(mam.MicrosoftAuthError) as raised:
+                module_call(key, monkeypatch)
+            assert 'AADSTS70011' in str(raised.value) and 'Traceback' not in str(raised.value)
+            return
         result = module_call(key, monkeypatch)
         request = mock.request_history[0]
     assert request.method == documented['method']
@@ -129,6 +135,9 @@ def authorize_redirect(url: str) -> dict[str, str]:
 
 
 def emulator_answer(key: str, url: str) -> requests.Response | dict[str, str]:
+    if key == 'error-entra-invalid-scope':
+        return token_form(url, {'client_id': SECRET_APP_ID, 'scope': 'https://foo.microsoft.com/.default',
+                                'client_secret': SECRET_APP_SECRET, 'grant_type': 'client_credentials'})
     if key == 'entra-token-client-credentials':
         return token_form(url, {'client_id': SECRET_APP_ID, 'scope': f'{MDE}/.default',
                                 'client_secret': SECRET_APP_SECRET, 'grant_type': 'client_credentials'})

@@ -94,6 +94,12 @@ def test_integration_sends_documented_request_and_parses_documented_response(end
         else:
             assert endpoint.call is not None
             name, *args = endpoint.call
+            if endpoint.expect_error:
+                with pytest.raises(module.DemistoException) as raised:
+                    getattr(client, name)(*args)
+                message = str(raised.value)
+                assert message and 'Traceback' not in message and '{' not in message, message
+                return
             result = getattr(client, name)(*args)
         request = documented_request(mock.request_history, endpoint, fixture['request'])
     documented = fixture['request']
