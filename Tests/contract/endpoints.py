@@ -471,4 +471,10 @@ COMMAND_CHECKS: dict[str, tuple[str, dict[str, str]]] = {
     'get-vulnerability': (f'{MDTI}vulnerability-get', {'cve_id': 'CVE-2021-44228'}),
     'list-intel-profiles': (f'{MDTI}profile-list', {}),
     'list-article-indicators': (f'{MDTI}article-indicators-list', {'article_id': 'a272d5ab'}),
+    'update-incident': (f'{M365D}incident-update', {'id': '924565', 'status': 'Resolved',
+                                                    'assigned_to': 'secop2@contoso.com',
+                                                    'classification': 'TruePositive', 'determination': 'Malware',
+                                                    'comment': 'pen testing'}),
+    'graph-update-incident': (f'{M365D}incident-update', {'id': '2972395', 'classification': 'TruePositive',
+                                                          'determination': 'MultiStagedAttack'}),
 }

@@ -12,7 +12,7 @@ import requests
 import requests_mock as rm
 
 from contract.contract import body_problems, load, query_names, shape_problems
-from contract.endpoints import BY_KEY
+from contract.endpoints import BY_KEY, ENDPOINTS
 from microsoft_emulator.testing import (
     APP_SERVICE_IDENTITY_HEADER,
     GRAPH,
@@ -31,9 +31,7 @@ SCOPE = 'https://graph.microsoft.com/.default'
 APP_SERVICE_ENDPOINT = 'http://localhost:4141/MSI/token'
 # Documented fields Microsoft sends only on a condition the pack's requests never meet.
 CONDITIONAL = {'id_token': 'sent only when the scope includes openid; the pack asks for offline_access and an API'}
-KEYS = ['entra-token-client-credentials', 'error-entra-invalid-scope',
-        'entra-authorize', 'entra-token-authorization-code', 'entra-token-refresh',
-        'entra-devicecode', 'entra-token-device-code', 'imds-token', 'app-service-token']
+KEYS = sorted(e.key for e in ENDPOINTS if e.owner == 'auth' and e.fixture.exists())
 
 
 def form_of(request: Any) -> dict[str, str]:
