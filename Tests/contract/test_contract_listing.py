@@ -41,6 +41,16 @@ def api_methods(owner: str) -> set[str]:
     return found
 
 
+def module_functions_sending(owner: str) -> set[str]:
+    """Module-level functions that call Microsoft themselves instead of through a Client method."""
+    tree = ast.parse((INTEGRATIONS[owner] / f'{MODULES[owner]}.py').read_text())
+    return {f.name for f in tree.body if isinstance(f, ast.FunctionDef) and _calls(f) & TRANSPORT}
+
+
+# Functions outside the Client that send a request, with the inventoried endpoint each one calls.
+OUTSIDE_CLIENT = {'mde': {'check_api': 'get-alerts'}, 'm365d': {}, 'mdti': {}}
+
+
 def defined_methods(owner: str) -> set[str]:
     tree = ast.parse((INTEGRATIONS[owner] / f'{MODULES[owner]}.py').read_text())
     return {f'{cls.name}.{f.name}' for cls in tree.body if isinstance(cls, ast.ClassDef)
@@ -63,6 +73,14 @@ def test_every_api_method_is_inventoried(owner):
     inventoried = {e.caller for e in ENDPOINTS if e.owner == owner}
     missing = api_methods(owner) - inventoried - DELEGATING.get(owner, set())
     assert not missing, f'Client methods calling Microsoft without an inventory entry: {sorted(missing)}'
+
+
+@pytest.mark.parametrize('owner', ['mde', 'm365d', 'mdti'])
+def test_requests_outside_the_client_are_inventoried(owner):
+    """Given the integration's module-level functions, Then each one that sends a request is listed with the
+    inventoried endpoint it calls (the Test button's probe, for example)."""
+    assert module_functions_sending(owner) == set(OUTSIDE_CLIENT[owner])
+    assert set(OUTSIDE_CLIENT[owner].values()) <= set(BY_KEY)
 
 
 @pytest.mark.parametrize('endpoint', ENDPOINTS, ids=lambda e: e.key)
