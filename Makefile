@@ -62,7 +62,7 @@ $(SDK_VENV)/.installed: requirements/sdk.txt
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator Tests/bench Tests/suite Packs/ApiModules/Scripts/MicrosoftApiModule/MicrosoftApiModule.py
+	$(VENV)/bin/mypy Tests/xsoar_local Tests/microsoft_emulator Tests/bench Tests/suite Tests/contract Packs/ApiModules/Scripts/MicrosoftApiModule/MicrosoftApiModule.py
 
 validate: sdk-env
 	$(SDK) validate -a --config-path validation_config.toml --ignore-support-level

@@ -36,8 +36,8 @@ def render_alert(alert: dict[str, Any], evidence: bool) -> dict[str, Any]:
     out['relatedUser'] = dict(alert['relatedUser']) if alert.get('relatedUser') else None
     out['loggedOnUsers'] = [dict(u) for u in alert.get('loggedOnUsers') or []]
     out['comments'] = [format_times(c, ('createdTime',)) for c in alert.get('comments') or []]
-    if evidence:
-        out['evidence'] = [format_times(e, EVIDENCE_TIMES) for e in alert.get('evidence') or []]
+    # Without $expand=evidence Microsoft still sends the property, empty (get-alerts, Example 1).
+    out['evidence'] = [format_times(e, EVIDENCE_TIMES) for e in alert.get('evidence') or []] if evidence else []
     return out
 
 

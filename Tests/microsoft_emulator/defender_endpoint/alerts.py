@@ -99,7 +99,8 @@ async def create_alert(request: Request, principal: Principal) -> Response:
         store.add_alerts([alert])
         store.bump()
         out = render_alert(alert, False)
-    return JSONResponse({'@odata.context': odata_context(request, 'Alerts/$entity'), **out}, status_code=201)
+    # create-alert-by-reference: "If successful, this method returns 200 OK, and a new alert object".
+    return JSONResponse({'@odata.context': odata_context(request, 'Alerts/$entity'), **out})
 
 
 # ----- entities of an alert -----------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ INTS = {'severity': (0, 5), 'confidence': (0, 100), 'fileSize': (0, 2 ** 63), 'n
         'networkSourcePort': (0, 65535), 'networkDestinationPort': (0, 65535), 'networkProtocol': (0, 255),
         'networkSourceAsn': (0, 2 ** 32), 'networkDestinationAsn': (0, 2 ** 32)}
 BOOLS = ('isActive', 'passiveOnly')
-LISTS = ('tags', 'killChain', 'malwareFamilyNames')
+# activityGroupNames: Microsoft's tiindicators-post example creates one with it (a tiIndicator property).
+LISTS = ('tags', 'killChain', 'malwareFamilyNames', 'activityGroupNames')
 DATES = ('expirationDateTime', 'fileCompileDateTime', 'fileCreatedDateTime', 'lastReportedDateTime')
 STRINGS = ('description', 'additionalInformation', 'externalId', 'fileHashValue', 'fileMutexName', 'fileName',
            'filePacker', 'filePath', 'fileType', 'domainName', 'url', 'userAgent', 'networkCidrBlock',
@@ -169,6 +170,13 @@ def _render(record: dict[str, Any], request: Request) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not k.startswith('_')}
 
 
+def _entity(record: dict[str, Any], request: Request) -> dict[str, Any]:
+    """A created or returned (Prefer: return=representation) indicator with its @odata.context, as Microsoft's
+    tiindicators-post and tiindicator-update examples show."""
+    context = f'{base_url(request)}/beta/$metadata#Security/tiIndicators/$entity'
+    return {'@odata.context': context, **_render(record, request)}
+
+
 def _visible(store: _Store, principal: Principal) -> list[dict[str, Any]]:
     """OwnedBy: an app sees only what it submitted."""
     owner = principal.client_id
@@ -218,7 +226,7 @@ async def create_indicator(request: Request, principal: Principal) -> Response:
     item = {k: v for k, v in body.items() if k != 'azureTenantId'}
     record = _complete(item, principal.claims.get('tid') or store.tenant_id, principal.client_id, datetime.now(UTC))
     store.items[record['id']] = record
-    return JSONResponse(_render(record, request), status_code=201)
+    return JSONResponse(_entity(record, request), status_code=201)
 
 
 @module.route('/security/tiIndicators/{indicator_id}', methods=['PATCH'], permissions=PERMISSIONS)
@@ -235,7 +243,7 @@ async def update_indicator(request: Request, principal: Principal) -> Response:
         return record
     record.update(body)
     if 'return=representation' in request.headers.get('prefer', '').lower():
-        return JSONResponse(_render(record, request))
+        return JSONResponse(_entity(record, request))
     return Response(status_code=204)
 
 

@@ -17,14 +17,15 @@ from .store import Investigation
 
 INVESTIGATION_TIMES = ('startTime', 'endTime')
 INVESTIGATION_PROPS = {n: Prop(n, k) for n, k in [
-    ('id', 'string'), ('startTime', 'datetime'), ('endTime', 'datetime'), ('investigationState', 'string'),
+    ('id', 'string'), ('startTime', 'datetime'), ('endTime', 'datetime'), ('state', 'string'),
     ('machineId', 'string'), ('computerDnsName', 'string'), ('triggeringAlertId', 'string')]}
 
 
 def investigation_raw(investigation: Investigation, now: int) -> dict[str, Any]:
     state, end = investigation.state_at(now)
-    return {'id': str(investigation.id), 'startTime': investigation.start, 'endTime': end,
-            'cancelledBy': investigation.cancelled_by, 'investigationState': state,
+    # Microsoft Learn's investigation entity names the state 'state' (investigation.md, get-investigation-collection).
+    return {'id': str(investigation.id), 'startTime': investigation.start, 'endTime': end, 'state': state,
+            'cancelledBy': investigation.cancelled_by,
             'statusDetails': investigation.status_details, 'machineId': investigation.machine_id,
             'computerDnsName': investigation.computer_dns_name,
             'triggeringAlertId': investigation.triggering_alert_id}

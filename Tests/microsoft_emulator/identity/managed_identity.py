@@ -60,6 +60,7 @@ async def imds_token(request: Request) -> Response:
     exp, nbf = issued.claims['exp'], issued.claims['nbf']
     return JSONResponse({
         'access_token': issued.token,
+        'refresh_token': '',            # documented as sent and unused (how-to-use-vm-token, "Sample response")
         'client_id': identity.client_id,
         'expires_in': str(issued.expires_in),
         'expires_on': str(exp),

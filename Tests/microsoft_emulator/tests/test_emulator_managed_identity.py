@@ -27,7 +27,7 @@ def test_system_assigned(emulator):
     response = imds(emulator, resource=f'{M365D}/')
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {'access_token', 'client_id', 'expires_in', 'expires_on', 'ext_expires_in', 'not_before',
+    assert set(body) == {'access_token', 'refresh_token', 'client_id', 'expires_in', 'expires_on', 'ext_expires_in', 'not_before',
                          'resource', 'token_type'}
     assert all(isinstance(body[k], str) for k in ('expires_in', 'expires_on', 'ext_expires_in', 'not_before'))
     assert body['resource'] == f'{M365D}/' and body['client_id'] == SYSTEM_MI_CLIENT_ID

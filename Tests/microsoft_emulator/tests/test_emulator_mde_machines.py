@@ -349,7 +349,7 @@ def test_investigations(api, emulator, fast):
     listed = api('GET', '/api/investigations').json()
     assert len(listed['value']) == 5
     first = listed['value'][0]
-    assert list(first) == ['id', 'startTime', 'endTime', 'cancelledBy', 'investigationState', 'statusDetails',
+    assert list(first) == ['id', 'startTime', 'endTime', 'state', 'cancelledBy', 'statusDetails',
                            'machineId', 'computerDnsName', 'triggeringAlertId']
     assert api('GET', f"/api/investigations/{first['id']}").json()['id'] == first['id']
     paged = api('GET', '/api/investigations', params={'$top': '2', '$skip': '1'}).json()
@@ -359,10 +359,10 @@ def test_investigations(api, emulator, fast):
     started = api('POST', f'/api/machines/{target}/startInvestigation', json={'Comment': 'look'})
     assert started.status_code == 201
     body = started.json()
-    assert body['investigationState'] == 'Running' and body['endTime'] is None and body['machineId'] == target
+    assert body['state'] == 'Running' and body['endTime'] is None and body['machineId'] == target
     time.sleep(STEP * 2 + 0.1)
     finished = api('GET', f"/api/investigations/{body['id']}").json()
-    assert finished['investigationState'] == 'SuccessfullyRemediated' and finished['endTime']
+    assert finished['state'] == 'SuccessfullyRemediated' and finished['endTime']
 
 
 def test_permissions_and_tokens(api, emulator):

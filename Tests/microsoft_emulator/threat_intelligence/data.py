@@ -268,7 +268,7 @@ def _whois(host_id: str, version: int, days: int, history: bool = False) -> dict
         'technical': _contact('Hostmaster', d['registrant'], f'hostmaster@{host_id}'),
         'nameservers': [{'firstSeenDateTime': ts(d['first']), 'lastSeenDateTime': ts(d['last']),
                          'host': {'id': f'ns{n}.{host_id}'}} for n in (1, 2)],
-        'host': {'id': host_id},
+        'host': host_ref(host_id),      # typed, as in Microsoft's host-get-whois example
     }
 
 

@@ -559,12 +559,17 @@ def action_context(action: Dict[str, Any]) -> Dict[str, Any]:
 ACTION_HEADERS = ['ID', 'Type', 'Requestor', 'RequestorComment', 'Status', 'MachineID', 'ComputerDNSName']
 
 
+def investigation_state(item: Dict[str, Any]) -> Any:
+    """The investigation's state: Microsoft documents 'state'; some answers name it 'investigationState'."""
+    return item.get('state') or item.get('investigationState')
+
+
 def investigation_context(item: Dict[str, Any]) -> Dict[str, Any]:
     return remove_empty_elements({
         'ID': item.get('id'), 'StartTime': item.get('startTime'), 'EndTime': item.get('endTime'),
-        # InvestigationState is the official key; State (declared by the official YAML) holds the same value. Both come
-        # from Microsoft's investigationState (the official code reads 'state', which the service does not send).
-        'InvestigationState': item.get('investigationState'), 'State': item.get('investigationState'),
+        # InvestigationState is the official key; State (declared by the official YAML) holds the same value. Microsoft
+        # Learn documents the entity's field as 'state'; 'investigationState' is read when 'state' is absent.
+        'InvestigationState': investigation_state(item), 'State': investigation_state(item),
         'CancelledBy': item.get('cancelledBy'),
         'StatusDetails': item.get('statusDetails'),
         'MachineID': item.get('machineId'), 'ComputerDNSName': item.get('computerDnsName'),
