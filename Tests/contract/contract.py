@@ -9,11 +9,7 @@ from typing import Any
 from contract.endpoints import ENDPOINTS, Endpoint
 
 # Documented differences that are fixed elsewhere: the named check is left out here, with the reason.
-KNOWN_DIFFERENCES: dict[str, str] = {
-    'get-package-sas-uri': 'fixed on branch wt-18a: Microsoft documents the SAS link wrapped in literal double quotes '
-                           '(the integration must strip them, the emulator must send them); the link value is not '
-                           'compared here.',
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 ODATA_OPTIONS = frozenset({'$filter', '$top', '$skip', '$orderby', '$expand', '$select', '$count', '$search'})
 

@@ -247,10 +247,13 @@ ENDPOINTS: list[Endpoint] = [
              'Client.ti_delete', call=('ti_delete', 'e58c072b-c9bb-a5c4-34ce-eb69af44fb1e'),
              emulator_path='/beta/security/tiIndicators/{ti_indicator}'),
     # ---- Defender for Endpoint: hunting and alerts ----
-    _mde('run-advanced-query-api', 'POST', '/api/advancedqueries/run', 'run_query',
-         call=('run_query', 'DeviceProcessEvents | where InitiatingProcessFileName =~ "powershell.exe" | '
+    _mde('run-advanced-query-api', 'POST', '/api/advancedqueries/run', 'run_legacy_query',
+         call=('run_legacy_query', 'DeviceProcessEvents | where InitiatingProcessFileName =~ "powershell.exe" | '
                             'project Timestamp, FileName, InitiatingProcessFileName | order by Timestamp desc | '
                             'limit 2', 60)),
+    # The same hunting on Microsoft Graph (the instance's "Advanced hunting API"; Automatic tries Graph first).
+    Endpoint('mde-graph-run-hunting-query', 'mde', 'graph', 'POST', '/v1.0/security/runHuntingQuery',
+             'Client.run_graph_query', call=('run_graph_query', 'DeviceProcessEvents | limit 2', 60)),
     _mde('get-alerts', 'GET', '/api/alerts', 'list_alerts', call=('list_alerts', None, 10, False)),
     _mde('get-alert-info-by-id', 'GET', '/api/alerts/{id}', 'get_alert',
          call=('get_alert', 'da637308392288907382_-880718168'), emulator_path='/api/alerts/{alert}'),

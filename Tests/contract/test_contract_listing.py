@@ -58,7 +58,7 @@ def defined_methods(owner: str) -> set[str]:
 
 
 # Methods that send through another listed method and add no endpoint of their own.
-DELEGATING = {'mde': {'Client.ti_request'}, 'm365d': {'IncidentsApi.check_access', 'IncidentsApi.list_alerts',
+DELEGATING = {'mde': {'Client.ti_request', 'Client.run_query'}, 'm365d': {'IncidentsApi.check_access', 'IncidentsApi.list_alerts',
                                                      'IncidentsApi.counted_page', 'IncidentsApi.list_page',
                                                      'IncidentsApi.list_all', 'GraphApi.list_page',
                                                      'GraphApi.counted_page',
