@@ -27,8 +27,8 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
                    ('OnboardingStatus', 'String'), ('DeviceType', 'String'), ('ReportId', 'Int64')],
     'DeviceProcessEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                             ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
-                            ('SHA1', 'String'), ('SHA256', 'String'), ('ProcessId', 'Int64'),
-                            ('ProcessCommandLine', 'String'), ('AccountDomain', 'String'), ('AccountName', 'String'),
+                            ('SHA1', 'String'), ('SHA256', 'String'), ('MD5', 'String'), ('ProcessId', 'Int64'),
+                            ('ProcessCommandLine', 'String'), ('ProcessCreationTime', 'DateTime'), ('AccountDomain', 'String'), ('AccountName', 'String'),
                             ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
                             ('InitiatingProcessId', 'Int64'), ('InitiatingProcessParentFileName', 'String'),
                             ('ReportId', 'Int64')],
@@ -36,7 +36,8 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
                             ('ActionType', 'String'), ('RemoteIP', 'String'), ('RemotePort', 'Int32'),
                             ('RemoteUrl', 'String'), ('LocalIP', 'String'), ('LocalPort', 'Int32'),
                             ('Protocol', 'String'), ('RemoteIPType', 'String'), ('InitiatingProcessFileName', 'String'),
-                            ('ReportId', 'Int64')],
+                            ('InitiatingProcessSHA1', 'String'), ('InitiatingProcessSHA256', 'String'),
+                            ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
     'EmailEvents': [('Timestamp', 'DateTime'), ('NetworkMessageId', 'String'), ('InternetMessageId', 'String'),
                     ('SenderFromAddress', 'String'), ('SenderFromDomain', 'String'), ('SenderIPv4', 'String'),
                     ('RecipientEmailAddress', 'String'), ('Subject', 'String'), ('EmailDirection', 'String'),
@@ -49,8 +50,9 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
     'DeviceEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                      ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
                      ('AccountName', 'String'), ('RemoteUrl', 'String'), ('AdditionalFields', 'Dynamic'),
-                     ('InitiatingProcessCommandLine', 'String'), ('InitiatingProcessSHA1', 'String'),
-                     ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
+                     ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
+                     ('InitiatingProcessSHA1', 'String'), ('InitiatingProcessSHA256', 'String'),
+                     ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
 }
 # Device tables Defender for Endpoint's hunting fills (empty in Defender XDR's generated data).
 TABLE_SCHEMAS.update({
@@ -74,7 +76,8 @@ TABLE_SCHEMAS.update({
     'DeviceLogonEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                           ('ActionType', 'String'), ('LogonType', 'String'), ('AccountDomain', 'String'),
                           ('AccountName', 'String'), ('AccountSid', 'String'), ('RemoteIP', 'String'),
-                          ('IsLocalAdmin', 'Boolean'), ('InitiatingProcessSHA1', 'String'),
+                          ('IsLocalAdmin', 'Boolean'), ('InitiatingProcessFileName', 'String'),
+                          ('InitiatingProcessSHA1', 'String'),
                           ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'),
                           ('ReportId', 'Int64')],
 })
