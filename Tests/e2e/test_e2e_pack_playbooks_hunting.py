@@ -32,6 +32,15 @@ def playbook(e2e_emulator, tmp_path) -> Runner:
     return Runner(e2e_emulator, tmp_path)
 
 
+@pytest.fixture
+def mde(e2e_emulator) -> tuple[str, str]:
+    """The Defender for Endpoint store back to its seed with its default settings (nothing here waits on a machine
+    action, and the next module of this worker finds the defaults): (emulator URL, CA)."""
+    url, ca = e2e_emulator.url, str(e2e_emulator.ca_path)
+    admin(url, 'POST', '/mde/reset', verify=ca)
+    return url, ca
+
+
 def active_machines(mde) -> list[dict]:
     url, ca = mde
     return [m for m in admin(url, 'GET', '/mde/machines', verify=ca) if m['healthStatus'] == 'Active'
