@@ -18,7 +18,9 @@ class HuntingTables(Protocol):
     def rows(self, table: str) -> list[Row]: ...
 
 
-# Column names and types follow Microsoft's advanced hunting schema reference (a subset of each table's columns).
+# Column names and types follow Microsoft's advanced hunting schema reference (a subset of each table's columns),
+# e.g. https://learn.microsoft.com/defender-xdr/advanced-hunting-devicenetworkevents-table (read 2026-12-06 for the
+# initiating process hashes the hunting playbooks filter on).
 TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
     'DeviceInfo': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                    ('ClientVersion', 'String'), ('PublicIP', 'String'), ('OSArchitecture', 'String'),
