@@ -23,8 +23,9 @@ from xsoar_local.playbooks.diagram import image_path
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = json.loads((Path(__file__).resolve().parent / 'official' / 'content' / 'playbooks.json').read_text())
 PACKS = sorted(OFFICIAL['packs'])
-# Scripts every XSOAR server has (Builtin content), and the built-in commands our playbooks run.
-SCRIPTS = {'Set', 'SetAndHandleEmpty', 'DeleteContext', 'Print'}
+# Scripts every XSOAR server has (Builtin content, and StringSimilarity of the Common Scripts pack, which the
+# official "MDE - Search and Compare Process Executions" also runs), and the built-in commands our playbooks run.
+SCRIPTS = {'Set', 'SetAndHandleEmpty', 'DeleteContext', 'Print', 'StringSimilarity'}
 BUILTIN_COMMANDS = {'setIncident', 'closeInvestigation'}
 
 
@@ -70,12 +71,25 @@ def test_official_playbook_shipped_with_its_interface(pack, official):
     ours = playbooks(pack).get(official['id'])
     assert ours, f'{pack}: the official playbook {official["id"]!r} is missing'
     assert ours['name'] == official['name']
-    inputs = {i['key']: (i.get('value') or {}).get('simple') for i in ours.get('inputs') or []}
+    values = {i['key']: i.get('value') or {} for i in ours.get('inputs') or []}
     for expected in official['inputs']:
-        assert expected['key'] in inputs, f'{official["id"]}: input {expected["key"]!r} missing'
-        assert inputs[expected['key']] == expected.get('default'), (official['id'], expected['key'])
+        assert expected['key'] in values, f'{official["id"]}: input {expected["key"]!r} missing'
+        value = values[expected['key']]
+        assert value.get('simple') == expected.get('default'), (official['id'], expected['key'])
+        assert complex_default(value) == expected.get('default_complex'), (official['id'], expected['key'])
     outputs = {o['contextPath'] for o in ours.get('outputs') or []}
     assert set(official['outputs']) <= outputs, sorted(set(official['outputs']) - outputs)
+
+
+def complex_default(value: dict) -> dict | None:
+    """An input's default read from the incident or context (``incident`` → ``agentsid`` → ``uniq``), as the data
+    records it: root, accessor and the transformers' operators."""
+    spec = value.get('complex')
+    if not spec:
+        return None
+    found = {'root': spec.get('root'), 'accessor': spec.get('accessor'),
+             'transformers': [t['operator'] for t in spec.get('transformers') or []]}
+    return {k: v for k, v in found.items() if v}
 
 
 @pytest.mark.parametrize('pack', PACKS)

@@ -19,7 +19,9 @@ class HuntingTables(Protocol):
     def rows(self, table: str) -> list[Row]: ...
 
 
-# Column names and types follow Microsoft's advanced hunting schema reference (a subset of each table's columns).
+# Column names and types follow Microsoft's advanced hunting schema reference (a subset of each table's columns),
+# e.g. https://learn.microsoft.com/defender-xdr/advanced-hunting-devicenetworkevents-table (read 2026-12-06 for the
+# initiating process hashes the hunting playbooks filter on).
 TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
     'DeviceInfo': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                    ('ClientVersion', 'String'), ('PublicIP', 'String'), ('OSArchitecture', 'String'),
@@ -28,8 +30,9 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
                    ('OnboardingStatus', 'String'), ('DeviceType', 'String'), ('ReportId', 'Int64')],
     'DeviceProcessEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                             ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
-                            ('SHA1', 'String'), ('SHA256', 'String'), ('ProcessId', 'Int64'),
-                            ('ProcessCommandLine', 'String'), ('AccountDomain', 'String'), ('AccountName', 'String'),
+                            ('SHA1', 'String'), ('SHA256', 'String'), ('MD5', 'String'), ('ProcessId', 'Int64'),
+                            ('ProcessCommandLine', 'String'), ('ProcessCreationTime', 'DateTime'),
+                            ('AccountDomain', 'String'), ('AccountName', 'String'),
                             ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
                             ('InitiatingProcessId', 'Int64'), ('InitiatingProcessParentFileName', 'String'),
                             ('ReportId', 'Int64')],
@@ -37,7 +40,8 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
                             ('ActionType', 'String'), ('RemoteIP', 'String'), ('RemotePort', 'Int32'),
                             ('RemoteUrl', 'String'), ('LocalIP', 'String'), ('LocalPort', 'Int32'),
                             ('Protocol', 'String'), ('RemoteIPType', 'String'), ('InitiatingProcessFileName', 'String'),
-                            ('ReportId', 'Int64')],
+                            ('InitiatingProcessSHA1', 'String'), ('InitiatingProcessSHA256', 'String'),
+                            ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
     'EmailEvents': [('Timestamp', 'DateTime'), ('NetworkMessageId', 'String'), ('InternetMessageId', 'String'),
                     ('SenderFromAddress', 'String'), ('SenderFromDomain', 'String'), ('SenderIPv4', 'String'),
                     ('RecipientEmailAddress', 'String'), ('Subject', 'String'), ('EmailDirection', 'String'),
@@ -50,8 +54,9 @@ TABLE_SCHEMAS: dict[str, list[tuple[str, str]]] = {
     'DeviceEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                      ('ActionType', 'String'), ('FileName', 'String'), ('FolderPath', 'String'),
                      ('AccountName', 'String'), ('RemoteUrl', 'String'), ('AdditionalFields', 'Dynamic'),
-                     ('InitiatingProcessCommandLine', 'String'), ('InitiatingProcessSHA1', 'String'),
-                     ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
+                     ('InitiatingProcessFileName', 'String'), ('InitiatingProcessCommandLine', 'String'),
+                     ('InitiatingProcessSHA1', 'String'), ('InitiatingProcessSHA256', 'String'),
+                     ('InitiatingProcessMD5', 'String'), ('ReportId', 'Int64')],
 }
 # Email tables beside EmailEvents (Defender for Office 365): each row belongs to one message by NetworkMessageId, so
 # the email hunting playbooks' joins find their messages.
@@ -90,7 +95,8 @@ TABLE_SCHEMAS.update({
     'DeviceLogonEvents': [('Timestamp', 'DateTime'), ('DeviceId', 'String'), ('DeviceName', 'String'),
                           ('ActionType', 'String'), ('LogonType', 'String'), ('AccountDomain', 'String'),
                           ('AccountName', 'String'), ('AccountSid', 'String'), ('RemoteIP', 'String'),
-                          ('IsLocalAdmin', 'Boolean'), ('InitiatingProcessSHA1', 'String'),
+                          ('IsLocalAdmin', 'Boolean'), ('InitiatingProcessFileName', 'String'),
+                          ('InitiatingProcessSHA1', 'String'),
                           ('InitiatingProcessSHA256', 'String'), ('InitiatingProcessMD5', 'String'),
                           ('ReportId', 'Int64')],
 })

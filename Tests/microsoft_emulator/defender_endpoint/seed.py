@@ -358,8 +358,9 @@ def hunting_tables(store: MdeStore) -> dict[str, list[dict[str, Any]]]:
             tables['DeviceProcessEvents'].append({
                 'Timestamp': anchor - (k * 97 + i * 13) * MINUTE, 'DeviceId': m.id, 'DeviceName': m.computer_dns_name,
                 'ActionType': 'ProcessCreated', 'FileName': proc, 'FolderPath': f'{folder}\\{proc}',
-                'SHA1': hex_digest(proc, 40), 'SHA256': hex_digest(proc, 64), 'ProcessId': 1000 + (h >> k) % 9000,
-                'ProcessCommandLine': command, 'AccountDomain': 'contoso', 'AccountName': user,
+                'SHA1': hex_digest(proc, 40), 'SHA256': hex_digest(proc, 64), 'MD5': hex_digest(proc, 32),
+                'ProcessId': 1000 + (h >> k) % 9000, 'ProcessCommandLine': command,
+                'ProcessCreationTime': anchor - (k * 97 + i * 13) * MINUTE, 'AccountDomain': 'contoso', 'AccountName': user,
                 'InitiatingProcessFileName': 'explorer.exe', 'InitiatingProcessCommandLine': 'explorer.exe',
                 'InitiatingProcessId': 400 + k, 'ReportId': report})
         for k in range(4):
@@ -369,8 +370,10 @@ def hunting_tables(store: MdeStore) -> dict[str, list[dict[str, Any]]]:
                 'Timestamp': anchor - (k * 61 + i * 7) * MINUTE, 'DeviceId': m.id, 'DeviceName': m.computer_dns_name,
                 'ActionType': 'ConnectionSuccess' if k % 3 else 'ConnectionFailed', 'RemoteIP': remote,
                 'RemotePort': 443 if k % 2 else 80, 'RemoteUrl': DOMAINS[(i + k) % len(DOMAINS)], 'LocalIP': m.last_ip,
-                'LocalPort': 49152 + (h >> k) % 10000, 'Protocol': 'Tcp', 'InitiatingProcessFileName': 'chrome.exe',
-                'ReportId': report})
+                'LocalPort': 49152 + (h >> k) % 10000, 'Protocol': 'Tcp', 'RemoteIPType': 'Public',
+                'InitiatingProcessFileName': 'chrome.exe', 'InitiatingProcessSHA1': hex_digest('chrome.exe', 40),
+                'InitiatingProcessSHA256': hex_digest('chrome.exe', 64),
+                'InitiatingProcessMD5': hex_digest('chrome.exe', 32), 'ReportId': report})
         for k in range(3):
             report += 1
             obs = files[(i + k) % len(files)] if files else None

