@@ -1,10 +1,11 @@
 """Running integration commands in-process for the hostile-input checks, and judging what came back.
 
-Each command runs through xsoar_local's runner with the ``InProcess`` executor: the unified script in a fresh
-``__main__`` namespace per run, its instance's state in a state home of its own, every HTTP request over real HTTPS to
-the session's emulator and recorded (method, URL exactly as sent, headers) by a spy on ``requests.Session.send``,
-which may also rewrite the real response first. Commands and arguments come from each integration's YAML, so commands
-added later are covered without edits here.
+Each command runs through xsoar_local's runner (arguments get their YAML defaults, as on a server) with the
+``InProcess`` executor keeping the script's namespace: the unified script runs once per integration and session, then
+only its ``main()`` per case, as an integration's unit tests import it once. The instance's state lives in a state
+home of its own; every HTTP request goes over real HTTPS to the session's emulator and is recorded (method, URL
+exactly as sent, headers) by a spy on ``requests.Session.send``, which may also rewrite the real response first.
+Commands and arguments come from each integration's YAML, so commands added later are covered without edits here.
 
 What counts as a *clear error* (the suite's testable definition):
 - the script ends normally or through ``return_error`` — no exception escapes it and no entry or error log carries a
