@@ -7,6 +7,7 @@ file or lines in :data:`EXTRA_LINES`); fetch, token and bulk scenarios are lists
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -39,6 +40,7 @@ NOT_COUNTED = ('admin',)
 GRAPH = 'Microsoft Graph security'
 LEGACY = 'Defender XDR API (legacy)'
 LAST_RUN_LIMIT = 64 * 1024
+ROUND_TRIP_TIME_SCALE = 0.01    # polling waits of the round-trip runs: request counts do not depend on them
 MDE = 'MicrosoftDefenderAdvancedThreatProtection'
 
 
@@ -145,12 +147,12 @@ def command_lines(integration: Integration) -> list[tuple[str, dict[str, str]]]:
 class Session:
     """One integration with its own xsoar-local state home: a fresh session has no cached token (cold start)."""
 
-    def __init__(self, bench: Bench, integration: str, home: Path) -> None:
+    def __init__(self, bench: Bench, integration: str, home: Path, time_scale: float | None = None) -> None:
         self.bench = bench
         self.integration = find_integration(integration)
         self.home = home
         self.env = emulator_env(home, url=bench.url, ca=bench.ca)
-        self.options = RunOptions(env=self.env, home=home, timeout_s=600)
+        self.options = RunOptions(env=self.env, home=home, timeout_s=600, time_scale=time_scale)
 
     def raw_instance(self, flow: str, **overrides: Any) -> dict:
         path = repo_root() / 'Tests' / 'instances' / self.integration.name / f'{flow}.yml'
@@ -160,8 +162,11 @@ class Session:
         path = repo_root() / 'Tests' / 'instances' / self.integration.name / f'{flow}.yml'
         return build_instance(self.integration, self.raw_instance(flow, **overrides), self.env, source=path)
 
-    def run(self, instance: Instance, command: str, args: dict | None = None) -> RunResult:
-        return run_with_polling(self.integration, instance, command, dict(args or {}), self.options)[-1]
+    def run(self, instance: Instance, command: str, args: dict | None = None, time_scale: float | None = None
+            ) -> RunResult:
+        """The command with its polling rounds followed; ``time_scale`` scales the polling waits of this run."""
+        options = self.options if time_scale is None else dataclasses.replace(self.options, time_scale=time_scale)
+        return run_with_polling(self.integration, instance, command, dict(args or {}), options)[-1]
 
 
 class Bench:
@@ -181,9 +186,11 @@ class Bench:
                 EmulatorServer(tls=True, auto_approve=True) as server:
             yield cls(server, Path(work))
 
-    def session(self, integration: str) -> Session:
+    def session(self, integration: str, time_scale: float | None = None) -> Session:
+        """A session with a state home of its own; ``time_scale`` scales its polling waits (None: as xsoar-local
+        does, XSOAR_LOCAL_TIME_SCALE)."""
         self._homes += 1
-        return Session(self, integration, self.work / f'home-{self._homes}')
+        return Session(self, integration, self.work / f'home-{self._homes}', time_scale)
 
     def admin(self, method: str, path: str, body: dict | None = None) -> Any:
         return admin(self.url, method, path, verify=self.ca, **({'json': body} if body is not None else {}))
@@ -254,24 +261,9 @@ class RoundTrip:
                 and same_calls(self.cold_api, self.warm_api))
 
 
-@contextmanager
-def polling_time_scale(scale: float) -> Iterator[None]:
-    """Polling waits scaled down (xsoar-local reads XSOAR_LOCAL_TIME_SCALE): request counts do not depend on them."""
-    before = os.environ.get('XSOAR_LOCAL_TIME_SCALE')
-    os.environ['XSOAR_LOCAL_TIME_SCALE'] = str(scale)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop('XSOAR_LOCAL_TIME_SCALE', None)
-        else:
-            os.environ['XSOAR_LOCAL_TIME_SCALE'] = before
-
-
 def round_trips(bench: Bench, integrations: list[Integration] | None = None) -> list[RoundTrip]:
     """Each command on a cold start (fresh state home: no cached token), then again warm in the same home."""
-    with polling_time_scale(0.01):
-        return _round_trips(bench, integrations)
+    return _round_trips(bench, integrations)
 
 
 def _round_trips(bench: Bench, integrations: list[Integration] | None) -> list[RoundTrip]:
@@ -284,7 +276,7 @@ def _round_trips(bench: Bench, integrations: list[Integration] | None) -> list[R
                 phases: list[list[dict]] = [[], []]
                 errors: list[str] = []
                 try:
-                    session = bench.session(integration.name)
+                    session = bench.session(integration.name, time_scale=ROUND_TRIP_TIME_SCALE)
                     flow = COMMAND_FLOWS.get(integration.name, {}).get(command, variant.flow)
                     instance = session.instance(flow, **dict(variant.overrides))
                     for phase in (0, 1):                              # cold, then warm
@@ -313,11 +305,13 @@ def _peak_children_kb() -> int:
 
 def _in_fresh_process(kind: str, **kwargs: Any) -> dict:
     """Run ``WORKERS[kind](**kwargs)`` in a fresh interpreter (``python -m bench.worker``): RUSAGE_CHILDREN there
-    covers only the command processes it starts, so its ru_maxrss is their peak resident memory (KiB on Linux)."""
+    covers only the command processes it starts, so its ru_maxrss is their peak resident memory (KiB on Linux).
+    The job (an instance's parameters, credentials included) goes through the child's stdin, never a file, as
+    xsoar_local hands jobs to its executors; only the measurement comes back in a file."""
     with tempfile.TemporaryDirectory(prefix='bench-worker-') as scratch:
-        job, output = Path(scratch) / 'job.json', Path(scratch) / 'out.json'
-        job.write_text(json.dumps({'kind': kind, 'kwargs': kwargs, 'output': str(output)}), encoding='utf-8')
-        done = subprocess.run([sys.executable, '-m', 'bench.worker', str(job)], capture_output=True, text=True,
+        output = Path(scratch) / 'out.json'
+        job = json.dumps({'kind': kind, 'kwargs': kwargs, 'output': str(output)})
+        done = subprocess.run([sys.executable, '-m', 'bench.worker', '-'], input=job, capture_output=True, text=True,
                               check=False, timeout=1800)
         if not output.exists():
             raise RuntimeError(f'bench worker {kind} failed (exit {done.returncode}):\n{done.stderr[-4000:]}')
@@ -633,10 +627,9 @@ def mde_bulk_isolation(bench: Bench, machines: int = 100, limit: int = 100, time
     bench.clear()
     started = time.perf_counter()
     try:
-        with polling_time_scale(time_scale):
-            result = session.run(instance, 'microsoft-atp-isolate-machine',
-                                 {'machine_id': ','.join(targets), 'comment': 'Bench containment',
-                                  'isolation_type': 'Full', 'polling': 'true'})
+        result = session.run(instance, 'microsoft-atp-isolate-machine',
+                             {'machine_id': ','.join(targets), 'comment': 'Bench containment',
+                              'isolation_type': 'Full', 'polling': 'true'}, time_scale=time_scale)
         seconds = time.perf_counter() - started
     finally:
         bench.admin('POST', '/rate-limits', {'enabled': False, 'time_scale': 1.0,

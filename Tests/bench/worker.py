@@ -1,5 +1,6 @@
-"""``python -m bench.worker JOB.json``: runs one measurement in a fresh interpreter (see scenarios._in_fresh_process)
-and writes its JSON result to the job's ``output`` path."""
+"""``python -m bench.worker -``: runs one measurement in a fresh interpreter (see scenarios._in_fresh_process). The
+job comes as JSON on stdin (it carries an instance's credentials, so it is never written to a file); the result is
+written as JSON to the job's ``output`` path."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from typing import Any
 from . import scenarios
 
 
-def main(job_path: str) -> int:
-    job = json.loads(Path(job_path).read_text(encoding='utf-8'))
+def main(source: str = '-') -> int:
+    job = json.loads(sys.stdin.read() if source == '-' else Path(source).read_text(encoding='utf-8'))
     workers: dict[str, Callable[..., dict[str, Any]]] = {'fetch': scenarios.fetch_worker,
                                                          'command': scenarios.command_worker}
     worker = workers[job['kind']]
@@ -22,4 +23,4 @@ def main(job_path: str) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(*sys.argv[1:2]))

@@ -85,3 +85,19 @@ def lanes(tmp_path_factory):
         patch.setenv('XSOAR_LOCAL_TIME_SCALE', '0.01')   # polling waits, as in the e2e tests
         yield open_lanes(stack, tmp_path_factory.mktemp('lanes'), LANES)
 
+
+
+@pytest.fixture(scope='session')
+def hostile(emulator_tls, tmp_path_factory):
+    """``hostile(integration)``: the hostile-input tests' runner for that integration (reliability.hostile_runtime),
+    one per session with its own state home, so its token stays cached across the session's cases."""
+    from reliability.hostile_runtime import HostileRunner
+
+    homes = tmp_path_factory.mktemp('hostile')
+    runners: dict[str, HostileRunner] = {}
+
+    def runner(integration: str) -> HostileRunner:
+        if integration not in runners:
+            runners[integration] = HostileRunner(integration, emulator_tls, homes / integration)
+        return runners[integration]
+    return runner

@@ -24,7 +24,7 @@ from xsoar_local.emulator import emulator_env
 from xsoar_local.executors import FreshProcess, Limits, WorkerProcess
 from xsoar_local.instances import Instance, build_instance, read_instance_file
 from xsoar_local.integrations import Integration, find_integration, repo_root
-from xsoar_local.runner import RunOptions, RunResult, error_entry, run_command
+from xsoar_local.runner import RunOptions, RunResult, run_with_polling
 from xsoar_local.state import InstanceStore, VersionConflict
 
 INTEGRATIONS = ('Microsoft365Defender', 'MicrosoftDefenderThreatIntelligence',
@@ -106,21 +106,13 @@ class Lane:
 
     def run(self, instance: Instance, command: str, args: dict[str, str] | None = None, *,
             fresh: bool = False, http_timeout: float | None = None) -> RunResult:
-        """Run a command and follow its scheduled reruns (without waiting: machine actions end at once here); the
-        last round, carrying every round's entries. A rerun scheduled because Microsoft asked to retry later ends
-        the case: the command answered clearly and will run again by itself."""
+        """Run a command and follow its scheduled reruns with xsoar_local's polling, without waiting between rounds
+        (machine actions end at once here); the last round, carrying every round's entries. A rerun scheduled
+        because Microsoft asked to retry later ends the case: the command answered clearly and will run again by
+        itself."""
         self.worker.limits.http_timeout = http_timeout
-        found, options = integration(instance.integration), self.options(fresh)
-        rounds: list[RunResult] = []
-        current, current_args = command, dict(args or {})
-        for _ in range(MAX_ROUNDS):
-            rounds.append(run_command(found, instance, current, current_args, options))
-            scheduled = rounds[-1].scheduled
-            if scheduled is None or rounds[-1].has_error or retry_scheduled(rounds[-1]):
-                break
-            current, current_args = scheduled['PollingCommand'], dict(scheduled.get('PollingArgs') or {})
-        else:
-            rounds[-1].entries.append(error_entry(f'{command} was still polling after {MAX_ROUNDS} rounds.'))
+        rounds = run_with_polling(integration(instance.integration), instance, command, dict(args or {}),
+                                  self.options(fresh), sleep=_no_wait, max_rounds=MAX_ROUNDS, until=retry_scheduled)
         final = rounds[-1]
         final.entries = [e for r in rounds[:-1] for e in r.entries] + final.entries
         return final
@@ -147,6 +139,10 @@ class Lane:
         """Forget the instance's integration context (its token cache), so the next run signs in again."""
         store = self.store(instance)
         store.set_context({})
+
+
+def _no_wait(seconds: float) -> None:
+    """A lane does not wait between polling rounds: what the integration waits for is already done."""
 
 
 def retry_scheduled(result: RunResult) -> bool:

@@ -1,25 +1,26 @@
 """Running integration commands in-process for the hostile-input checks, and judging what came back.
 
-Each integration is imported the way its unit tests import it and driven through its real ``main()``: demistomock
-answers ``params``/``args``/``command`` and collects the entries, every HTTP request goes over real HTTPS to the
-session's emulator and is recorded (method, URL exactly as sent, headers) by a spy on ``requests.Session.send``.
+Each command runs through xsoar_local's runner (arguments get their YAML defaults, as on a server) with the
+``InProcess`` executor keeping the script's namespace: the unified script runs once per integration and session, then
+only its ``main()`` per case, as an integration's unit tests import it once. The instance's state lives in a state
+home of its own; every HTTP request goes over real HTTPS to the session's emulator and is recorded (method, URL
+exactly as sent, headers) by a spy on ``requests.Session.send``, which may also rewrite the real response first.
 Commands and arguments come from each integration's YAML, so commands added later are covered without edits here.
 
 What counts as a *clear error* (the suite's testable definition):
-- ``main()`` ends normally or through ``return_error`` — no exception escapes it and no entry carries a traceback;
-- the exception behind the error entry is a deliberate one: ``ValueError`` or the ``DemistoException`` family
-  (not ``JSONDecodeError``/``UnicodeError``, which are ValueErrors Python raises on its own), and the message has none
-  of the phrases Python puts in its own exceptions (``object has no attribute``, ``invalid literal for int()``...);
+- the script ends normally or through ``return_error`` — no exception escapes it and no entry or error log carries a
+  traceback;
+- the exception behind the error entry (``RunResult.error_causes``) is a deliberate one: ``ValueError`` or the
+  ``DemistoException`` family (not ``JSONDecodeError``/``UnicodeError``, which are ValueErrors Python raises on its
+  own), and the message has none of the phrases Python puts in its own exceptions (``object has no attribute``,
+  ``invalid literal for int()``...);
 - when the command refused its input before any API request, the message names one of the command's arguments.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import re
-import sys
 import urllib.parse
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -29,6 +30,11 @@ import requests
 
 from xsoar_local import catalog
 from xsoar_local.commandline import examples_by_command
+from xsoar_local.emulator import emulator_env
+from xsoar_local.executors import InProcess
+from xsoar_local.instances import build_instance, read_instance_file
+from xsoar_local.integrations import find_integration
+from xsoar_local.runner import RunOptions, run_command
 
 ROOT = Path(__file__).resolve().parents[2]
 INTEGRATIONS = ('Microsoft365Defender', 'MicrosoftDefenderThreatIntelligence',
@@ -43,8 +49,9 @@ PYTHON_PHRASES = ('Traceback (most recent call last)', 'object has no attribute'
                   'is not subscriptable', 'unsupported operand', 'object is not iterable', 'NoneType',
                   'Expecting value', 'not JSON serializable', 'takes no arguments', 'missing 1 required positional',
                   'list index out of range', 'could not convert string to float', 'codec can\'t')
-ALLOWED_ERRORS = (ValueError,)
-BUILTIN_VALUE_ERRORS = (json.JSONDecodeError, UnicodeError)
+# By class name, the exception or one of its bases: the script's classes live in its own namespace.
+DELIBERATE_ERRORS = ('ValueError', 'DemistoException', 'NotFoundError', 'MicrosoftAuthError', 'RetryAfterError')
+BUILTIN_VALUE_ERRORS = ('JSONDecodeError', 'UnicodeError')
 
 
 def integration_dir(name: str) -> Path:
@@ -155,8 +162,9 @@ class Outcome:
     args: dict[str, Any]
     entries: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    error_type: type | None = None
-    escaped: BaseException | None = None
+    error_cause: list[str] = field(default_factory=list)  # the exception behind the last error entry, with its bases
+    crash: str | None = None                                # the traceback of an exception that escaped the script
+    logged_errors: list[str] = field(default_factory=list)  # demisto.error() messages
     sent: list[Sent] = field(default_factory=list)
 
     @property
@@ -164,7 +172,7 @@ class Outcome:
         return [s for s in self.sent if not s.is_token]
 
     def text(self) -> str:
-        return json.dumps(self.entries, default=str)
+        return json.dumps([*self.entries, *self.logged_errors], default=str)
 
 
 def rewrite(response: requests.Response, body: bytes, status: int = 200,
@@ -185,76 +193,52 @@ def refused(request: requests.PreparedRequest) -> requests.Response:
     return response
 
 
-def import_integration(name: str) -> Any:
-    folder = str(integration_dir(name))
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module(name)
+class HostileRunner:
+    """One integration and one instance (its default instance file) with a state home of its own: the access token
+    stays cached across a session's cases, as on a server."""
 
-
-class InProcess:
-    """One integration, one instance (its default instance file), driven through ``main()`` against an emulator."""
-
-    def __init__(self, integration: str, server: Any, instance: str = 'default', **overrides: Any) -> None:
-        from xsoar_local.emulator import emulator_env
-        from xsoar_local.instances import build_instance, read_instance_file
-        from xsoar_local.integrations import find_integration
-
-        self.name = integration
+    def __init__(self, integration: str, server: Any, home: Path, instance: str = 'default', **overrides: Any) -> None:
+        self.integration = find_integration(integration)
         self.server = server
-        self.env = emulator_env(url=server.url, ca=str(server.ca_path))
-        raw = read_instance_file(ROOT / 'Tests' / 'instances' / integration / f'{instance}.yml') | overrides
-        self.params = build_instance(find_integration(integration), raw, self.env).params
-        self.module = import_integration(integration)
-        self.demisto = sys.modules['demistomock']
+        env = emulator_env(home, url=server.url, ca=str(server.ca_path))
+        path = ROOT / 'Tests' / 'instances' / integration / f'{instance}.yml'
+        self.instance = build_instance(self.integration, read_instance_file(path) | overrides, env, source=path)
+        self.options = RunOptions(env=env, home=home, executor=InProcess(keep_namespace=True),
+                                  check_args=False)
         self.origin = urllib.parse.urlsplit(server.url)[:2]
 
     def run(self, command: str, args: dict[str, Any], tamper: Callable[[Sent, requests.Response], None] | None = None
             ) -> Outcome:
-        """Run ``command`` with ``args``; ``tamper(sent, response)`` may rewrite each real API response first."""
+        """Run ``command`` with ``args`` once; ``tamper(sent, response)`` may rewrite each real API response first."""
         outcome = Outcome(command, dict(args))
+        with mock.patch.object(requests.Session, 'send', self._spy(outcome.sent, tamper)):
+            result = run_command(self.integration, self.instance, command, dict(args), self.options)
+        outcome.entries = result.entries
+        outcome.errors = result.errors
+        outcome.error_cause = next((c for c in reversed(result.error_causes) if c), [])
+        outcome.crash = result.crash
+        outcome.logged_errors = [log['message'] for log in result.logs if log.get('level') == 'error']
+        return outcome
+
+    def _spy(self, sent: list[Sent], tamper: Callable[[Sent, requests.Response], None] | None) -> Callable[..., Any]:
+        """``requests.Session.send`` recording each request; one to anywhere but the emulator is never sent."""
         real_send = requests.Session.send
-        real_return_error = self.module.return_error
 
         def send(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
-            sent = Sent(request.method or '', request.url or '', dict(request.headers), request.body)
-            outcome.sent.append(sent)
-            if urllib.parse.urlsplit(sent.url)[:2] != self.origin:  # recorded, never really sent
+            record = Sent(request.method or '', request.url or '', dict(request.headers), request.body)
+            sent.append(record)
+            if urllib.parse.urlsplit(record.url)[:2] != self.origin:  # recorded, never really sent
                 return refused(request)
             response = real_send(session, request, **kwargs)
-            sent.status = response.status_code
+            record.status = response.status_code
             try:
-                sent.answer = response.json()
+                record.answer = response.json()
             except ValueError:
-                sent.answer = None
-            if tamper is not None and not sent.is_token:
-                tamper(sent, response)
+                record.answer = None
+            if tamper is not None and not record.is_token:
+                tamper(record, response)
             return response
-
-        def return_error(message: Any, *more: Any, **kw: Any) -> None:
-            outcome.error_type = sys.exc_info()[0]
-            real_return_error(message, *more, **kw)
-
-        def results(entry: Any) -> None:
-            outcome.entries.append(entry)
-            if isinstance(entry, dict) and entry.get('Type') == 4:
-                outcome.errors.append(str(entry.get('Contents')))
-
-        with ExitStack() as stack:
-            stack.enter_context(mock.patch.dict('os.environ', self.env))
-            stack.enter_context(mock.patch.object(requests.Session, 'send', send))
-            stack.enter_context(mock.patch.object(self.module, 'return_error', return_error))
-            for attr, value in (('params', lambda: self.params), ('args', lambda: dict(args)),
-                                ('command', lambda: command), ('results', results),
-                                ('error', lambda msg, *a: outcome.entries.append({'log.error': msg}))):
-                stack.enter_context(mock.patch.object(self.demisto, attr, value))
-            try:
-                self.module.main()
-            except SystemExit:
-                pass
-            except BaseException as error:  # noqa: BLE001 - anything escaping main() is the finding itself
-                outcome.escaped = error
-        return outcome
+        return send
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -276,8 +260,8 @@ def judge(outcome: Outcome, spec: CommandSpec) -> str:
 
 
 def _judge(outcome: Outcome, spec: CommandSpec) -> str:
-    if outcome.escaped is not None:
-        return f'{type(outcome.escaped).__name__} escaped main(): {str(outcome.escaped)[:120]}'
+    if outcome.crash is not None:
+        return f'an exception escaped the script: {outcome.crash.strip().splitlines()[-1][:160]}'
     text = outcome.text()
     for phrase in ('Traceback (most recent call last)',):
         if phrase in text:
@@ -287,12 +271,11 @@ def _judge(outcome: Outcome, spec: CommandSpec) -> str:
     if not outcome.errors:
         return ''
     message = _message_body(outcome.command, '\n'.join(outcome.errors))
-    if outcome.error_type is not None:
-        deliberate = issubclass(outcome.error_type, ALLOWED_ERRORS) or outcome.error_type.__name__ in (
-            'DemistoException', 'NotFoundError', 'MicrosoftAuthError', 'RetryAfterError') or any(
-            base.__name__ == 'DemistoException' for base in outcome.error_type.__mro__)
-        if not deliberate or issubclass(outcome.error_type, BUILTIN_VALUE_ERRORS):
-            return f'error from a {outcome.error_type.__name__}: {message.strip()[:120]}'
+    cause = outcome.error_cause
+    if cause:
+        deliberate = any(name in DELIBERATE_ERRORS for name in cause)
+        if not deliberate or any(name in BUILTIN_VALUE_ERRORS for name in cause):
+            return f'error from a {cause[0]}: {message.strip()[:120]}'
     phrase = next((p for p in PYTHON_PHRASES if p in message), None)
     if phrase:
         return f'Python\'s own wording ({phrase!r}): {message.strip()[:120]}'

@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from reliability.hostile_runtime import InProcess, all_commands, baseline_args, judge, rewrite
+from reliability.hostile_runtime import all_commands, baseline_args, judge, rewrite
 from reliability.hostile_syntax import (
     find_marker,
     kql_literals,
@@ -26,7 +26,6 @@ QUOTE_VALUES = ["O'Brien", "x' or 1 eq 1 or 'a' eq 'a", "x') or (id ne '", 'say 
                 "\\' or true //", "''", "it''s", '\\"', "x' | take 100 | where '1'=='1"]
 MARKER = 'zqxmarker'
 PAGING = {'limit': '100', 'page_size': '100', 'all_results': 'true'}  # ask for more than one page
-_RUNNERS: dict[str, InProcess] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -35,27 +34,15 @@ def no_leftover_faults(emulator_tls):
     emulator_tls.faults.clear()
 
 
-def runner(integration: str, server) -> InProcess:
-    if integration not in _RUNNERS or _RUNNERS[integration].server is not server:
-        _RUNNERS[integration] = InProcess(integration, server)
-    return _RUNNERS[integration]
-
-
-@pytest.fixture
-def hostile_cwd(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-
 def _first(value: str) -> str:
     return value.split(',')[0].strip()
 
 
-@pytest.mark.usefixtures('hostile_cwd')
 @pytest.mark.parametrize('spec', COMMANDS, ids=str)
-def test_ids_stay_one_path_segment(spec, emulator_tls, ledger):
+def test_ids_stay_one_path_segment(spec, hostile, ledger):
     """Given an argument that becomes a URL path segment, When it holds '/', '..', '?', '#', '%2F'..., Then the request
     goes to the same route with the value as one encoded segment — or the command refuses it, naming the argument."""
-    run = runner(spec.integration, emulator_tls)
+    run = hostile(spec.integration)
     args = baseline_args(spec)
     baseline = run.run(spec.name, args)
     failures = []
@@ -85,13 +72,12 @@ def _shape(kind: str, sent) -> list[tuple[str, list[str]]]:
     return [kql_literals(q) for q in kql_queries(sent)]
 
 
-@pytest.mark.usefixtures('hostile_cwd')
 @pytest.mark.parametrize('spec', COMMANDS, ids=str)
-def test_quotes_stay_inside_one_literal(spec, emulator_tls, ledger):
+def test_quotes_stay_inside_one_literal(spec, hostile, ledger):
     """Given an argument that becomes an OData $filter or KQL string literal, When it holds quotes and operators,
     Then the produced filter/query has the same shape as with a plain value and the value comes back intact as one
     literal (read back with an OData literal scanner / the emulator's KQL lexer) — or the command refuses it."""
-    run = runner(spec.integration, emulator_tls)
+    run = hostile(spec.integration)
     args = baseline_args(spec)
     failures = []
     for arg in spec.args:
@@ -130,12 +116,11 @@ def _foreign_links(server_url: str) -> list[str]:
             '//evil.example.net/api/next', f'https://{host}.evil.example.net:{port}/api/next']
 
 
-@pytest.mark.usefixtures('hostile_cwd')
 @pytest.mark.parametrize('spec', COMMANDS, ids=str)
-def test_next_link_to_another_origin_is_refused(spec, emulator_tls, ledger):
+def test_next_link_to_another_origin_is_refused(spec, hostile, emulator_tls, ledger):
     """Given a list response whose @odata.nextLink points to another origin (host, port, scheme, userinfo trick),
     When the command pages, Then nothing is sent there — no bearer token leaves — and the command ends clearly."""
-    run = runner(spec.integration, emulator_tls)
+    run = hostile(spec.integration)
     args = baseline_args(spec) | {a.name: value for a in spec.args for name, value in PAGING.items() if a.name == name}
     baseline = run.run(spec.name, args)
     lists = [c for c in baseline.api_calls if c.method == 'GET' and isinstance(c.answer, dict)

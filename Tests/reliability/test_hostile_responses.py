@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from reliability.hostile_runtime import InProcess, all_commands, baseline_args, judge, rewrite
+from reliability.hostile_runtime import all_commands, baseline_args, judge, rewrite
 
 COMMANDS = [c for c in all_commands() if baseline_args(c) is not None]
 HTML = (b'<!DOCTYPE html><html><head><title>Service unavailable</title></head><body><h1>We are sorry</h1>'
@@ -20,7 +20,6 @@ HTML = (b'<!DOCTYPE html><html><head><title>Service unavailable</title></head><b
 # are counted and listed in the table; they mark the test xfail instead of failing it until the integrations
 # validate field types.
 KNOWN_GAPS: tuple[str, ...] = ()
-_RUNNERS: dict[str, InProcess] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -63,12 +62,6 @@ VARIANTS: dict[str, Any] = {
 }
 
 
-def runner(integration: str, server) -> InProcess:
-    if integration not in _RUNNERS or _RUNNERS[integration].server is not server:
-        _RUNNERS[integration] = InProcess(integration, server)
-    return _RUNNERS[integration]
-
-
 def _tamper(variant: str, every: bool):
     done: list[bool] = []
 
@@ -82,11 +75,10 @@ def _tamper(variant: str, every: bool):
 
 
 @pytest.mark.parametrize('spec', COMMANDS, ids=str)
-def test_malformed_responses_give_clear_errors(spec, emulator_tls, ledger, tmp_path, monkeypatch):
+def test_malformed_responses_give_clear_errors(spec, hostile, ledger):
     """Given a command and a malformed answer to its first (or every) API request, When it runs, Then it ends in a
     result or a clear error — never a traceback, a KeyError/TypeError/AttributeError or Python's wording."""
-    monkeypatch.chdir(tmp_path)
-    run = runner(spec.integration, emulator_tls)
+    run = hostile(spec.integration)
     args = baseline_args(spec)
     if not run.run(spec.name, args).api_calls:
         return

@@ -65,11 +65,39 @@ def api_modules_used(integration: Integration, root: Path) -> list[Path]:
 
 
 def source_digest(integration: Integration, root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in integration.source_files() + api_modules_used(integration, root):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes() if path.exists() else b'')
-    return digest.hexdigest()
+    """The hash of every source of the unified script. A process running many commands (a test session) reads and
+    hashes the sources again only when one of them changed (size or modification time, as make decides)."""
+    files = integration.source_files() + _api_modules(integration, root)
+    stamps = (str(root), *map(_stamp, files))
+    if stamps not in _DIGESTS:
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes() if path.exists() else b'')
+        _DIGESTS[stamps] = digest.hexdigest()
+    return _DIGESTS[stamps]
+
+
+_DIGESTS: dict[tuple, str] = {}
+_MODULES: dict[tuple, tuple[list[Path], tuple]] = {}
+
+
+def _stamp(path: Path) -> tuple:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), None, None)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _api_modules(integration: Integration, root: Path) -> list[Path]:
+    """``api_modules_used``, scanned again only when the integration's code or one of those modules changed."""
+    key = (str(root), _stamp(integration.py_path))
+    known = _MODULES.get(key)
+    if known is None or tuple(map(_stamp, known[0])) != known[1]:
+        modules = api_modules_used(integration, root)
+        known = _MODULES[key] = (modules, tuple(map(_stamp, modules)))
+    return list(known[0])
 
 
 @contextmanager

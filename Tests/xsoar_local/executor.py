@@ -50,6 +50,7 @@ def _make_backend(job: dict) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.entries: list = []
+            self.error_causes: list[list[str]] = []
             self.fetched: list | None = None
             self.logs: list[dict] = []
             self.new_last_run: dict | None = None
@@ -72,6 +73,8 @@ def _make_backend(job: dict) -> Any:
             for item in items:
                 if isinstance(item, dict):
                     self.entries.append(item)
+                    if item.get('Type') == ERROR_ENTRY:
+                        self.error_causes.append(_handled_exception())
                 elif item is not None:
                     self.entries.append({'Type': 1, 'ContentsFormat': 'text', 'Contents': str(item)})
 
@@ -114,6 +117,17 @@ def _make_backend(job: dict) -> Any:
     return RuntimeBackend()
 
 
+ERROR_ENTRY = 4
+
+
+def _handled_exception() -> list[str]:
+    """The class names (most derived first) of the exception being handled while an error entry is returned — what
+    ``return_error`` was called for — or [] outside an ``except`` block. The server does not show it; a suite uses it
+    to tell a deliberate error (a ``DemistoException``) from one Python raised on its own (a ``KeyError``)."""
+    exc_type = sys.exc_info()[0]
+    return [cls.__name__ for cls in exc_type.__mro__] if exc_type is not None else []
+
+
 def _calling_context(job: dict) -> dict:
     return {
         'integration': True,
@@ -128,15 +142,24 @@ def _calling_context(job: dict) -> dict:
     }
 
 
-def _script_sources(job: dict) -> list[tuple[str, str]]:
-    """(file name, code) in execution order."""
-    if job['mode'] == 'source':
-        path = Path(job['script'])
-        return [(str(path), path.read_text(encoding='utf-8'))]
-    sources = []
-    for path in (Path(job['csp']), Path(job['csup']), Path(job['script'])):
-        sources.append((str(path), path.read_text(encoding='utf-8')))
-    return sources
+def _script_paths(job: dict) -> list[str]:
+    """The files that run, in execution order (the server concatenates them in one namespace)."""
+    return [job['script']] if job['mode'] == 'source' else [job['csp'], job['csup'], job['script']]
+
+
+_FILES: dict[str, tuple[tuple[int, int], Any]] = {}
+
+
+def _file_code(path: str, cache_dir: str | None) -> Any:
+    """The code of a source file, read and looked up again in this process only when the file changed (size or
+    modification time): a process running many jobs (a worker, InProcess) neither rereads nor rehashes 7,000 lines
+    per job."""
+    stat = os.stat(path)
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    known = _FILES.get(path)
+    if known is None or known[0] != stamp:
+        known = _FILES[path] = (stamp, _code(Path(path).read_text(encoding='utf-8'), path, cache_dir))
+    return known[1]
 
 
 def _code(source: str, filename: str, cache_dir: str | None) -> Any:
@@ -144,9 +167,20 @@ def _code(source: str, filename: str, cache_dir: str | None) -> Any:
     4,000-line unified script costs a fresh process a quarter to half a second, the same code object from a file
     keyed by the source's hash and the interpreter's bytecode version costs milliseconds. The code is what
     ``compile`` gives; only its reuse across processes is new."""
+    key = hashlib.sha256(importlib.util.MAGIC_NUMBER + filename.encode() + b'\0' + source.encode()).hexdigest()
+    if key not in _LOADED:
+        _LOADED[key] = _load_code(source, filename, key, cache_dir)
+    return _LOADED[key]
+
+
+# Code already loaded in this process, by source hash: a process that runs many jobs (a worker, or InProcess in a test
+# session) loads each content's code once.
+_LOADED: dict[str, Any] = {}
+
+
+def _load_code(source: str, filename: str, key: str, cache_dir: str | None) -> Any:
     if not cache_dir:
         return compile(source, filename, 'exec')
-    key = hashlib.sha256(importlib.util.MAGIC_NUMBER + filename.encode() + b'\0' + source.encode()).hexdigest()
     path = Path(cache_dir) / f'{key}.code'
     try:
         return marshal.loads(path.read_bytes())  # noqa: S302 - our own cache in build/, like a .pyc
@@ -163,26 +197,38 @@ def _code(source: str, filename: str, cache_dir: str | None) -> Any:
     return code
 
 
-def _execute(job: dict, backend: Any) -> tuple[int, str | None]:
-    """Run the script; return (exit code, traceback text of an uncaught exception)."""
-    main_module = types.ModuleType('__main__')
-    main_module.__dict__['__builtins__'] = builtins
-    main_module.__file__ = job['script']
+def _execute(job: dict, kept: dict | None = None) -> tuple[int, str | None]:
+    """Run the script; return (exit code, traceback text of an uncaught exception). With ``kept`` (see
+    ``executors.InProcess``), a namespace in which the same code already ran is reused: only ``main()`` runs again."""
+    codes = [_file_code(path, job.get('code_cache')) for path in _script_paths(job)]
+    key = tuple(map(id, codes))    # the same code objects (_LOADED keeps them) for the same content
+    main_module = kept.get(key) if kept is not None else None
+    fresh = main_module is None
+    if main_module is None:
+        main_module = types.ModuleType('__main__')
+        main_module.__dict__['__builtins__'] = builtins
+        main_module.__file__ = job['script']
     sys.modules['__main__'] = main_module
     try:
-        for filename, source in _script_sources(job):
-            code = _code(source, filename, job.get('code_cache'))
+        for code in codes if fresh else (_RERUN,):
             exec(code, main_module.__dict__)  # noqa: S102 - running the integration is the point
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         return code, None
     except BaseException:  # noqa: BLE001 - an uncaught error is a result to report, not to re-raise
         return 1, traceback.format_exc()
+    finally:
+        if kept is not None and fresh and callable(main_module.__dict__.get('main')):
+            kept[key] = main_module
     return 0, None
 
 
-def run_job(job: dict) -> dict:
-    """Execute one job in a fresh ``__main__`` namespace with a fresh backend and return its outcome."""
+_RERUN = compile('main()\n', '<rerun>', 'exec')
+
+
+def run_job(job: dict, kept: dict | None = None) -> dict:
+    """Execute one job in a fresh ``__main__`` namespace (or, with ``kept``, one where the script already ran) with
+    a fresh backend and return its outcome."""
     for path in reversed(job['import_paths']):
         if path not in sys.path:
             sys.path.insert(0, path)
@@ -193,9 +239,10 @@ def run_job(job: dict) -> dict:
     demistomock.is_debug = bool(job.get('debug'))
     demistomock.callingContext = _calling_context(job)
     started = time.monotonic()
-    exit_code, crash = _execute(job, backend)
+    exit_code, crash = _execute(job, kept)
     return {
         'entries': backend.entries,
+        'error_causes': backend.error_causes,
         'incidents': backend.fetched,
         'last_run': backend.new_last_run,
         'last_mirror_run': backend.new_mirror_run,

@@ -17,6 +17,7 @@ reason is in the stderr text, which becomes the error entry).
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import queue
@@ -28,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .runner import RunOptions
@@ -182,22 +183,65 @@ class WorkerPool:
 
 class InProcess:
     """``executor.run_job`` in this process: a fresh ``__main__`` namespace and backend per job, no isolation (the
-    script shares this interpreter's modules and cannot be stopped). ``options.env`` is not applied: set it in the
-    calling process. One job at a time per process."""
+    script shares this interpreter's modules and cannot be stopped). One job at a time per process.
+
+    The job runs with ``options.env`` in the environment and in the work directory, as a fresh process would, and
+    the process is left as it was found (:func:`restored_process`): a unit test that runs after a command must not
+    see that command's demistomock backend, calling context or debug flag.
+
+    ``keep_namespace``: the namespace where a script (the same code) ran before is reused, and only its ``main()``
+    runs again — what an integration's unit tests do when they import it once, at a tenth of the cost of running
+    CommonServerPython and the script's module code per job. Module-level state then lives on between jobs, so this
+    is for checks of many cases against one instance (the hostile-input suite), not for proving a command."""
+
+    def __init__(self, keep_namespace: bool = False) -> None:
+        self.kept: dict | None = {} if keep_namespace else None
 
     def __call__(self, job: dict, work_dir: Path, options: RunOptions) -> Outcome:
         from . import executor
 
-        saved_main, saved_cwd = sys.modules.get('__main__'), os.getcwd()
-        demistomock = sys.modules.get('demistomock')
-        saved_backend = demistomock.get_backend() if demistomock else None
-        try:
+        with restored_process(script_env(options.env), job['import_paths']):
             os.chdir(work_dir)          # fileResult writes to the working directory, as in a fresh process
-            outcome = executor.run_job(job)
-        finally:
-            os.chdir(saved_cwd)
-            if saved_main is not None:
-                sys.modules['__main__'] = saved_main
-            if saved_backend is not None:
-                sys.modules['demistomock'].set_backend(saved_backend)
+            outcome = executor.run_job(job, self.kept)
         return json.loads(json.dumps(outcome, default=str)), ''   # what a process would have written
+
+
+@contextmanager
+def restored_process(env: dict[str, str], import_paths: list[str]) -> Iterator[None]:
+    """Run with ``env`` as the environment, then put back what a job changes in this process: the environment,
+    ``sys.path`` (the job's import paths), the working directory, ``__main__``, and every global of demistomock
+    (``executor.run_job`` sets its backend, ``is_debug`` and ``callingContext``; a script may set others).
+    demistomock is imported first if it was not yet, so the module a script (or a kept namespace) holds stays the
+    one in ``sys.modules``."""
+    saved_env, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
+    saved_main = sys.modules.get('__main__')
+    if 'demistomock' not in sys.modules:
+        sys.path[:0] = [p for p in import_paths if p not in sys.path]
+        importlib.import_module('demistomock')
+    demistomock = sys.modules['demistomock']
+    saved_mock = dict(vars(demistomock))
+    _replace(os.environ, env)
+    try:
+        yield
+    finally:
+        _replace(os.environ, saved_env)
+        sys.path[:] = saved_path
+        os.chdir(saved_cwd)
+        if saved_main is not None:
+            sys.modules['__main__'] = saved_main
+        sys.modules['demistomock'] = demistomock
+        _replace(vars(demistomock), saved_mock)
+
+
+def _replace(mapping: Any, saved: dict) -> None:
+    """Make ``mapping`` hold exactly ``saved`` again (the same objects), touching only the keys that differ (each
+    change to ``os.environ`` is a ``putenv``)."""
+    for key in [k for k in mapping if k not in saved]:
+        del mapping[key]
+    for key, value in saved.items():
+        current = mapping.get(key, _MISSING)
+        if current is not value and not (isinstance(value, str) and current == value):
+            mapping[key] = value
+
+
+_MISSING = object()

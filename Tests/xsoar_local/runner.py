@@ -59,6 +59,9 @@ class RunResult:
     problems: list[OutputProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # arguments the YAML does not declare
     crash: str | None = None
+    # One per error entry of the script, in order: the class names (most derived first) of the exception it was
+    # returned for, [] when none was being handled (executor._handled_exception).
+    error_causes: list[list[str]] = field(default_factory=list)
     stderr: str = ''
     duration_s: float = 0.0
 
@@ -104,6 +107,8 @@ class RunOptions:
     # the arguments a caller gives, not on the PollingArgs an integration schedules itself.
     check_args: bool = True
     strict: bool = False
+    # Polling waits are NextRun times this (None: XSOAR_LOCAL_TIME_SCALE, see time_scale()).
+    time_scale: float | None = None
 
 
 def prepare_args(integration: Integration, command: str, args: dict) -> tuple[dict, str | None]:
@@ -262,6 +267,7 @@ def run_command(integration: Integration, instance: Instance, command: str, args
     result.logs = outcome['logs']
     result.incidents = outcome['incidents']
     result.crash = outcome['crash']
+    result.error_causes = outcome.get('error_causes') or []
     if result.crash:
         result.entries.append(error_entry(f'The script ended with an uncaught exception:\n{result.crash}'))
     _apply_state(instance, outcome, result, options.home)
@@ -295,19 +301,27 @@ ProgressCallback = Callable[[RunResult, float], None]  # a round that scheduled 
 
 def run_with_polling(integration: Integration, instance: Instance, command: str, args: dict | None = None,
                      options: RunOptions | None = None, progress: ProgressCallback | None = None,
-                     sleep: Callable[[float], None] | None = None) -> list[RunResult]:
+                     sleep: Callable[[float], None] | None = None, *, max_rounds: int | None = None,
+                     until: Callable[[RunResult], bool] | None = None) -> list[RunResult]:
     """Run a command and follow its ScheduledCommand reruns; returns every round's result, the last one final.
-    ``sleep`` waits between rounds (default time.sleep; a playbook run passes its own clock)."""
+    ``sleep`` waits between rounds (default time.sleep; a playbook run passes its own clock, a suite that needs no
+    real wait a no-op: the polling timeout still counts the waits as the server would have waited them).
+    ``until(round)`` stops following after a round it holds for (that round's rerun stays scheduled);
+    ``max_rounds`` bounds the rounds, the last one getting an error entry if it still scheduled another."""
     rounds: list[RunResult] = []
     started, waited_scaled, waited_server = time.monotonic(), 0.0, 0.0
     current_command, current_args = command, dict(args or {})
     options = options or RunOptions()
+    scale = time_scale() if options.time_scale is None else options.time_scale
     while True:
         result = run_command(integration, instance, current_command, current_args,
                              options if not rounds else dataclasses.replace(options, check_args=False))
         rounds.append(result)
         scheduled = result.scheduled
-        if scheduled is None or result.has_error:
+        if scheduled is None or result.has_error or (until is not None and until(result)):
+            return rounds
+        if max_rounds is not None and len(rounds) >= max_rounds:
+            result.entries.append(error_entry(f'{command} was still polling after {max_rounds} rounds.'))
             return rounds
         timeout = float((rounds[0].scheduled or scheduled).get('Timeout') or DEFAULT_POLLING_TIMEOUT_S)
         wait = float(scheduled.get('NextRun') or 10)
@@ -319,9 +333,9 @@ def run_with_polling(integration: Integration, instance: Instance, command: str,
                 f'its timeout of {timeout:g} seconds ran out.'))
             return rounds
         if progress:
-            progress(result, wait * time_scale())
-        (sleep or time.sleep)(wait * time_scale())
-        waited_scaled += wait * time_scale()
+            progress(result, wait * scale)
+        (sleep or time.sleep)(wait * scale)
+        waited_scaled += wait * scale
         waited_server += wait
         current_command = scheduled['PollingCommand']
         current_args = dict(scheduled.get('PollingArgs') or {})

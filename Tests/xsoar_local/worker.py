@@ -3,8 +3,9 @@ credentials, so it never goes through a file) and answers ``done <output path>``
 (see ``executors.WorkerProcess``).
 
 Each job runs exactly as ``python -m xsoar_local.executor`` runs it (``executor.run_job``: fresh ``__main__``
-namespace, fresh demistomock backend, same state store), so what is saved is interpreter start-up, imports and the
-compilation of CommonServerPython. Two knobs make fault checks fast without changing what the integration decides:
+namespace, fresh demistomock backend, same state store), so what is saved is interpreter start-up, imports and
+loading the code of CommonServerPython and the script (``executor._code`` keeps it per process). Two knobs make
+fault checks fast without changing what the integration decides:
 
 * waits (``time.sleep``) are multiplied by the job's ``limits.sleep_scale``; the waits asked for are summed per job
   and returned as ``requested_wait_s`` so a suite can check they stay bounded;
@@ -26,7 +27,6 @@ from xsoar_local import executor
 _REAL_SLEEP = time.sleep
 _REAL_REQUEST = requests.Session.request
 _state: dict[str, Any] = {'waits': 0.0, 'timeout': None, 'scale': 1.0}
-_COMPILED: dict[tuple[str, int], Any] = {}
 
 
 def _scaled_sleep(seconds: float) -> None:
@@ -47,18 +47,6 @@ def _request(self: requests.Session, method: str, url: str, **kwargs: Any) -> re
     return _REAL_REQUEST(self, method, url, **kwargs)
 
 
-_REAL_CODE = executor._code
-
-
-def _code(source: str, filename: str, cache_dir: str | None) -> Any:
-    """The executor loads CommonServerPython's and the script's code for every job; here once per worker and
-    content."""
-    key = (filename, hash(source))
-    if key not in _COMPILED:
-        _COMPILED[key] = _REAL_CODE(source, filename, cache_dir)
-    return _COMPILED[key]
-
-
 def run_one(job: dict) -> None:
     limits = job.get('limits') or {}
     _state.update(waits=0.0, timeout=limits.get('http_timeout'), scale=float(limits.get('sleep_scale', 1.0)))
@@ -72,7 +60,6 @@ def main() -> int:
     replies = sys.stdout
     sys.stdout = sys.stderr     # whatever a script prints must not reach the reply channel
     time.sleep = _scaled_sleep  # type: ignore[assignment]
-    executor._code = _code
     requests.Session.request = _request  # type: ignore[method-assign,assignment]
     for line in sys.stdin:
         if line.strip():

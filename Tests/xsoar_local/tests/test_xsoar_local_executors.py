@@ -2,6 +2,8 @@
 this process give the same result for the same command; an executor without an outcome is an error entry."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from xsoar_local.executors import FreshProcess, InProcess, WorkerPool
@@ -83,11 +85,58 @@ def test_compiled_code_is_reused_per_source(tmp_path, mocker):
 
     real_compile = compile
     compiled = mocker.patch.object(executor, 'compile', create=True, side_effect=real_compile)
+    loaded = mocker.patch.dict(executor._LOADED, clear=True)
     first = executor._code('x = 1\n', 'script.py', str(tmp_path))
+    loaded.clear()                      # as in a new process: only the cache folder knows the code
     again = executor._code('x = 1\n', 'script.py', str(tmp_path))
+    assert executor._code('x = 1\n', 'script.py', str(tmp_path)) is again    # kept in this process
     edited = executor._code('x = 2\n', 'script.py', str(tmp_path))
     namespaces: list[dict] = [{}, {}, {}]
     for code, namespace in zip((first, again, edited), namespaces, strict=True):
         exec(code, namespace)  # noqa: S102
     assert [n['x'] for n in namespaces] == [1, 1, 2]
     assert compiled.call_count == 2
+
+
+def test_in_process_leaves_demistomock_as_it_found_it(fixture_run, tmp_path):
+    """
+    Given demistomock as a unit test left it (its backend, calling context and debug flag), the environment, sys.path
+    and the working directory
+    When a command runs in this process in debug mode, with an environment of its own, once with a fresh namespace
+    and twice with a kept one
+    Then each is exactly as before (the same objects): a unit test that runs next sees its own demistomock.
+    """
+    import os
+    import sys
+
+    import demistomock
+
+    integration, instance = fixture_run
+    before = dict(vars(demistomock))
+    backend, context = demistomock.get_backend(), demistomock.callingContext
+    environ, path, cwd = dict(os.environ), list(sys.path), os.getcwd()
+    options = RunOptions(debug=True, env={'XSOAR_LOCAL_PROBE': 'set for the command only'})
+    for executor in (InProcess(), InProcess(keep_namespace=True), InProcess(keep_namespace=True)):
+        result = run_command(integration, instance, 'fixture-echo', {'message': 'hi'},
+                             dataclasses.replace(options, executor=executor))
+        assert not result.has_error
+        assert demistomock.get_backend() is backend and demistomock.callingContext is context
+        assert demistomock.is_debug is before['is_debug']
+        assert vars(demistomock).keys() == before.keys()
+        assert all(vars(demistomock)[name] is value for name, value in before.items())
+        assert (dict(os.environ), sys.path, os.getcwd()) == (environ, path, cwd)
+
+
+def test_in_process_kept_namespace_runs_main_again(fixture_run):
+    """
+    Given InProcess keeping the script's namespace
+    When the same command runs twice with different arguments
+    Then each run answers its own arguments, as a fresh namespace does (only main() ran again).
+    """
+    integration, instance = fixture_run
+    options = RunOptions(executor=InProcess(keep_namespace=True))
+    first = run_command(integration, instance, 'fixture-echo', {'message': 'one'}, options)
+    second = run_command(integration, instance, 'fixture-echo', {'message': 'two'}, options)
+    fresh = run_command(integration, instance, 'fixture-echo', {'message': 'two'})
+    assert first.entries != second.entries
+    assert (second.entries, second.context) == (fresh.entries, fresh.context)

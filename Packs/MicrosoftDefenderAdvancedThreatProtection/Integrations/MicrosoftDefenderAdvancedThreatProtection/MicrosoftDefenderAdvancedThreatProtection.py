@@ -907,8 +907,9 @@ def run_machine_action(client: Client, args: Dict[str, Any], key: str,
         new_ids = {str(a.get('id')) for a in started}
         earlier = [client.get_machine_action(i) for i in known_ids if i not in new_ids]
         return actions_results(spec, earlier + started, errors, final=False)
-    if not known_ids:
-        return per_item_results(None, errors, 'machine(s)')
+    if not known_ids:       # every start failed, or the answers carried no action ID (nothing to poll)
+        return per_item_results(None, errors or [f'{m}: the answer to the {spec.title} request carried no machine '
+                                                 'action ID.' for m in to_start], 'machine(s)')
     if to_start:                              # first round: report the start, then poll
         return CommandResults(
             readable_output=f'Started {len(known_ids)} {spec.title} action(s); waiting for them to finish.',

@@ -348,6 +348,14 @@ def test_isolate_reports_each_machine(client, requests_mock):
         'ActiveRequestAlreadyExists' in result[1]['Contents']
 
 
+def test_polling_action_answered_without_id_is_an_error(client, requests_mock):
+    """Given polling and an answer to the action request that carries no action ID (an empty body), When the action
+    is requested, Then the command fails naming the machine instead of returning nothing."""
+    requests_mock.post(f'{API}/machines/{MACHINE_ID}/collectInvestigationPackage', text='')
+    with pytest.raises(DemistoException, match=f'{MACHINE_ID}: the answer .* carried no machine action ID'):
+        m.request_and_download_investigation_package_command(client, {'machine_id': MACHINE_ID, 'comment': 'c'})
+
+
 def test_polling_state_machine(client, requests_mock):
     """Given polling, When the action goes Pending → InProgress → Succeeded, Then the command reschedules itself
     with the action IDs until it finishes and then outputs the final status."""
