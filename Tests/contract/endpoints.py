@@ -304,8 +304,9 @@ ENDPOINTS: list[Endpoint] = [
                                                'tags': ["Yossi's playground", "Don't mess with the Zohan"]},
                    'pen testing'),
              emulator_path='/api/incidents/{incident}'),
-    Endpoint('run-advanced-hunting', 'm365d', 'xdr', 'POST', '/api/advancedhunting/run', 'LegacyApi.run_hunting_query',
-             command=f'{M365D}advanced-hunting', args={'query': 'DeviceProcessEvents | limit 2'}),
+    # The retiring Defender XDR hunting API; on "Automatic" the legacy back end hunts on Graph (GraphApi's entry below).
+    Endpoint('run-advanced-hunting', 'm365d', 'xdr', 'POST', '/api/advancedhunting/run', 'LegacyApi.run_legacy_hunting',
+             call=('run_legacy_hunting', 'DeviceProcessEvents | limit 2', None, 60)),
     # ---- Microsoft 365 Defender: Microsoft Graph security ----
     Endpoint('graph-list-incidents', 'm365d', 'graph', 'GET', '/v1.0/security/incidents', 'GraphApi.list_incidents',
              command=f'{M365D}incidents-list', args={'limit': '1'}),

@@ -62,7 +62,7 @@ DELEGATING = {'mde': {'Client.ti_request', 'Client.run_query'}, 'm365d': {'Incid
                                                      'IncidentsApi.counted_page', 'IncidentsApi.list_page',
                                                      'IncidentsApi.list_all', 'GraphApi.list_page',
                                                      'GraphApi.counted_page',
-                                                     'LegacyApi.list_page'},
+                                                     'LegacyApi.list_page', 'LegacyApi.run_hunting_query'},
               'mdti': {'Client.list_host_collection'}}
 
 

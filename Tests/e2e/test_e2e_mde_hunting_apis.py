@@ -149,3 +149,14 @@ def test_automatic_after_the_legacy_api_is_gone(local_run, host, e2e_emulator):
     assert failed.has_error
     message = ' '.join(str(e) for e in failed.errors)
     assert 'ThreatHunting.Read.All' in message and 'HTTP 404' in message
+
+
+def test_automatic_remembers_the_graph_refusal(local_run, host):
+    """Given the Cortex XSOAR app (no ThreatHunting.Read.All), When two hunting commands run on Automatic, Then only
+    the first pays Graph's 403: the second (a new process) goes straight to the legacy API."""
+    run = local_run(INTEGRATION)
+    instance = run.instance('xsoar-app')
+    ok(run.run(instance, f'{P}-advanced-hunting-file-origin', device_name=host))
+    run.clear_requests()
+    ok(run.run(instance, f'{P}-advanced-hunting-tampering', device_name=host))
+    assert hunting_paths(run) == [LEGACY_PATH]

@@ -1535,6 +1535,63 @@ def retry_after_results(error: RetryAfterError, command: str, args: Mapping[str,
 
 
 # ============================================================================================================
+# Graph refusals remembered: an app without a Graph permission is not asked again on every command
+# ============================================================================================================
+
+GRAPH_REFUSAL_TTL = 3600.0          # seconds a refusal is remembered before Graph is asked again
+GRAPH_CONSENT_CODES = frozenset({65001})    # AADSTS65001: the app has no consent for Graph (delegated flows)
+
+
+def graph_refused(error: Exception) -> bool:
+    """True when Microsoft Graph refused for a missing permission: HTTP 403 from the API, or no consent for a Graph
+    token. Other failures (throttling, outages, bad queries) are not refusals and must not switch APIs."""
+    if isinstance(error, MicrosoftAuthError):
+        return bool(GRAPH_CONSENT_CODES.intersection(error.codes))
+    status = getattr(getattr(error, 'res', None), 'status_code', None)
+    return status == 403
+
+
+class GraphRefusalMemo:
+    """Remembers, in the token cache account of the instance's credential (so per app and tenant, and cleared by
+    auth-reset), that Graph refused a feature. Automatic modes then go straight to the older API for ``ttl``
+    seconds instead of paying a Graph token request and a 403 on every command; after that Graph is asked again,
+    so a permission granted meanwhile is picked up within the hour."""
+
+    FIELD = 'graph_refusals'
+
+    def __init__(self, tokens: TokenProvider, feature: str, ttl: float = GRAPH_REFUSAL_TTL) -> None:
+        self.tokens = tokens
+        self.feature = feature
+        self.ttl = ttl
+
+    def active(self) -> bool:
+        until = (self.tokens.read_account().get(self.FIELD) or {}).get(self.feature)
+        return isinstance(until, (int, float)) and until > _now()
+
+    def remember(self) -> None:
+        until = _now() + self.ttl
+
+        def merge(account: dict[str, Any]) -> dict[str, Any]:
+            account.setdefault(self.FIELD, {})[self.feature] = until
+            return account
+
+        self.tokens.update_account(merge)
+
+    def forget(self) -> None:
+        def merge(account: dict[str, Any]) -> dict[str, Any]:
+            refusals = account.get(self.FIELD) or {}
+            refusals.pop(self.feature, None)
+            if refusals:
+                account[self.FIELD] = refusals
+            else:
+                account.pop(self.FIELD, None)
+            return account
+
+        if self.feature in (self.tokens.read_account().get(self.FIELD) or {}):
+            self.tokens.update_account(merge)
+
+
+# ============================================================================================================
 # Timestamps: Microsoft returns up to 7 fractional digits; normalised strings sort and compare as times
 # ============================================================================================================
 

@@ -2,8 +2,9 @@
 
 Two API back ends sit behind one interface: the Microsoft Graph security API (``/v1.0/security/...``) and the older
 Defender XDR API (``/api/incidents``, ``/api/advancedhunting/run``). Graph objects are normalised to the Defender
-XDR shape, so commands write the same context whichever back end an instance uses. Authentication, retries and
-Microsoft error messages come from MicrosoftApiModule.
+XDR shape, so commands write the same context whichever back end an instance uses. Advanced hunting on the Defender
+XDR back end runs on Graph too (the "Advanced hunting API" parameter), as Microsoft retires its hunting API.
+Authentication, retries and Microsoft error messages come from MicrosoftApiModule.
 """
 import json
 import re
@@ -32,6 +33,22 @@ XSOAR_APP_ON_GRAPH = (
     'enter in "ID or Client ID" the application ID of your own app registration that has the Microsoft Graph '
     'SecurityIncident.ReadWrite.All, SecurityAlert.Read.All and ThreatHunting.Read.All permissions (delegated, for the '
     'device code flow).')
+
+# Advanced hunting on the Defender XDR back end moves to Microsoft Graph runHuntingQuery: Microsoft retires
+# /api/advancedhunting/run by 1 February 2027 (message center MC1220762). The instance's "Advanced hunting API".
+HUNT_AUTO = 'Automatic'
+HUNT_GRAPH = 'Microsoft Graph'
+HUNT_LEGACY = 'Legacy Defender XDR'
+HUNTING_APIS = (HUNT_AUTO, HUNT_GRAPH, HUNT_LEGACY)
+GRAPH_HUNTING_PERMISSION = 'ThreatHunting.Read.All'
+LEGACY_HUNTING_TIMESPAN = 'P30D'     # the Defender XDR API always searched the last 30 days; Graph is asked the same
+
+XSOAR_APP_HUNTING_ON_GRAPH = (
+    'The Cortex XSOAR application (used when "ID or Client ID" is empty) has permissions for the Defender XDR API only, '
+    f'so it cannot run advanced hunting on Microsoft Graph. Set "Advanced hunting API" to {HUNT_AUTO} or '
+    f'{HUNT_LEGACY} while Microsoft still serves the Defender XDR hunting API (until 1 February 2027), or enter in '
+    '"ID or Client ID" the application ID of your own app registration with the Microsoft Graph permission '
+    f'{GRAPH_HUNTING_PERMISSION}.')
 
 PAGE_SIZE = 100                      # the Defender XDR API's maximum $top
 GRAPH_PAGE_SIZE = 50                 # Graph's maximum $top for security incidents
@@ -626,14 +643,69 @@ class LegacyApi(IncidentsApi):
             return without_odata(result)
         return self.get_incident(incident_id, timeout)
 
+    def __init__(self, http: 'MicrosoftClient', hunting_api: str = HUNT_LEGACY,
+                 graph: 'GraphApi | None' = None) -> None:
+        super().__init__(http)
+        self.hunting_api = hunting_api
+        self.graph = graph          # Graph hunting with this instance's credential (None: the app cannot use Graph)
+
     def run_hunting_query(self, query: str, timespan: str | None, timeout: int | None = None) -> List[Dict]:
+        """Rows of a hunting query from the API the instance chose. Automatic asks Microsoft Graph and, when Graph
+        refuses for a missing permission, the Defender XDR API while Microsoft still serves it; the refusal is
+        remembered for an hour (GraphRefusalMemo) so the next queries do not pay a Graph token request and a 403."""
+        if self.hunting_api == HUNT_LEGACY:
+            return self.run_legacy_hunting(query, timespan, timeout)
+        if self.graph is None:
+            if self.hunting_api == HUNT_GRAPH:
+                raise DemistoException(XSOAR_APP_HUNTING_ON_GRAPH)
+            return self.run_legacy_hunting(query, timespan, timeout)
+        memo = GraphRefusalMemo(self.http.tokens, 'hunting')
+        if self.hunting_api == HUNT_GRAPH or not memo.active():
+            try:
+                return self.graph.run_hunting_query(query, timespan or LEGACY_HUNTING_TIMESPAN, timeout)
+            except DemistoException as error:
+                if not graph_refused(error):
+                    raise
+                if self.hunting_api == HUNT_GRAPH:
+                    raise graph_hunting_permission_error() from None
+            memo.remember()
+        demisto.debug(f'Microsoft Graph refused advanced hunting; using the Defender XDR API. Add the Graph '
+                      f'permission {GRAPH_HUNTING_PERMISSION} before Microsoft retires that API.')
+        try:
+            return self.run_legacy_hunting(query, timespan, timeout)
+        except DemistoException as error:
+            status = http_status(error)
+            if status in (401, 403, 404, 410):       # no permission there either, or the API is gone
+                raise graph_hunting_permission_error(status) from None
+            raise
+
+    def run_legacy_hunting(self, query: str, timespan: str | None, timeout: int | None = None) -> List[Dict]:
+        """POST /api/advancedhunting/run (retiring). It has no timespan: it always searches the last 30 days."""
         if timespan:
-            raise ValueError('The "timespan" argument needs the Microsoft Graph security back end: the Defender XDR '
-                             'API always searches the last 30 days. Select "Microsoft Graph security" in the instance '
-                             'settings, or filter on Timestamp in the query.')
+            raise ValueError('The "timespan" argument needs advanced hunting on Microsoft Graph: the Defender XDR '
+                             'hunting API always searches the last 30 days. Set "Advanced hunting API" to Automatic '
+                             f'or Microsoft Graph (the app needs the Graph permission {GRAPH_HUNTING_PERMISSION}), '
+                             'or filter on Timestamp in the query.')
         body = self.http.http_request('POST', '/api/advancedhunting/run', json_data={'Query': query},
                                       timeout=timeout, idempotent=True)
         return list(body.get('Results') or body.get('results') or [])
+
+
+def http_status(error: Exception) -> int | None:
+    """The HTTP status behind a failed API call (None for failures without a response: a token, a connection)."""
+    status = getattr(getattr(error, 'res', None), 'status_code', None)
+    return status if isinstance(status, int) else None
+
+
+def graph_hunting_permission_error(legacy_status: int | None = None) -> DemistoException:
+    """Graph refused hunting and the Defender XDR API cannot stand in: say exactly which permission to add."""
+    legacy = '' if legacy_status is None else (
+        f' The Defender XDR hunting API, which Microsoft is retiring, refused the query too (HTTP {legacy_status}).')
+    return DemistoException(
+        'Microsoft Graph refused the advanced hunting query: the application lacks the Microsoft Graph permission '
+        f'{GRAPH_HUNTING_PERMISSION}.{legacy} In Microsoft Entra ID, open the app registration, add API permission '
+        f'Microsoft Graph > Application permissions > {GRAPH_HUNTING_PERMISSION} (Delegated permissions for the '
+        'device code flow), grant admin consent, and run the command again.')
 
 
 def odata_limit(query: Dict[str, Any], page_size: int) -> int:
@@ -933,6 +1005,8 @@ def advanced_hunting_command(api: IncidentsApi, args: Dict[str, Any]) -> Command
     try:
         rows = api.run_hunting_query(apply_hunting_limit(query, limit), timespan, timeout)
     except DemistoException as error:
+        if isinstance(api, GraphApi) and graph_refused(error):      # the Graph back end has nothing to fall back to
+            raise graph_hunting_permission_error() from None
         if getattr(error, 'res', None) is not None and getattr(error.res, 'status_code', 0) == 400:
             raise DemistoException(f'The advanced hunting query was rejected: {format_microsoft_error(error.res.text)}') \
                 from None
@@ -1341,13 +1415,35 @@ def build_api(params: Dict[str, Any]) -> IncidentsApi:
         managed_identity_client_id=managed_identity or '',
         cloud=cloud, command_prefix=PREFIX, verify=not argToBoolean(params.get('insecure') or False),
     )
+    proxy = argToBoolean(params.get('proxy') or False)
     product = 'graph' if backend == BACKEND_GRAPH else 'xdr'
     client = MicrosoftClient.from_settings(settings, base_url=cloud.api_url(product), scope=cloud.scope(product),
-                                           proxy=argToBoolean(params.get('proxy') or False))
+                                           proxy=proxy)
     if refresh_token and client.credential.uses_refresh_token:
         client.tokens.update_account(lambda account: account if account.get('refresh_token')
                                      else {**account, 'refresh_token': refresh_token})
-    return GraphApi(client) if backend == BACKEND_GRAPH else LegacyApi(client)
+    if backend == BACKEND_GRAPH:
+        return GraphApi(client)
+    hunting = hunting_api_param(params)
+    graph = None
+    xsoar_app = app_id == XSOAR_APP_ID and not client_credentials and managed_identity is None
+    if hunting != HUNT_LEGACY and not xsoar_app:
+        # Graph hunting with the same credential: its tokens live in the same cache account, under the Graph scope.
+        graph = GraphApi(MicrosoftClient.from_settings(settings, base_url=cloud.api_url('graph'),
+                                                       scope=cloud.scope('graph'), proxy=proxy))
+    return LegacyApi(client, hunting, graph)
+
+
+def hunting_api_param(params: Dict[str, Any]) -> str:
+    """The "Advanced hunting API" parameter (Automatic when empty); an unknown value names the parameter."""
+    value = str(params.get('hunting_api') or '').strip()
+    if not value:
+        return HUNT_AUTO
+    for option in HUNTING_APIS:
+        if value.lower() == option.lower():
+            return option
+    raise ValueError(f'Invalid "Advanced hunting API" parameter: "{value}". Allowed values: '
+                     f'{", ".join(HUNTING_APIS)}.')
 
 
 def test_module(api: IncidentsApi, params: Dict[str, Any]) -> str:

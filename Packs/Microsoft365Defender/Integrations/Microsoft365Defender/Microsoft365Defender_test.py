@@ -2,12 +2,14 @@
 HTTP (requests-mock), fetch (windows, ties, paging, limits, timeouts), mirroring and authentication wiring."""
 import json
 import re
+import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import demistomock as demisto
 import Microsoft365Defender as m
+import MicrosoftApiModule
 import pytest
 from CommonServerPython import DemistoException, IncidentStatus
 
@@ -27,6 +29,7 @@ def load(name):
 def fake_token(mocker):
     """Every API call gets a bearer token without talking to Entra."""
     mocker.patch.object(m.TokenProvider, 'get_token', return_value='token')
+    demisto.setIntegrationContext({})      # the token cache and remembered Graph refusals start empty
 
 
 def make_api(backend=m.BACKEND_LEGACY, **params):
@@ -466,7 +469,8 @@ def test_advanced_hunting_legacy(requests_mock):
     """Given a query and a limit, When hunting with the Defender XDR API, Then the rewritten query is POSTed and the
     rows go to Microsoft365Defender.Hunt keyed by query."""
     route = requests_mock.post(f'{XDR}/api/advancedhunting/run', json=load('legacy_hunting_response.json'))
-    result = m.advanced_hunting_command(make_api(), {'query': 'DeviceProcessEvents | take 2', 'limit': '10'})
+    result = m.advanced_hunting_command(make_api(hunting_api=m.HUNT_LEGACY),
+                                        {'query': 'DeviceProcessEvents | take 2', 'limit': '10'})
     assert route.last_request.json() == {'Query': 'DeviceProcessEvents | limit 10 '}
     assert result.outputs_prefix == 'Microsoft365Defender.Hunt' and result.outputs_key_field == 'query'
     assert result.outputs['query'] == 'DeviceProcessEvents | take 2' and len(result.outputs['results']) == 2
@@ -486,7 +490,7 @@ def test_advanced_hunting_many_rows(requests_mock):
     """Given 120 result rows, When hunting, Then the war room shows 50 and says so, and the context holds all."""
     rows = [{'Id': i} for i in range(120)]
     requests_mock.post(f'{XDR}/api/advancedhunting/run', json={'Results': rows, 'Schema': []})
-    result = m.advanced_hunting_command(make_api(), {'query': 'T', 'limit': '1000'})
+    result = m.advanced_hunting_command(make_api(hunting_api=m.HUNT_LEGACY), {'query': 'T', 'limit': '1000'})
     assert len(result.outputs['results']) == 120
     assert 'Showing the first 50 of 120 rows' in result.readable_output
     assert result.readable_output.count('\n| ') == 50
@@ -504,15 +508,128 @@ def test_advanced_hunting_invalid_kql(requests_mock):
     ({'query': 'T', 'limit': '0'}, 'Invalid "limit"'),
     ({'query': 'T', 'timespan': 'forever'}, 'Invalid "timespan"'),
     ({'query': ' '}, 'Missing "query"'),
-    ({'query': 'T', 'timespan': 'P7D'}, 'needs the Microsoft Graph security back end'),
+    ({'query': 'T', 'timespan': 'P7D'}, 'needs advanced hunting on Microsoft Graph'),
 ])
 def test_advanced_hunting_bad_input(requests_mock, args, message):
-    """Given invalid hunting arguments (or a timespan on the Defender XDR API), When hunting, Then a clear error is
-    raised and no query runs."""
+    """Given invalid hunting arguments (or a timespan on the Defender XDR hunting API), When hunting, Then a clear
+    error is raised and no query runs."""
     route = requests_mock.post(f'{XDR}/api/advancedhunting/run', json={})
     with pytest.raises(ValueError, match=message):
-        m.advanced_hunting_command(make_api(), args)
+        m.advanced_hunting_command(make_api(hunting_api=m.HUNT_LEGACY), args)
     assert not route.called
+
+
+# ---- advanced hunting on the Defender XDR back end after Microsoft retires /api/advancedhunting/run ----
+LEGACY_HUNT = f'{XDR}/api/advancedhunting/run'
+GRAPH_HUNT = f'{GRAPH}/v1.0/security/runHuntingQuery'
+
+
+def graph_403():
+    return {'status_code': 403, 'json': {'error': {'code': 'Forbidden', 'message': 'Missing role permissions on the '
+                                                   "request. API requires one of 'ThreatHunting.Read.All'."}}}
+
+
+def graph_rows():
+    legacy = load('legacy_hunting_response.json')
+    return {'schema': [{'name': c['Name'], 'type': c['Type']} for c in legacy['Schema']], 'results': legacy['Results']}
+
+
+def test_legacy_back_end_hunts_on_graph_by_default(requests_mock):
+    """Given the Defender XDR back end with the default "Advanced hunting API" (Automatic), When a query runs, Then
+    it goes to Graph runHuntingQuery (with the legacy API's 30 days) with a Graph token, and the context is what the
+    legacy API gives for the same rows."""
+    graph = requests_mock.post(GRAPH_HUNT, json=graph_rows())
+    legacy = requests_mock.post(LEGACY_HUNT, json=load('legacy_hunting_response.json'))
+    args = {'query': 'DeviceProcessEvents | take 2', 'limit': '10'}
+    on_graph = m.advanced_hunting_command(make_api(), args)
+    assert graph.last_request.json() == {'Query': 'DeviceProcessEvents | limit 10 ', 'Timespan': 'P30D'}
+    assert not legacy.called
+    assert m.TokenProvider.get_token.call_args_list[-1].args[0] == f'{GRAPH}/.default'
+    on_legacy = m.advanced_hunting_command(make_api(hunting_api=m.HUNT_LEGACY), args)
+    assert on_graph.to_context() == on_legacy.to_context()
+
+
+def test_legacy_back_end_timespan_goes_to_graph(requests_mock):
+    route = requests_mock.post(GRAPH_HUNT, json=graph_rows())
+    m.advanced_hunting_command(make_api(), {'query': 'T', 'limit': '-1', 'timespan': '7 days'})
+    assert route.last_request.json() == {'Query': 'T', 'Timespan': 'P7D'}
+
+
+def test_automatic_falls_back_and_remembers_the_refusal(requests_mock, mocker):
+    """Given an app without ThreatHunting.Read.All, When two queries run on Automatic, Then the first asks Graph
+    (403) and the Defender XDR API, the second only the Defender XDR API; an hour later Graph is asked again."""
+    graph = requests_mock.post(GRAPH_HUNT, **graph_403())
+    legacy = requests_mock.post(LEGACY_HUNT, json=load('legacy_hunting_response.json'))
+    first = m.advanced_hunting_command(make_api(), {'query': 'T'})
+    assert (graph.call_count, legacy.call_count) == (1, 1) and len(first.outputs['results']) == 2
+    m.advanced_hunting_command(make_api(), {'query': 'T'})
+    assert (graph.call_count, legacy.call_count) == (1, 2)
+    later = time.time() + m.GRAPH_REFUSAL_TTL + 1
+    mocker.patch.object(MicrosoftApiModule, '_now', return_value=later)
+    m.advanced_hunting_command(make_api(), {'query': 'T'})
+    assert (graph.call_count, legacy.call_count) == (2, 3)
+
+
+def test_graph_choice_ignores_a_remembered_refusal(requests_mock):
+    requests_mock.post(GRAPH_HUNT, **graph_403())
+    requests_mock.post(LEGACY_HUNT, json=load('legacy_hunting_response.json'))
+    m.advanced_hunting_command(make_api(), {'query': 'T'})
+    graph = requests_mock.post(GRAPH_HUNT, json=graph_rows())
+    m.advanced_hunting_command(make_api(hunting_api=m.HUNT_GRAPH), {'query': 'T'})
+    assert graph.called
+
+
+def test_graph_choice_names_the_permission(requests_mock):
+    requests_mock.post(GRAPH_HUNT, **graph_403())
+    legacy = requests_mock.post(LEGACY_HUNT, json={})
+    with pytest.raises(DemistoException, match=r'Microsoft Graph permission ThreatHunting\.Read\.All') as error:
+        m.advanced_hunting_command(make_api(hunting_api=m.HUNT_GRAPH), {'query': 'T'})
+    assert not legacy.called and 'refused the query too' not in str(error.value)
+
+
+@pytest.mark.parametrize('legacy_status', [403, 404, 410])
+def test_automatic_names_the_permission_when_no_fallback(requests_mock, legacy_status):
+    """Given Graph 403 and a Defender XDR hunting API that refuses too or is gone, Then the error names the Graph
+    permission and the legacy status."""
+    requests_mock.post(GRAPH_HUNT, **graph_403())
+    requests_mock.post(LEGACY_HUNT, status_code=legacy_status, json={'error': {'code': 'Gone', 'message': 'x'}})
+    with pytest.raises(DemistoException, match='ThreatHunting.Read.All') as error:
+        m.advanced_hunting_command(make_api(), {'query': 'T'})
+    assert f'HTTP {legacy_status}' in str(error.value)
+
+
+def test_graph_errors_other_than_refusals_do_not_fall_back(requests_mock):
+    requests_mock.post(GRAPH_HUNT, status_code=400, json=load('graph_hunting_error.json'))
+    legacy = requests_mock.post(LEGACY_HUNT, json={})
+    with pytest.raises(DemistoException, match="could not be parsed at 'wher'"):
+        m.advanced_hunting_command(make_api(), {'query': 'T | wher x'})
+    assert not legacy.called and not m.GraphRefusalMemo(make_api().http.tokens, 'hunting').active()
+
+
+def test_graph_back_end_refusal_names_the_permission(requests_mock):
+    requests_mock.post(GRAPH_HUNT, **graph_403())
+    with pytest.raises(DemistoException, match='ThreatHunting.Read.All'):
+        m.advanced_hunting_command(make_api(m.BACKEND_GRAPH), {'query': 'T'})
+
+
+def test_xsoar_app_hunts_on_the_legacy_api_without_asking_graph(requests_mock):
+    """Given the Cortex XSOAR app (device code), which Entra never gives a Graph token, When hunting on Automatic,
+    Then only the Defender XDR API is asked; on "Microsoft Graph" the error says what to change."""
+    params = {'creds_client_id': {'password': m.XSOAR_APP_ID}, 'client_credentials': False}
+    graph = requests_mock.post(GRAPH_HUNT, json=graph_rows())
+    legacy = requests_mock.post(LEGACY_HUNT, json=load('legacy_hunting_response.json'))
+    m.advanced_hunting_command(make_api(**params), {'query': 'T'})
+    assert legacy.called and not graph.called
+    with pytest.raises(DemistoException, match='Advanced hunting API'):
+        m.advanced_hunting_command(make_api(hunting_api=m.HUNT_GRAPH, **params), {'query': 'T'})
+    assert not graph.called
+
+
+def test_hunting_api_parameter_is_checked():
+    assert m.hunting_api_param({}) == m.HUNT_AUTO
+    assert m.hunting_api_param({'hunting_api': 'legacy defender xdr'}) == m.HUNT_LEGACY
+    with pytest.raises(ValueError, match='"Advanced hunting API"'):
+        make_api(hunting_api='Sentinel')
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -449,18 +449,22 @@ class Client:
         """A hunting query's answer as ``{"Schema", "Results"}``, from the API the instance chose. Automatic asks
         Microsoft Graph and, when Graph refuses for a missing permission (403), the legacy Defender for Endpoint API
         while Microsoft still serves it, so an app that holds only the Defender for Endpoint permission keeps
-        working until then."""
+        working until then. The refusal is remembered for an hour (GraphRefusalMemo), so the following queries go
+        to the legacy API directly instead of costing a Graph token request and a 403 each."""
         if self.hunting_api == HUNT_LEGACY:
             return self.run_legacy_query(query, timeout)
-        try:
-            return self.run_graph_query(query, timeout)
-        except DemistoException as error:
-            if http_status(error) != 403:
-                raise
-            if self.hunting_api == HUNT_GRAPH:
-                raise graph_hunting_permission_error() from None
-        demisto.debug(f'Microsoft Graph refused the hunting query (403); using the legacy API. Add the Graph '
-                      f'permission {GRAPH_HUNTING_PERMISSION} before the legacy API is retired.')
+        memo = GraphRefusalMemo(self.http.tokens, 'hunting')
+        if self.hunting_api == HUNT_GRAPH or not memo.active():
+            try:
+                return self.run_graph_query(query, timeout)
+            except DemistoException as error:
+                if not graph_refused(error):
+                    raise
+                if self.hunting_api == HUNT_GRAPH:
+                    raise graph_hunting_permission_error() from None
+            memo.remember()
+        demisto.debug(f'Microsoft Graph refused advanced hunting; using the legacy API. Add the Graph permission '
+                      f'{GRAPH_HUNTING_PERMISSION} before the legacy API is retired.')
         try:
             return self.run_legacy_query(query, timeout)
         except DemistoException as error:

@@ -3,10 +3,12 @@ every command over HTTP (requests-mock), the response-action polling state machi
 throttling continuation, fetch (ties, paging, filters, first fetch) and authentication wiring."""
 import json
 import re
+import time
 import urllib.parse
 from pathlib import Path
 
 import demistomock as demisto
+import MicrosoftApiModule
 import MicrosoftDefenderAdvancedThreatProtection as m
 import pytest
 from CommonServerPython import CommandResults, DemistoException, EntryType
@@ -28,6 +30,7 @@ def fake_token(mocker):
     """Every API call gets a bearer token without talking to Entra."""
     mocker.patch.object(m.TokenProvider, 'get_token', return_value='token')
     mocker.patch.object(demisto, 'params', return_value=PARAMS)
+    demisto.setIntegrationContext({})      # the token cache and remembered Graph refusals start empty
 
 
 @pytest.fixture
@@ -730,6 +733,30 @@ def test_automatic_falls_back_to_legacy_when_graph_refuses(client, requests_mock
     route = requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
     result = m.advanced_hunting_command(client, {'query': 'DeviceInfo'})
     assert route.last_request.json() == {'Query': 'DeviceInfo'} and len(result.outputs) == 2
+
+
+def test_automatic_remembers_the_graph_refusal_for_an_hour(client, requests_mock, mocker):
+    """Given an app without the Graph permission, When hunting runs twice on Automatic, Then only the first asks Graph
+    (and pays its 403); the second goes straight to the legacy API; after an hour Graph is asked again."""
+    graph = requests_mock.post(GRAPH_HUNT, **graph_403())
+    legacy = requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
+    m.advanced_hunting_command(client, {'query': 'DeviceInfo'})
+    m.advanced_hunting_command(m.build_client(PARAMS), {'query': 'DeviceInfo'})
+    assert (graph.call_count, legacy.call_count) == (1, 2)
+    mocker.patch.object(MicrosoftApiModule, '_now', return_value=time.time() + m.GRAPH_REFUSAL_TTL + 1)
+    m.advanced_hunting_command(client, {'query': 'DeviceInfo'})
+    assert (graph.call_count, legacy.call_count) == (2, 3)
+
+
+def test_graph_choice_asks_graph_despite_a_remembered_refusal(client, requests_mock, mocker):
+    requests_mock.post(GRAPH_HUNT, **graph_403())
+    requests_mock.post(f'{API}/advancedqueries/run', json=load('hunting_response.json'))
+    m.advanced_hunting_command(client, {'query': 'DeviceInfo'})
+    params = {**PARAMS, 'hunting_api': 'Microsoft Graph'}
+    mocker.patch.object(demisto, 'params', return_value=params)
+    graph = requests_mock.post(GRAPH_HUNT, json={'schema': [], 'results': []})
+    m.advanced_hunting_command(m.build_client(params), {'query': 'DeviceInfo'})
+    assert graph.called
 
 
 @pytest.mark.parametrize('legacy_status', [403, 404, 410])
