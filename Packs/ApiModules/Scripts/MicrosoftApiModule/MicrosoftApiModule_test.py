@@ -1735,3 +1735,37 @@ def test_auth_errors_carry_no_tenant_or_client_id(requests_mock):
     assert CLIENT_ID not in message and TENANT not in message.lower()
     assert '<application (client) ID>' in message and '<tenant ID>' in message
     assert 'Check the application (client) ID and the tenant ID' in message
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Graph refusals remembered (advanced hunting on Automatic)
+# ------------------------------------------------------------------------------------------------------------
+
+def test_graph_refusal_is_remembered_per_account_for_the_ttl(mocker):
+    """Given a remembered refusal, Then it is active until the TTL passes, lives in the credential's cache account
+    beside its tokens (so auth-reset forgets it), and another credential's account does not see it."""
+    client = secret_client()
+    memo = mam.GraphRefusalMemo(client.tokens, 'hunting')
+    assert not memo.active()
+    memo.remember()
+    assert memo.active()
+    assert account(client)['graph_refusals'] == {'hunting': NOW + mam.GRAPH_REFUSAL_TTL}
+    other = secret_client(client_id='9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a')
+    assert not mam.GraphRefusalMemo(other.tokens, 'hunting').active()
+    mocker.patch.object(mam, '_now', return_value=NOW + mam.GRAPH_REFUSAL_TTL + 1)
+    assert not memo.active()
+    memo.forget()
+    assert 'graph_refusals' not in account(client)
+    memo.remember()
+    client.tokens.cache.clear()
+    assert not memo.active()
+
+
+def test_graph_refused_only_for_missing_permission():
+    forbidden, throttled = requests.Response(), requests.Response()
+    forbidden.status_code, throttled.status_code = 403, 429
+    assert mam.graph_refused(DemistoException('x', res=forbidden))
+    assert not mam.graph_refused(DemistoException('x', res=throttled))
+    assert not mam.graph_refused(DemistoException('no response'))
+    assert mam.graph_refused(mam.MicrosoftAuthError('consent', error='invalid_grant', codes=[65001]))
+    assert not mam.graph_refused(mam.MicrosoftAuthError('bad secret', error='invalid_client', codes=[7000215]))
