@@ -196,6 +196,16 @@ MDE_GEO_URLS = {
     'EU Geo Proximity': 'https://api-eu.securitycenter.microsoft.com',
     'UK Geo Proximity': 'https://api-uk.securitycenter.microsoft.com',
 }
+# The Defender for Endpoint API base Microsoft Learn now documents (exposed-apis-list, read 2026-12-06): the service
+# base https://api.security.microsoft.com and its geo hosts, named by their host. api.securitycenter.microsoft.com
+# stays documented too (and stays the default). Tokens keep the WindowsDefenderATP audience
+# https://api.securitycenter.microsoft.com: Learn says some APIs answer 403 to tokens issued for any other, whichever
+# host serves them (run-advanced-query-sample-python, "Get token").
+MDE_SECURITY_HOSTS = ('api.security.microsoft.com', 'us.api.security.microsoft.com', 'eu.api.security.microsoft.com',
+                      'uk.api.security.microsoft.com', 'au.api.security.microsoft.com',
+                      'swa.api.security.microsoft.com', 'ina.api.security.microsoft.com',
+                      'aea.api.security.microsoft.com')
+MDE_GEO_URLS.update({host: f'https://{host}' for host in MDE_SECURITY_HOSTS})
 XDR_GEO_URLS = {
     'US': 'https://api-us.security.microsoft.com',
     'EU': 'https://api-eu.security.microsoft.com',

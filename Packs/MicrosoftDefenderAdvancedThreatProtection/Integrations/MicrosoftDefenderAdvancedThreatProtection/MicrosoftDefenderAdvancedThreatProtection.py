@@ -22,8 +22,14 @@ INTEGRATION_NAME = 'Microsoft Defender for Endpoint'
 APP_NAME = 'ms-defender-atp'
 VENDOR = 'Microsoft Defender ATP'
 
+# The official endpoint types, then the API hosts Microsoft Learn now documents, by host name (MicrosoftApiModule's
+# MDE_SECURITY_HOSTS maps them; that module is inlined at the end of this script, so the names are listed here).
+SECURITY_API_HOSTS = ('api.security.microsoft.com', 'us.api.security.microsoft.com', 'eu.api.security.microsoft.com',
+                      'uk.api.security.microsoft.com', 'au.api.security.microsoft.com',
+                      'swa.api.security.microsoft.com', 'ina.api.security.microsoft.com',
+                      'aea.api.security.microsoft.com')
 ENDPOINT_TYPES = ('Worldwide', 'EU Geo Proximity', 'UK Geo Proximity', 'US Geo Proximity', 'US GCC', 'US GCC-High',
-                  'DoD', 'Custom')
+                  'DoD', 'Custom', *SECURITY_API_HOSTS)
 AUTH_TYPES = {'Client Credentials': 'client_credentials', 'Authorization Code': 'authorization_code',
               'Azure Managed Identities': 'managed_identity'}
 

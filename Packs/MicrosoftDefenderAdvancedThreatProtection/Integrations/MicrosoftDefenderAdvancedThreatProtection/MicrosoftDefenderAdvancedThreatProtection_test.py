@@ -925,10 +925,33 @@ def test_fetch_command_hands_over_before_last_run(client, requests_mock, mocker)
     ('US GCC', 'https://api-gcc.securitycenter.microsoft.us/api'),
     ('US GCC-High', 'https://api-gov.securitycenter.microsoft.us/api'),
     ('DoD', 'https://api-gov.securitycenter.microsoft.us/api'),
+    ('api.security.microsoft.com', 'https://api.security.microsoft.com/api'),
+    ('us.api.security.microsoft.com', 'https://us.api.security.microsoft.com/api'),
+    ('aea.api.security.microsoft.com', 'https://aea.api.security.microsoft.com/api'),
 ])
 def test_endpoint_types(endpoint_type, url):
     client = m.build_client({**PARAMS, 'endpoint_type': endpoint_type})
     assert client.http._base_url == url
+
+
+@pytest.mark.parametrize('host', m.SECURITY_API_HOSTS)
+def test_security_api_hosts_keep_the_defender_for_endpoint_token_and_worldwide_graph(host, requests_mock):
+    """Given an endpoint type naming a documented api.security.microsoft.com host, Then the API goes to that host
+    with a token of the Defender for Endpoint audience (Learn: other audiences get 403), and Graph hunting to the
+    worldwide Graph."""
+    params = {**PARAMS, 'endpoint_type': host}
+    client = m.build_client(params)
+    assert client.http._base_url == f'https://{host}/api'
+    assert client.http.scope == 'https://api.securitycenter.microsoft.com/.default'
+    assert m.graph_target(params, client.http.credential.flow)[0] == 'https://graph.microsoft.com'
+    assert host in m.MDE_SECURITY_HOSTS
+
+
+def test_endpoint_type_options_match_the_yaml():
+    import yaml
+    spec = yaml.safe_load((Path(__file__).parent / 'MicrosoftDefenderAdvancedThreatProtection.yml').read_text())
+    param = next(p for p in spec['configuration'] if p['name'] == 'endpoint_type')
+    assert tuple(param['options']) == m.ENDPOINT_TYPES
 
 
 def test_custom_endpoint_needs_url_and_uses_login_url():
