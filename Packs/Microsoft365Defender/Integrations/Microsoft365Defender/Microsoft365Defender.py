@@ -664,10 +664,13 @@ class LegacyApi(IncidentsApi):
             try:
                 return self.graph.run_hunting_query(query, timespan or LEGACY_HUNTING_TIMESPAN, timeout)
             except DemistoException as error:
-                if not graph_refused(error):
-                    raise
                 if self.hunting_api == HUNT_GRAPH:
-                    raise graph_hunting_permission_error() from None
+                    if graph_refused(error):
+                        raise graph_hunting_permission_error() from None
+                    raise
+                # A Custom cloud's API URL may be a Defender XDR host that serves no Graph (404): fall back too.
+                if not (graph_refused(error) or http_status(error) == 404):
+                    raise
             memo.remember()
         demisto.debug(f'Microsoft Graph refused advanced hunting; using the Defender XDR API. Add the Graph '
                       f'permission {GRAPH_HUNTING_PERMISSION} before Microsoft retires that API.')

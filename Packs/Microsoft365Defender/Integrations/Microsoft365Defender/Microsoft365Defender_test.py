@@ -598,6 +598,20 @@ def test_automatic_names_the_permission_when_no_fallback(requests_mock, legacy_s
     assert f'HTTP {legacy_status}' in str(error.value)
 
 
+def test_automatic_falls_back_when_the_api_url_serves_no_graph(requests_mock):
+    """Given a Custom cloud whose API URL is a Defender XDR host (Graph's path answers 404), When hunting on
+    Automatic, Then the Defender XDR API answers; on "Microsoft Graph" the 404 is the error."""
+    custom = {'azure_cloud': 'Custom', 'api_url': 'https://xdr.gateway.example', 'login_url': 'https://login.example'}
+    requests_mock.post('https://xdr.gateway.example/v1.0/security/runHuntingQuery', status_code=404,
+                       json={'error': {'code': 'NotFound', 'message': 'Resource not found'}})
+    legacy = requests_mock.post('https://xdr.gateway.example/api/advancedhunting/run',
+                                json=load('legacy_hunting_response.json'))
+    result = m.advanced_hunting_command(make_api(**custom), {'query': 'T'})
+    assert legacy.called and len(result.outputs['results']) == 2
+    with pytest.raises(DemistoException, match='Resource not found'):
+        m.advanced_hunting_command(make_api(hunting_api=m.HUNT_GRAPH, **custom), {'query': 'T'})
+
+
 def test_graph_errors_other_than_refusals_do_not_fall_back(requests_mock):
     requests_mock.post(GRAPH_HUNT, status_code=400, json=load('graph_hunting_error.json'))
     legacy = requests_mock.post(LEGACY_HUNT, json={})
