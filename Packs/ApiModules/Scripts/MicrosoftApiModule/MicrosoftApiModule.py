@@ -1552,13 +1552,31 @@ GRAPH_REFUSAL_TTL = 3600.0          # seconds a refusal is remembered before Gra
 GRAPH_CONSENT_CODES = frozenset({65001})    # AADSTS65001: the app has no consent for Graph (delegated flows)
 
 
+def http_status(error: Exception) -> int | None:
+    """The HTTP status behind a failed API call (None for failures without a response: a token, a connection)."""
+    status = getattr(getattr(error, 'res', None), 'status_code', None)
+    return status if isinstance(status, int) else None
+
+
 def graph_refused(error: Exception) -> bool:
     """True when Microsoft Graph refused for a missing permission: HTTP 403 from the API, or no consent for a Graph
     token. Other failures (throttling, outages, bad queries) are not refusals and must not switch APIs."""
     if isinstance(error, MicrosoftAuthError):
         return bool(GRAPH_CONSENT_CODES.intersection(error.codes))
-    status = getattr(getattr(error, 'res', None), 'status_code', None)
-    return status == 403
+    return http_status(error) == 403
+
+
+def graph_permission_error(permission: str, legacy_api: str, delegated_flow: str,
+                           legacy_status: int | None = None) -> DemistoException:
+    """Graph refused a request the older ``legacy_api`` cannot take over (any more): the error says exactly which
+    Graph permission to add, and where, so the user does not have to read Microsoft's 403."""
+    legacy = '' if legacy_status is None else (
+        f' The {legacy_api}, which Microsoft is retiring, refused the query too (HTTP {legacy_status}).')
+    return DemistoException(
+        'Microsoft Graph refused the advanced hunting query: the application lacks the Microsoft Graph permission '
+        f'{permission}.{legacy} In Microsoft Entra ID, open the app registration, add API permission Microsoft Graph '
+        f'> Application permissions > {permission} (Delegated permissions for the {delegated_flow} flow), grant '
+        'admin consent, and run the command again.')
 
 
 class GraphRefusalMemo:

@@ -1769,3 +1769,17 @@ def test_graph_refused_only_for_missing_permission():
     assert not mam.graph_refused(DemistoException('no response'))
     assert mam.graph_refused(mam.MicrosoftAuthError('consent', error='invalid_grant', codes=[65001]))
     assert not mam.graph_refused(mam.MicrosoftAuthError('bad secret', error='invalid_client', codes=[7000215]))
+
+
+def test_http_status_and_the_graph_permission_error():
+    """Given failures with and without a response, Then http_status reads the status only where there is one; and the
+    permission error names the Graph permission, where to add it, and the retiring API's status when given."""
+    forbidden = requests.Response()
+    forbidden.status_code = 403
+    assert mam.http_status(DemistoException('x', res=forbidden)) == 403
+    assert mam.http_status(DemistoException('no response')) is None
+    error = mam.graph_permission_error('ThreatHunting.Read.All', 'Defender XDR hunting API', 'device code', 404)
+    text = str(error)
+    assert 'ThreatHunting.Read.All' in text and 'Delegated permissions for the device code flow' in text
+    assert 'Defender XDR hunting API, which Microsoft is retiring, refused the query too (HTTP 404)' in text
+    assert 'refused the query too' not in str(mam.graph_permission_error('P', 'API', 'flow'))

@@ -694,21 +694,9 @@ class LegacyApi(IncidentsApi):
         return list(body.get('Results') or body.get('results') or [])
 
 
-def http_status(error: Exception) -> int | None:
-    """The HTTP status behind a failed API call (None for failures without a response: a token, a connection)."""
-    status = getattr(getattr(error, 'res', None), 'status_code', None)
-    return status if isinstance(status, int) else None
-
-
 def graph_hunting_permission_error(legacy_status: int | None = None) -> DemistoException:
-    """Graph refused hunting and the Defender XDR API cannot stand in: say exactly which permission to add."""
-    legacy = '' if legacy_status is None else (
-        f' The Defender XDR hunting API, which Microsoft is retiring, refused the query too (HTTP {legacy_status}).')
-    return DemistoException(
-        'Microsoft Graph refused the advanced hunting query: the application lacks the Microsoft Graph permission '
-        f'{GRAPH_HUNTING_PERMISSION}.{legacy} In Microsoft Entra ID, open the app registration, add API permission '
-        f'Microsoft Graph > Application permissions > {GRAPH_HUNTING_PERMISSION} (Delegated permissions for the '
-        'device code flow), grant admin consent, and run the command again.')
+    """Graph refused hunting and the Defender XDR hunting API cannot stand in: say exactly which permission to add."""
+    return graph_permission_error(GRAPH_HUNTING_PERMISSION, 'Defender XDR hunting API', 'device code', legacy_status)
 
 
 def odata_limit(query: Dict[str, Any], page_size: int) -> int:

@@ -236,22 +236,10 @@ GRAPH_HUNTING_PERMISSION = 'ThreatHunting.Read.All'
 HUNTING_TIMESPAN = 'P30D'          # the legacy API always searched the last 30 days; Graph is asked for the same
 
 
-def http_status(error: Exception) -> int | None:
-    """The HTTP status behind a failed API call (None for failures without a response: a token, a connection)."""
-    status = getattr(getattr(error, 'res', None), 'status_code', None)
-    return status if isinstance(status, int) else None
-
-
 def graph_hunting_permission_error(legacy_status: int | None = None) -> DemistoException:
-    """Graph answered 403 and the legacy API cannot stand in: say exactly which permission to add."""
-    legacy = '' if legacy_status is None else (
-        f' The Defender for Endpoint hunting API, which Microsoft is retiring, refused the query too (HTTP '
-        f'{legacy_status}).')
-    return DemistoException(
-        'Microsoft Graph refused the advanced hunting query (HTTP 403): the application lacks the Microsoft Graph '
-        f'permission {GRAPH_HUNTING_PERMISSION}.{legacy} In Microsoft Entra ID, open the app registration, add API '
-        f'permission Microsoft Graph > Application permissions > {GRAPH_HUNTING_PERMISSION} (Delegated permissions '
-        'for the Authorization Code flow), grant admin consent, and run the command again.')
+    """Graph refused hunting and the Defender for Endpoint hunting API cannot stand in: say which permission to add."""
+    return graph_permission_error(GRAPH_HUNTING_PERMISSION, 'Defender for Endpoint hunting API', 'Authorization Code',
+                                  legacy_status)
 
 
 class Client:
