@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from microsoft_emulator.server import EmulatorServer
 from xsoar_local.commandline import parse_command_line
@@ -67,3 +68,45 @@ def ok(result: RunResult) -> RunResult:
 def as_list(value: object) -> list:
     """A context value as a list (XSOAR stores a single item as the item itself)."""
     return value if isinstance(value, list) else [value]
+
+
+def hunting_evidence(host: str, user: str) -> dict[str, list[dict[str, Any]]]:
+    """Telemetry on ``host`` that each templated MDE hunting query finds: one kind of evidence per query purpose
+    (rows for ``POST /_emulator/mde/hunting-rows``)."""
+    def rows(*items: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{'DeviceName': host, **item} for item in items]
+    return {
+        'DeviceNetworkEvents': rows(
+            {'RemoteIP': '203.0.113.50', 'RemotePort': 445, 'RemoteIPType': 'Public', 'ActionType': 'ConnectionSuccess',
+             'InitiatingProcessFileName': 'svchost.exe'},
+            {'RemoteIP': '203.0.113.51', 'RemotePort': 3389, 'RemoteIPType': 'Public', 'ActionType': 'ConnectionSuccess',
+             'InitiatingProcessFileName': 'mstsc.exe'}),
+        'DeviceProcessEvents': rows(
+            {'FileName': 'procdump.exe', 'ProcessCommandLine': 'procdump.exe -ma lsass.exe lsass.dmp',
+             'InitiatingProcessFileName': 'powershell.exe', 'InitiatingProcessParentFileName': 'explorer.exe'},
+            {'FileName': 'schtasks.exe', 'ProcessCommandLine': 'schtasks.exe /create /tn updater /tr evil.exe',
+             'InitiatingProcessFileName': 'cmd.exe', 'InitiatingProcessParentFileName': 'explorer.exe'},
+            {'FileName': 'powershell.exe', 'ProcessCommandLine': 'powershell.exe -enc SQBFAFgA',
+             'InitiatingProcessFileName': 'cmd.exe', 'InitiatingProcessParentFileName': 'winword.exe'},
+            {'FileName': 'wevtutil.exe', 'ProcessCommandLine': 'wevtutil.exe cl Security',
+             'InitiatingProcessFileName': 'cmd.exe', 'InitiatingProcessParentFileName': 'explorer.exe'}),
+        'DeviceRegistryEvents': rows(
+            {'ActionType': 'RegistryValueSet', 'RegistryKey': r'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run',
+             'RegistryValueName': 'Updater', 'InitiatingProcessFileName': 'reg.exe',
+             'InitiatingProcessCommandLine': r'reg.exe add HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run'},
+            {'ActionType': 'RegistryValueSet', 'RegistryKey': r'HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\EvilSvc',
+             'RegistryValueName': 'ImagePath', 'InitiatingProcessFileName': 'sc.exe'}),
+        'DeviceFileEvents': rows(
+            {'ActionType': 'FileCreated', 'FileName': 'run.lnk',
+             'FolderPath': r'C:\Users\alex\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup'},
+            {'ActionType': 'FileModified', 'FileName': 'sethc.exe', 'FolderPath': r'C:\Windows\System32'},
+            {'ActionType': 'FileModified', 'FileName': 'hosts', 'FolderPath': r'C:\Windows\System32\drivers\etc'},
+            {'ActionType': 'FileDeleted', 'FileName': 'evidence.log', 'FolderPath': r'C:\Temp'}),
+        'DeviceEvents': rows(*({'ActionType': action, 'InitiatingProcessCommandLine': 'net.exe', 'AdditionalFields':
+                                '{"GroupName": "Administrators"}'} for action in (
+            'ServiceInstalled', 'UserAccountCreated', 'SecurityGroupCreated', 'UserAccountAddedToLocalGroup',
+            'FirewallPolicyChanged', 'DnsQueryResponse', 'TamperingAttempt'))),
+        'DeviceImageLoadEvents': rows({'ActionType': 'ImageLoaded', 'FileName': 'unsigned.dll',
+                                       'FolderPath': r'C:\Temp', 'InitiatingProcessFileName': 'powershell.exe'}),
+        'DeviceLogonEvents': rows({'ActionType': 'LogonSuccess', 'AccountName': user, 'LogonType': 'Network'}),
+    }

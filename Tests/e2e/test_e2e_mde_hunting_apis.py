@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e_runtime import ok
+from e2e_runtime import hunting_evidence, ok
 
 from microsoft_emulator.testing import admin
 
@@ -37,37 +37,12 @@ CALLS: list[tuple[str, dict[str, str]]] = [
 ]
 
 
-def evidence(host: str) -> dict[str, list[dict[str, Any]]]:
-    """Telemetry on ``host`` that the calls above find."""
-    def rows(*items: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{'DeviceName': host, **item} for item in items]
-    return {
-        'DeviceNetworkEvents': rows(
-            {'RemoteIP': '203.0.113.50', 'RemotePort': 445, 'RemoteIPType': 'Public', 'ActionType': 'ConnectionSuccess',
-             'InitiatingProcessFileName': 'svchost.exe'}),
-        'DeviceProcessEvents': rows(
-            {'FileName': 'procdump.exe', 'ProcessCommandLine': 'procdump.exe -ma lsass.exe lsass.dmp',
-             'InitiatingProcessFileName': 'powershell.exe', 'InitiatingProcessParentFileName': 'explorer.exe'},
-            {'FileName': 'schtasks.exe', 'ProcessCommandLine': 'schtasks.exe /create /tn updater /tr evil.exe',
-             'InitiatingProcessFileName': 'cmd.exe', 'InitiatingProcessParentFileName': 'explorer.exe'}),
-        'DeviceRegistryEvents': rows(
-            {'ActionType': 'RegistryValueSet', 'RegistryValueName': 'Updater', 'InitiatingProcessFileName': 'reg.exe',
-             'RegistryKey': r'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run',
-             'InitiatingProcessCommandLine': r'reg.exe add HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run'}),
-        'DeviceFileEvents': rows({'ActionType': 'FileDeleted', 'FileName': 'evidence.log', 'FolderPath': r'C:\Temp'}),
-        'DeviceEvents': rows(*({'ActionType': action, 'InitiatingProcessCommandLine': 'net.exe',
-                                'AdditionalFields': '{"GroupName": "Administrators"}'}
-                               for action in ('UserAccountCreated', 'UserAccountAddedToLocalGroup', 'TamperingAttempt'))),
-        'DeviceLogonEvents': rows({'ActionType': 'LogonSuccess', 'AccountName': USER, 'LogonType': 'Network'}),
-    }
-
-
 @pytest.fixture
 def host(mde) -> str:
     """A Defender for Endpoint device with telemetry every hunting call finds."""
     url, ca = mde
     name = next(m for m in admin(url, 'GET', '/mde/machines', verify=ca) if not m.get('broken'))['computerDnsName']
-    for table, rows in evidence(name).items():
+    for table, rows in hunting_evidence(name, USER).items():
         admin(url, 'POST', '/mde/hunting-rows', verify=ca, json={'table': table, 'rows': rows})
     return str(name)
 
